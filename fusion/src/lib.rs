@@ -1,1 +1,20 @@
-//! placeholder
+//! The pure fusion core: clock estimation, geometry, calibration records, association, tracking, metrics and gates.
+//!
+//! Nothing here does I/O, reads a clock, spawns a thread or holds global state: time comes in
+//! as data, and every result is a function of the inputs. That is what makes replay
+//! deterministic.
+
+pub mod assignment;
+pub mod associate;
+pub mod calib;
+pub mod clock;
+pub mod error;
+pub mod gates;
+pub mod geometry;
+pub mod metrics;
+pub mod radar;
+pub mod stats;
+pub mod time;
+pub mod track;
+
+pub use error::{Error, Result};

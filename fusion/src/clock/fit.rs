@@ -1,0 +1,70 @@
+//! Least-squares line fit of offset against device time, numerically centred.
+
+/// A least-squares line `y = intercept + slope·(x − x_ref)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LineFit {
+    /// Reference abscissa (the last sample's x), in the caller's unit.
+    pub x_ref: i64,
+    /// Value of the line at `x_ref`.
+    pub intercept: f64,
+    /// Slope (y per x).
+    pub slope: f64,
+    /// RMS residual.
+    pub residual_rms: f64,
+}
+
+impl LineFit {
+    /// Fits `points` (x, y). `y` should be small (an offset relative to a base), `x` any i64.
+    /// With one point the slope is 0. `None` when `points` is empty.
+    pub fn fit(points: &[(i64, f64)]) -> Option<Self> {
+        let &(x_ref, _) = points.last()?;
+        let n = points.len() as f64;
+        let xs = points.iter().map(|&(x, _)| (x - x_ref) as f64);
+        let mean_x = xs.clone().sum::<f64>() / n;
+        let mean_y = points.iter().map(|&(_, y)| y).sum::<f64>() / n;
+        let (mut sxx, mut sxy) = (0.0, 0.0);
+        for (dx, &(_, y)) in xs.zip(points) {
+            sxx += (dx - mean_x) * (dx - mean_x);
+            sxy += (dx - mean_x) * (y - mean_y);
+        }
+        let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+        let intercept = mean_y - slope * mean_x;
+        let ss: f64 = points
+            .iter()
+            .map(|&(x, y)| {
+                let r = y - (intercept + slope * (x - x_ref) as f64);
+                r * r
+            })
+            .sum();
+        Some(Self {
+            x_ref,
+            intercept,
+            slope,
+            residual_rms: (ss / n).sqrt(),
+        })
+    }
+
+    /// The line's value at `x`.
+    pub fn at(&self, x: i64) -> f64 {
+        self.intercept + self.slope * (x - self.x_ref) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn recovers_an_exact_line(a in -1e6f64..1e6, b in -1e-4f64..1e-4, x0 in 0i64..1_000_000_000_000) {
+            let pts: Vec<(i64, f64)> = (0..50).map(|i| {
+                let x = x0 + i * 100_000_000;
+                (x, a + b * (x - x0) as f64)
+            }).collect();
+            let f = LineFit::fit(&pts).expect("fit");
+            prop_assert!((f.at(x0) - a).abs() < 1e-3 * (1.0 + a.abs()));
+            prop_assert!((f.slope - b).abs() < 1e-9);
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! Clock estimators: map a device clock (camera ticks, radar cycles) into host
+//! CLOCK_MONOTONIC_RAW.
+//!
+//! One small trait in the shape of linuxptp's servo interface: an estimator takes samples and
+//! returns an estimate; it never acts on anything. Implementations are selected by name
+//! ([`by_name`]) on the command line and in scenario files.
+
+mod bracket;
+mod fit;
+mod passive;
+mod seed_polyfit;
+
+pub use bracket::Bracket;
+pub use fit::LineFit;
+pub use passive::Passive;
+pub use seed_polyfit::SeedPolyfit;
+
+use crate::{Error, Result};
+
+/// One latch pair: the device clock latched between two host reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatchSample {
+    /// Host CLOCK_MONOTONIC_RAW just before the latch command, ns.
+    pub host_before_ns: i64,
+    /// Latched device time, ns of the device clock.
+    pub device_ns: i64,
+    /// Host CLOCK_MONOTONIC_RAW just after the latch command returned, ns.
+    pub host_after_ns: i64,
+    /// Host CLOCK_MONOTONIC_RAW after the latch value was read back, ns.
+    pub host_after_read_ns: i64,
+    /// Index of this latch within its burst; 0 starts a new burst.
+    pub burst_index: u32,
+}
+
+/// One frame arrival: a device timestamp and the host time the frame arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArrivalSample {
+    /// Device timestamp, ns of the device clock.
+    pub device_ns: i64,
+    /// Host CLOCK_MONOTONIC_RAW at arrival, ns.
+    pub host_arrival_ns: i64,
+}
+
+/// An estimator's current mapping from device time to host time: a line through
+/// (`device_ref_ns`, `host_ref_ns`) with slope `1 + rate_ppm·1e-6`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClockEstimate {
+    /// Reference device time, ns.
+    pub device_ref_ns: i64,
+    /// Host time at the reference device time, ns.
+    pub host_ref_ns: i64,
+    /// Host-per-device rate error, ppm (positive: the device clock runs slow).
+    pub rate_ppm: f64,
+    /// One-sigma uncertainty of a mapped time near the reference, ns.
+    pub uncertainty_ns: f64,
+    /// RMS residual of the fit, ns.
+    pub residual_rms_ns: f64,
+    /// Samples the estimate rests on.
+    pub samples: usize,
+}
+
+impl ClockEstimate {
+    /// Maps a device time (ns) into host time (ns).
+    pub fn host_ns_at(&self, device_ns: i64) -> i64 {
+        let d = (device_ns - self.device_ref_ns) as f64;
+        self.host_ref_ns + (d * (1.0 + self.rate_ppm * 1e-6)).round() as i64
+    }
+
+    /// Device clock minus host clock at the reference, ns.
+    pub fn offset_ns(&self) -> i64 {
+        self.device_ref_ns - self.host_ref_ns
+    }
+}
+
+/// A clock estimator. Feed it samples in log-time order; ask it for the current estimate.
+/// An estimator uses only what it has been fed, so its estimates are causal.
+pub trait ClockEstimator: Send {
+    /// The registered name (`bracket`, `seed-polyfit`, ...).
+    fn name(&self) -> &'static str;
+    /// Takes one latch pair. Estimators that do not use latches ignore it.
+    fn observe_latch(&mut self, _sample: &LatchSample) {}
+    /// Takes one frame arrival. Estimators that do not use arrivals ignore it.
+    fn observe_arrival(&mut self, _sample: &ArrivalSample) {}
+    /// The current estimate, once there is enough data.
+    fn estimate(&self) -> Option<ClockEstimate>;
+}
+
+/// Names of the registered estimators, in the order `--help` lists them.
+pub const ESTIMATOR_NAMES: [&str; 3] = [Bracket::NAME, SeedPolyfit::NAME, Passive::NAME];
+
+/// Builds a registered estimator with its default configuration.
+pub fn by_name(name: &str) -> Result<Box<dyn ClockEstimator>> {
+    Ok(match name {
+        Bracket::NAME => Box::new(Bracket::default()),
+        SeedPolyfit::NAME => Box::new(SeedPolyfit::default()),
+        Passive::NAME => Box::new(Passive::default()),
+        _ => {
+            return Err(Error::UnknownEstimator {
+                name: name.to_owned(),
+                known: ESTIMATOR_NAMES.join(", "),
+            });
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A device clock running `rate_ppm` fast with offset `offset_ns`, and latch brackets of
+    /// `out_ns` outgoing and `back_ns` return delay.
+    pub(crate) fn latch(host_ns: i64, offset_ns: i64, ppm: f64, out_ns: i64, back_ns: i64, k: u32) -> LatchSample {
+        let t_latch = host_ns + out_ns;
+        let device_ns = offset_ns + t_latch + (t_latch as f64 * ppm * 1e-6) as i64;
+        LatchSample {
+            host_before_ns: host_ns,
+            device_ns,
+            host_after_ns: t_latch + back_ns,
+            host_after_read_ns: t_latch + back_ns + 250_000,
+            burst_index: k,
+        }
+    }
+
+    #[test]
+    fn unknown_name_lists_the_known_ones() {
+        let err = by_name("magic").err().expect("unknown");
+        assert!(err.to_string().contains("bracket"), "{err}");
+        for n in ESTIMATOR_NAMES {
+            assert_eq!(by_name(n).expect("registered").name(), n);
+        }
+    }
+
+    #[test]
+    fn bracket_beats_seed_on_asymmetric_read_delay() {
+        let mut b = by_name("bracket").expect("bracket");
+        let mut s = by_name("seed-polyfit").expect("seed");
+        let offset = 7_000_000_000;
+        for i in 0..200i64 {
+            for k in 0..4u32 {
+                let t = 1_000_000_000 + i * 500_000_000 + i64::from(k) * 2_000_000;
+                // symmetric 40 µs legs, one slow burst member
+                let slow = if k == 1 { 300_000 } else { 0 };
+                let l = latch(t, offset, 20.0, 40_000 + slow, 40_000, k);
+                b.observe_latch(&l);
+                s.observe_latch(&l);
+            }
+        }
+        let dev_at = |t: i64| offset + t + (t as f64 * 20.0e-6) as i64;
+        let t = 1_000_000_000 + 199 * 500_000_000;
+        let truth = t;
+        let eb = b.estimate().expect("bracket est").host_ns_at(dev_at(t));
+        let es = s.estimate().expect("seed est").host_ns_at(dev_at(t));
+        assert!((eb - truth).abs() < 2_000, "bracket error {} ns", eb - truth);
+        assert!((es - truth).abs() > 100_000, "seed error {} ns", es - truth);
+    }
+}

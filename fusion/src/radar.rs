@@ -1,0 +1,128 @@
+//! Radar detections and their grouping into objects.
+
+use nalgebra::Point3;
+
+/// One radar detection in the radar frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RadarDetection {
+    /// Position in the radar frame, m.
+    pub position_m: Point3<f64>,
+    /// Radial velocity, m/s, positive away from the radar.
+    pub doppler_mps: f64,
+    /// Signal-to-noise ratio, dB.
+    pub snr_db: f64,
+}
+
+/// A group of nearby detections taken as one physical object.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RadarObject {
+    /// SNR-weighted centroid in the radar frame, m.
+    pub position_m: Point3<f64>,
+    /// Mean radial velocity, m/s.
+    pub doppler_mps: f64,
+    /// Strongest detection's SNR, dB.
+    pub snr_db: f64,
+    /// Number of detections in the group.
+    pub points: usize,
+}
+
+/// Clustering parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClusterConfig {
+    /// Detections closer than this join one object, m.
+    pub max_gap_m: f64,
+    /// Detections weaker than this are ignored, dB.
+    pub min_snr_db: f64,
+    /// Objects need at least this many detections.
+    pub min_points: usize,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            max_gap_m: 1.2,
+            min_snr_db: 12.0,
+            min_points: 2,
+        }
+    }
+}
+
+/// Groups detections into objects (connected components under `max_gap_m`), ordered by range.
+pub fn cluster(detections: &[RadarDetection], cfg: &ClusterConfig) -> Vec<RadarObject> {
+    let pts: Vec<&RadarDetection> = detections.iter().filter(|d| d.snr_db >= cfg.min_snr_db).collect();
+    let mut parent: Vec<usize> = (0..pts.len()).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let gap2 = cfg.max_gap_m * cfg.max_gap_m;
+    for i in 0..pts.len() {
+        for j in (i + 1)..pts.len() {
+            if (pts[i].position_m - pts[j].position_m).norm_squared() <= gap2 {
+                let (a, b) = (root(&mut parent, i), root(&mut parent, j));
+                if a != b {
+                    parent[a.max(b)] = a.min(b);
+                }
+            }
+        }
+    }
+    let mut groups: std::collections::BTreeMap<usize, Vec<&RadarDetection>> = Default::default();
+    for (i, p) in pts.iter().enumerate() {
+        let r = root(&mut parent, i);
+        groups.entry(r).or_default().push(p);
+    }
+    let mut objects: Vec<RadarObject> = groups
+        .into_values()
+        .filter(|g| g.len() >= cfg.min_points)
+        .map(|g| {
+            let w: Vec<f64> = g.iter().map(|d| 10f64.powf(d.snr_db / 20.0)).collect();
+            let wsum: f64 = w.iter().sum();
+            let mut c = nalgebra::Vector3::zeros();
+            for (d, wi) in g.iter().zip(&w) {
+                c += d.position_m.coords * *wi;
+            }
+            RadarObject {
+                position_m: Point3::from(c / wsum),
+                doppler_mps: g.iter().map(|d| d.doppler_mps).sum::<f64>() / g.len() as f64,
+                snr_db: g.iter().map(|d| d.snr_db).fold(f64::NEG_INFINITY, f64::max),
+                points: g.len(),
+            }
+        })
+        .collect();
+    objects.sort_by(|a, b| a.position_m.coords.norm().total_cmp(&b.position_m.coords.norm()));
+    objects
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn det(x: f64, y: f64, snr: f64) -> RadarDetection {
+        RadarDetection {
+            position_m: Point3::new(x, y, 0.0),
+            doppler_mps: 1.0,
+            snr_db: snr,
+        }
+    }
+
+    #[test]
+    fn groups_near_points_and_drops_weak_and_lonely_ones() {
+        let d = [
+            det(0.0, 20.0, 20.0),
+            det(0.5, 20.3, 20.0),
+            det(0.2, 19.8, 20.0),
+            det(5.0, 30.0, 20.0),
+            det(5.3, 30.0, 20.0),
+            det(-8.0, 10.0, 20.0), // alone
+            det(5.1, 30.2, 3.0),   // weak
+        ];
+        let objs = cluster(&d, &ClusterConfig::default());
+        assert_eq!(objs.len(), 2);
+        assert_eq!(objs[0].points, 3);
+        assert!((objs[0].position_m.y - 20.033).abs() < 0.01);
+        assert_eq!(objs[1].points, 2);
+    }
+}

@@ -1,0 +1,221 @@
+//! Constant-velocity Kalman tracking on the rig ground plane, with tentative, confirmed and
+//! deleted tracks and stable `track_id`s.
+
+use crate::assignment::min_cost_pairs;
+use nalgebra::{Matrix2, Matrix2x4, Matrix4, Vector2, Vector4};
+
+/// Lifecycle of a track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackStatus {
+    /// Seen too few times to be reported.
+    Tentative,
+    /// Reported.
+    Confirmed,
+    /// Missed too often; removed at the next step.
+    Deleted,
+}
+
+/// Tracker parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrackerConfig {
+    /// Measurements farther than this from a track's prediction do not update it, m.
+    pub gate_m: f64,
+    /// Hits needed to confirm a track.
+    pub confirm_hits: u32,
+    /// Consecutive misses after which a track is deleted.
+    pub max_misses: u32,
+    /// White-acceleration process noise, m/s².
+    pub accel_noise_mps2: f64,
+    /// Measurement noise (one sigma per axis), m.
+    pub measurement_noise_m: f64,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        Self {
+            gate_m: 2.5,
+            confirm_hits: 3,
+            max_misses: 6,
+            accel_noise_mps2: 3.0,
+            measurement_noise_m: 0.4,
+        }
+    }
+}
+
+/// One track: state (x, y, vx, vy) in the rig frame and its covariance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Track {
+    /// Stable id, never reused.
+    pub track_id: u64,
+    /// State: x m, y m, vx m/s, vy m/s.
+    pub state: Vector4<f64>,
+    /// State covariance.
+    pub covariance: Matrix4<f64>,
+    /// Updates received.
+    pub hits: u32,
+    /// Consecutive steps without an update.
+    pub misses: u32,
+    /// Lifecycle state.
+    pub status: TrackStatus,
+}
+
+/// A confirmed track as output at one step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrackOutput {
+    /// Stable id.
+    pub track_id: u64,
+    /// Position, m (rig frame).
+    pub x_m: f64,
+    /// Position y, m.
+    pub y_m: f64,
+    /// Velocity, m/s.
+    pub vx_mps: f64,
+    /// Velocity y, m/s.
+    pub vy_mps: f64,
+}
+
+/// A multi-target tracker. Steps must come in non-decreasing time.
+#[derive(Debug, Clone, Default)]
+pub struct Tracker {
+    cfg: TrackerConfig,
+    tracks: Vec<Track>,
+    next_id: u64,
+    last_ns: Option<i64>,
+}
+
+impl Tracker {
+    /// A tracker with the given parameters.
+    pub fn new(cfg: TrackerConfig) -> Self {
+        Self {
+            cfg,
+            tracks: Vec::new(),
+            next_id: 1,
+            last_ns: None,
+        }
+    }
+
+    /// Predicts every track to `t_ns`, assigns `measurements` (x, y in m), updates, creates and
+    /// deletes tracks; returns the confirmed tracks.
+    pub fn step(&mut self, t_ns: i64, measurements: &[Vector2<f64>]) -> Vec<TrackOutput> {
+        let dt = self.last_ns.map_or(0.0, |l| (t_ns - l).max(0) as f64 * 1e-9);
+        self.last_ns = Some(t_ns);
+        self.tracks.retain(|t| t.status != TrackStatus::Deleted);
+        let f = Matrix4::new(
+            1.0, 0.0, dt, 0.0, //
+            0.0, 1.0, 0.0, dt, //
+            0.0, 0.0, 1.0, 0.0, //
+            0.0, 0.0, 0.0, 1.0,
+        );
+        let q = {
+            let a2 = self.cfg.accel_noise_mps2.powi(2);
+            let (d2, d3, d4) = (dt * dt, dt * dt * dt / 2.0, dt.powi(4) / 4.0);
+            Matrix4::new(
+                d4, 0.0, d3, 0.0, //
+                0.0, d4, 0.0, d3, //
+                d3, 0.0, d2, 0.0, //
+                0.0, d3, 0.0, d2,
+            ) * a2
+        };
+        for t in &mut self.tracks {
+            t.state = f * t.state;
+            t.covariance = f * t.covariance * f.transpose() + q;
+        }
+        let h = Matrix2x4::new(1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0);
+        let r = Matrix2::identity() * self.cfg.measurement_noise_m.powi(2);
+        let gate = self.cfg.gate_m;
+        let tracks = &self.tracks;
+        let pairs = min_cost_pairs(tracks.len(), measurements.len(), |ti, mi| {
+            let d = (h * tracks[ti].state - measurements[mi]).norm();
+            (d <= gate).then_some(d)
+        });
+        let mut used = vec![false; measurements.len()];
+        let mut updated = vec![false; self.tracks.len()];
+        for &(ti, mi) in &pairs {
+            let t = &mut self.tracks[ti];
+            let s = h * t.covariance * h.transpose() + r;
+            let Some(s_inv) = s.try_inverse() else { continue };
+            let k = t.covariance * h.transpose() * s_inv;
+            t.state += k * (measurements[mi] - h * t.state);
+            t.covariance = (Matrix4::identity() - k * h) * t.covariance;
+            t.hits += 1;
+            t.misses = 0;
+            if t.hits >= self.cfg.confirm_hits {
+                t.status = TrackStatus::Confirmed;
+            }
+            used[mi] = true;
+            updated[ti] = true;
+        }
+        for (t, up) in self.tracks.iter_mut().zip(&updated) {
+            if !up {
+                t.misses += 1;
+                if t.misses > self.cfg.max_misses {
+                    t.status = TrackStatus::Deleted;
+                }
+            }
+        }
+        for (m, _) in measurements.iter().zip(&used).filter(|(_, u)| !**u) {
+            let mut covariance = Matrix4::identity() * 25.0;
+            covariance[(0, 0)] = r[(0, 0)];
+            covariance[(1, 1)] = r[(1, 1)];
+            self.tracks.push(Track {
+                track_id: self.next_id,
+                state: Vector4::new(m.x, m.y, 0.0, 0.0),
+                covariance,
+                hits: 1,
+                misses: 0,
+                status: if self.cfg.confirm_hits <= 1 {
+                    TrackStatus::Confirmed
+                } else {
+                    TrackStatus::Tentative
+                },
+            });
+            self.next_id += 1;
+        }
+        self.tracks
+            .iter()
+            .filter(|t| t.status == TrackStatus::Confirmed)
+            .map(|t| TrackOutput {
+                track_id: t.track_id,
+                x_m: t.state.x,
+                y_m: t.state.y,
+                vx_mps: t.state.z,
+                vy_mps: t.state.w,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_crossing_free_targets_keep_their_ids_and_velocity() {
+        let mut tr = Tracker::new(TrackerConfig::default());
+        let mut last = Vec::new();
+        for k in 0..60i64 {
+            let t = k * 33_333_333;
+            let s = t as f64 * 1e-9;
+            let m = [Vector2::new(20.0 - 5.0 * s, 2.0), Vector2::new(10.0 + 2.0 * s, -3.0)];
+            last = tr.step(t, &m);
+        }
+        assert_eq!(last.len(), 2);
+        let ids: Vec<u64> = last.iter().map(|t| t.track_id).collect();
+        assert_eq!(ids, vec![1, 2]);
+        assert!((last[0].vx_mps + 5.0).abs() < 0.2, "{:?}", last[0]);
+        assert!((last[1].vx_mps - 2.0).abs() < 0.2, "{:?}", last[1]);
+    }
+
+    #[test]
+    fn a_lost_target_is_deleted_and_never_reuses_its_id() {
+        let mut tr = Tracker::new(TrackerConfig::default());
+        for k in 0..10 {
+            tr.step(k * 33_000_000, &[Vector2::new(10.0, 0.0)]);
+        }
+        for k in 10..30 {
+            tr.step(k * 33_000_000, &[]);
+        }
+        let out = (30..40).map(|k| tr.step(k * 33_000_000, &[Vector2::new(10.0, 0.0)])).last();
+        assert_eq!(out.expect("steps")[0].track_id, 2);
+    }
+}
