@@ -3,6 +3,7 @@
 
 use crate::{ChannelSpec, Error, Result};
 use foxglove::Encode;
+pub use foxglove::messages as foxglove_messages;
 pub use foxglove::messages::{
     ImageAnnotations, PackedElementField, PointCloud, RawImage, Timestamp, packed_element_field,
 };

@@ -1,0 +1,414 @@
+//! The scenario file format (TOML). Every key is documented here and in
+//! `scenarios/library/demo.toml`; unknown keys are errors.
+
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// A whole scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Scenario name.
+    pub name: String,
+    /// What it shows.
+    #[serde(default)]
+    pub description: String,
+    /// Default recording length, s.
+    pub duration_s: f64,
+    /// Default seed.
+    #[serde(default)]
+    pub seed: u64,
+    /// Rig identity and host clock start.
+    pub rig: RigConfig,
+    /// Temperature profile.
+    pub temperature: TemperatureConfig,
+    /// Camera.
+    pub camera: CameraConfig,
+    /// Radar.
+    pub radar: RadarConfig,
+    /// PTP offset process.
+    pub ptp: PtpConfig,
+    /// Node health and previews.
+    #[serde(default)]
+    pub node: NodeConfig,
+    /// Targets.
+    #[serde(rename = "target", default)]
+    pub targets: Vec<TargetConfig>,
+}
+
+/// Rig identity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RigConfig {
+    /// Rig id written into calibration records.
+    pub rig_id: String,
+    /// Host CLOCK_MONOTONIC_RAW at the start of the recording, ns.
+    pub host_start_ns: i64,
+}
+
+/// Piecewise-linear temperature over time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemperatureConfig {
+    /// `[time_s, temperature_c]` breakpoints, times increasing; held constant outside.
+    pub profile: Vec<[f64; 2]>,
+}
+
+/// A sensor mount in the rig frame.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MountConfig {
+    /// Position, m (rig: x forward, y left, z up).
+    pub position_m: [f64; 3],
+    /// Roll, pitch, yaw about the rig axes, degrees.
+    pub rpy_deg: [f64; 3],
+}
+
+/// A device oscillator relative to the host clock.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockConfig {
+    /// Device clock minus host clock at the start, ns.
+    pub offset_ns: i64,
+    /// Rate error at the reference temperature, ppm (positive: device runs fast).
+    pub drift_ppm: f64,
+    /// Rate change per degree from the reference temperature, ppm/°C.
+    #[serde(default)]
+    pub temp_coeff_ppm_per_c: f64,
+    /// Reference temperature, °C.
+    #[serde(default = "default_reference_c")]
+    pub reference_c: f64,
+}
+
+fn default_reference_c() -> f64 {
+    25.0
+}
+
+/// A heavy-tailed delay: `min_us + scale_us·(P − 1)` with P Pareto(1, `tail_alpha`), capped.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DelayConfig {
+    /// Smallest possible delay, µs.
+    pub min_us: f64,
+    /// Scale of the excess, µs.
+    pub scale_us: f64,
+    /// Pareto tail index (smaller: heavier tail), > 0.
+    pub tail_alpha: f64,
+    /// Largest delay, µs.
+    #[serde(default = "default_cap_us")]
+    pub cap_us: f64,
+}
+
+fn default_cap_us() -> f64 {
+    100_000.0
+}
+
+/// Camera, its clock, latches and detector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraConfig {
+    /// Sensor id.
+    pub sensor_id: String,
+    /// Frame rate, Hz.
+    pub fps: f64,
+    /// Device tick frequency, Hz.
+    pub tick_hz: f64,
+    /// Exposure, µs.
+    pub exposure_us: f64,
+    /// Image size, px.
+    pub width_px: u32,
+    /// Image height, px.
+    pub height_px: u32,
+    /// Focal lengths and principal point, px.
+    pub fx_px: f64,
+    /// Focal length y, px.
+    pub fy_px: f64,
+    /// Principal point x, px.
+    pub cx_px: f64,
+    /// Principal point y, px.
+    pub cy_px: f64,
+    /// Brown-Conrady coefficients `[k1, k2, p1, p2, k3]`.
+    #[serde(default)]
+    pub distortion: [f64; 5],
+    /// Mount.
+    pub mount: MountConfig,
+    /// Device clock.
+    pub clock: ClockConfig,
+    /// Delay from the end of exposure to the frame reaching the host.
+    pub arrival_delay: DelayConfig,
+    /// Latch pairs.
+    pub latch: LatchConfig,
+    /// Detector.
+    pub detector: DetectorConfig,
+}
+
+/// Latch bursts and the delays of their legs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatchConfig {
+    /// Bursts per second, Hz; 0 for a camera without a latch feature.
+    pub rate_hz: f64,
+    /// Latches per burst.
+    pub burst: u32,
+    /// Host-side delay before the latch takes effect (command outgoing leg).
+    pub outgoing: DelayConfig,
+    /// Delay from the latch to the command's completion reaching the host (return leg).
+    pub return_leg: DelayConfig,
+    /// Round trip of reading the latched value back.
+    pub read: DelayConfig,
+}
+
+/// Detector noise, misses, false positives and latency.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectorConfig {
+    /// One-sigma noise of each box edge, px.
+    pub box_noise_px: f64,
+    /// Probability a visible target is missed.
+    pub miss_probability: f64,
+    /// Mean false positives per frame.
+    pub false_positives_per_frame: f64,
+    /// Delay from frame arrival to detections, µs.
+    pub latency: DelayConfig,
+}
+
+/// Radar, its clock, field of view, noise and clutter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RadarConfig {
+    /// Frame rate, Hz.
+    pub fps: f64,
+    /// CPU cycle counter frequency, Hz.
+    pub cpu_hz: f64,
+    /// Half field of view in azimuth and elevation, degrees.
+    pub fov_azimuth_deg: f64,
+    /// Half field of view in elevation, degrees.
+    pub fov_elevation_deg: f64,
+    /// Maximum range, m.
+    pub max_range_m: f64,
+    /// Detections per target per frame.
+    pub points_per_target: u32,
+    /// Clutter detections per frame.
+    pub clutter_points: u32,
+    /// One-sigma noise: range m, azimuth and elevation degrees, doppler m/s.
+    pub range_noise_m: f64,
+    /// Azimuth noise, degrees.
+    pub azimuth_noise_deg: f64,
+    /// Elevation noise, degrees.
+    pub elevation_noise_deg: f64,
+    /// Doppler noise, m/s.
+    pub doppler_noise_mps: f64,
+    /// Mount.
+    pub mount: MountConfig,
+    /// Device clock.
+    pub clock: ClockConfig,
+    /// Delay from the frame's start to its last byte reaching the host (processing + UART).
+    pub arrival_delay: DelayConfig,
+}
+
+/// PTP offset process as ptp4l would report it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PtpConfig {
+    /// Polls per second, Hz.
+    pub rate_hz: f64,
+    /// White noise of the offset, ns.
+    pub offset_sigma_ns: f64,
+    /// Random walk of the offset, ns per √s.
+    pub random_walk_ns_per_sqrt_s: f64,
+    /// Mean path delay, ns.
+    pub path_delay_ns: f64,
+}
+
+/// Node health and Foxglove previews.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// `/node/stats` rate, Hz.
+    pub stats_rate_hz: f64,
+    /// Publish a preview image and annotations every N camera frames (0: never).
+    pub preview_every_n_frames: u32,
+    /// Preview downscale factor.
+    pub preview_scale: u32,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            stats_rate_hz: 1.0,
+            preview_every_n_frames: 30,
+            preview_scale: 4,
+        }
+    }
+}
+
+/// A target moving back and forth (or around, when `closed`) along a polyline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    /// Object id (ground truth and the camera's object id).
+    pub id: u64,
+    /// Class name.
+    pub class: String,
+    /// Length, width, height, m.
+    pub size_m: [f64; 3],
+    /// Polyline on the ground plane, `[x, y]` m, at least two points.
+    pub path_m: Vec<[f64; 2]>,
+    /// Speed along the path, m/s.
+    pub speed_mps: f64,
+    /// Distance along the path at t = 0, m.
+    #[serde(default)]
+    pub start_offset_m: f64,
+    /// Loop around the closed polygon instead of going back and forth.
+    #[serde(default)]
+    pub closed: bool,
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file.
+    pub fn from_path(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml(&text, path)
+    }
+
+    /// Parses and validates scenario TOML; `path` names the source in errors.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self> {
+        let s: Self = toml::from_str(text).map_err(|e| Error::Toml {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        s.validate(path)?;
+        Ok(s)
+    }
+
+    /// The embedded demo scenario.
+    pub fn demo() -> Result<Self> {
+        Self::from_toml(crate::DEMO_TOML, Path::new("<embedded demo.toml>"))
+    }
+
+    /// Canonical TOML of this scenario (what is hashed and stored in recordings).
+    pub fn canonical_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_default()
+    }
+
+    /// SHA-256 of [`Scenario::canonical_toml`], hex.
+    pub fn content_hash(&self) -> String {
+        let digest = Sha256::digest(self.canonical_toml().as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn validate(&self, path: &Path) -> Result<()> {
+        let bad = |field: &str, problem: String| Error::Invalid {
+            path: PathBuf::from(path),
+            field: field.to_owned(),
+            problem,
+        };
+        let positive = |field: &str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(bad(field, format!("must be a positive number, got {v}")))
+            }
+        };
+        let delay = |field: &str, d: &DelayConfig| {
+            if !(d.min_us >= 0.0 && d.scale_us >= 0.0 && d.tail_alpha > 0.0 && d.cap_us >= d.min_us) {
+                return Err(bad(
+                    field,
+                    "needs min_us >= 0, scale_us >= 0, tail_alpha > 0, cap_us >= min_us".into(),
+                ));
+            }
+            Ok(())
+        };
+        positive("duration_s", self.duration_s)?;
+        positive("camera.fps", self.camera.fps)?;
+        positive("camera.tick_hz", self.camera.tick_hz)?;
+        positive("camera.fx_px", self.camera.fx_px)?;
+        positive("camera.fy_px", self.camera.fy_px)?;
+        if self.camera.width_px == 0 || self.camera.height_px == 0 {
+            return Err(bad("camera.width_px", "image size must be non-zero".into()));
+        }
+        positive("radar.fps", self.radar.fps)?;
+        positive("radar.cpu_hz", self.radar.cpu_hz)?;
+        positive("radar.max_range_m", self.radar.max_range_m)?;
+        positive("ptp.rate_hz", self.ptp.rate_hz)?;
+        positive("node.stats_rate_hz", self.node.stats_rate_hz)?;
+        if self.node.preview_scale == 0 {
+            return Err(bad("node.preview_scale", "must be at least 1".into()));
+        }
+        if self.camera.latch.rate_hz < 0.0 || (self.camera.latch.rate_hz > 0.0 && self.camera.latch.burst == 0) {
+            return Err(bad("camera.latch", "rate_hz must be >= 0 and burst >= 1".into()));
+        }
+        delay("camera.arrival_delay", &self.camera.arrival_delay)?;
+        delay("camera.latch.outgoing", &self.camera.latch.outgoing)?;
+        delay("camera.latch.return_leg", &self.camera.latch.return_leg)?;
+        delay("camera.latch.read", &self.camera.latch.read)?;
+        delay("camera.detector.latency", &self.camera.detector.latency)?;
+        delay("radar.arrival_delay", &self.radar.arrival_delay)?;
+        if !(0.0..=1.0).contains(&self.camera.detector.miss_probability) {
+            return Err(bad("camera.detector.miss_probability", "must be within [0, 1]".into()));
+        }
+        if self.temperature.profile.is_empty()
+            || self.temperature.profile.windows(2).any(|w| w[1][0] <= w[0][0])
+        {
+            return Err(bad(
+                "temperature.profile",
+                "needs at least one [time_s, temperature_c] point, times strictly increasing".into(),
+            ));
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for (i, t) in self.targets.iter().enumerate() {
+            let f = |k: &str| format!("target[{i}].{k}");
+            if !ids.insert(t.id) {
+                return Err(bad(&f("id"), format!("duplicate target id {}", t.id)));
+            }
+            if t.path_m.len() < 2 {
+                return Err(bad(&f("path_m"), "needs at least two points".into()));
+            }
+            if t.speed_mps < 0.0 || !t.speed_mps.is_finite() {
+                return Err(bad(&f("speed_mps"), "must be >= 0".into()));
+            }
+            if t.size_m.iter().any(|s| !(*s > 0.0)) {
+                return Err(bad(&f("size_m"), "every dimension must be > 0".into()));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_parses_and_hashes_stably() {
+        let a = Scenario::demo().expect("demo parses");
+        let b = Scenario::demo().expect("demo parses");
+        assert_eq!(a.content_hash(), b.content_hash());
+        assert!(a.targets.len() >= 8);
+        let again = Scenario::from_toml(&a.canonical_toml(), Path::new("x")).expect("canonical parses");
+        assert_eq!(again, a);
+    }
+
+    #[test]
+    fn syntax_errors_name_file_and_line() {
+        let err = Scenario::from_toml("name = \"x\"\nduration_s = = 3\n", Path::new("bad.toml"))
+            .expect_err("broken");
+        let msg = err.to_string();
+        assert!(msg.starts_with("bad.toml:") && msg.contains("line 2"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let text = crate::DEMO_TOML.replace("fps = 30.0", "fps = 30.0\nfsp = 1");
+        let msg = Scenario::from_toml(&text, Path::new("s.toml")).expect_err("unknown").to_string();
+        assert!(msg.contains("fsp"), "{msg}");
+        let text = crate::DEMO_TOML.replace("fps = 30.0", "fps = -1.0");
+        let msg = Scenario::from_toml(&text, Path::new("s.toml")).expect_err("neg").to_string();
+        assert!(msg.contains("camera.fps"), "{msg}");
+    }
+}

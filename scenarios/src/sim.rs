@@ -1,0 +1,809 @@
+//! The simulator: the scenario's world and sensors, as the message stream a recorder would
+//! capture, in log-time order.
+//!
+//! Each sensor is a stream with its own ChaCha8 stream of the seed, so adding messages to one
+//! sensor never changes another's noise. Streams generate in order of their nominal times;
+//! every message's log time is at or after its stream's nominal time, so a message is final
+//! once every stream's next nominal time has passed it.
+
+use crate::clock::{DeviceClock, TemperatureProfile};
+use crate::config::{DelayConfig, MountConfig, Scenario};
+use crate::preview;
+use crate::world::{Target, TargetState};
+use nalgebra::{Isometry3, Point3, Vector3};
+use radcam_fusion::calib::{CalibrationRecord, Slot};
+use radcam_fusion::geometry::{self, Intrinsics, RigidTransform};
+use radcam_schema::foxglove_topics::{
+    ImageAnnotations, PackedElementField, PointCloud, RawImage, packed_element_field, timestamp,
+};
+use radcam_schema::proto;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal, Pareto, Poisson};
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+/// One message of the simulated recording.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SimMessage {
+    /// `/camera/frame`
+    CameraFrame(proto::CameraFrame),
+    /// `/camera/latch`
+    CameraLatch(proto::CameraLatch),
+    /// `/camera/detections`
+    CameraDetections(proto::CameraDetections),
+    /// `/radar/frame`
+    RadarFrame(proto::RadarFrame),
+    /// `/ptp/status`
+    PtpStatus(proto::PtpStatus),
+    /// `/node/stats`
+    NodeStats(proto::NodeStats),
+    /// `/audit`
+    Audit(proto::AuditEvent),
+    /// `/truth/objects`
+    TruthObjects(proto::TruthObjects),
+    /// `/truth/clock`
+    TruthClock(proto::TruthClock),
+    /// `/camera/image` (Foxglove preview)
+    Image(RawImage),
+    /// `/camera/annotations` (Foxglove)
+    Annotations(ImageAnnotations),
+    /// `/radar/points` (Foxglove)
+    Points(PointCloud),
+}
+
+/// A message and the host time it was logged at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimEvent {
+    /// Host CLOCK_MONOTONIC_RAW the message became available at, ns.
+    pub log_time_ns: i64,
+    /// The message.
+    pub message: SimMessage,
+}
+
+struct Pending {
+    log_time_ns: i64,
+    stream: usize,
+    seq: u64,
+    message: SimMessage,
+}
+
+impl Pending {
+    fn key(&self) -> (i64, usize, u64) {
+        (self.log_time_ns, self.stream, self.seq)
+    }
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+impl Eq for Pending {}
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Pending {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.key().cmp(&self.key()) // min-heap
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Audit,
+    Camera,
+    Latch,
+    Radar,
+    Ptp,
+    Node,
+}
+
+struct Stream {
+    kind: Kind,
+    next_ns: i64,
+    index: u64,
+    rng: ChaCha8Rng,
+    last_out_ns: i64,
+    last_aux_ns: i64,
+    walk_ns: f64,
+}
+
+/// Everything that does not change during a run.
+struct Rig {
+    scenario: Scenario,
+    t0_ns: i64,
+    end_ns: i64,
+    targets: Vec<Target>,
+    temperature: TemperatureProfile,
+    camera_clock: DeviceClock,
+    radar_clock: DeviceClock,
+    intrinsics: Intrinsics,
+    rig_from_camera: Isometry3<f64>,
+    rig_from_radar: Isometry3<f64>,
+    calibration: CalibrationRecord,
+}
+
+/// The seeded simulator; iterate it for the recording's messages in log-time order.
+pub struct Simulator {
+    rig: Rig,
+    streams: Vec<Stream>,
+    heap: BinaryHeap<Pending>,
+    seq: u64,
+}
+
+fn mount(m: &MountConfig, axes: nalgebra::UnitQuaternion<f64>) -> Isometry3<f64> {
+    let [r, p, y] = m.rpy_deg;
+    geometry::mount_pose(m.position_m, [r.to_radians(), p.to_radians(), y.to_radians()], axes)
+}
+
+fn delay_ns(rng: &mut ChaCha8Rng, d: &DelayConfig) -> i64 {
+    let excess = Pareto::new(1.0, d.tail_alpha).map_or(1.0, |p| p.sample(rng)) - 1.0;
+    ((d.min_us + d.scale_us * excess).min(d.cap_us) * 1e3).round() as i64
+}
+
+fn normal(rng: &mut ChaCha8Rng, sigma: f64) -> f64 {
+    Normal::new(0.0, sigma.max(0.0)).map_or(0.0, |n| n.sample(rng))
+}
+
+impl Simulator {
+    /// A simulator for `scenario` over `duration_s` seconds with `seed`.
+    pub fn new(scenario: &Scenario, seed: u64, duration_s: f64) -> Self {
+        let s = scenario.clone();
+        let t0_ns = s.rig.host_start_ns;
+        let temperature = TemperatureProfile::new(&s.temperature);
+        let c = &s.camera;
+        let [k1, k2, p1, p2, k3] = c.distortion;
+        let intrinsics = Intrinsics {
+            fx_px: c.fx_px,
+            fy_px: c.fy_px,
+            cx_px: c.cx_px,
+            cy_px: c.cy_px,
+            k1,
+            k2,
+            p1,
+            p2,
+            k3,
+            width_px: c.width_px,
+            height_px: c.height_px,
+        };
+        let rig_from_camera = mount(&c.mount, geometry::rig_from_optical_axes());
+        let rig_from_radar = mount(&s.radar.mount, geometry::rig_from_radar_axes());
+        let calibration = CalibrationRecord {
+            sensor_id: c.sensor_id.clone(),
+            rig_id: s.rig.rig_id.clone(),
+            cal_timestamp_ns: 0,
+            timestamp_source: "HW".into(),
+            cal_version: 1,
+            active_slot: Slot::A,
+            rollback_guard: 0,
+            intrinsics,
+            camera_from_radar: RigidTransform::from_isometry(&(rig_from_camera.inverse() * rig_from_radar)),
+            rig_from_radar: RigidTransform::from_isometry(&rig_from_radar),
+            radar_time_offset_ns: -(s.radar.arrival_delay.min_us * 1e3).round() as i64,
+            crc32: 0,
+        }
+        .seal();
+        let rig = Rig {
+            t0_ns,
+            end_ns: t0_ns + (duration_s * 1e9).round() as i64,
+            targets: s.targets.iter().map(Target::new).collect(),
+            camera_clock: DeviceClock::new(&c.clock, &temperature, t0_ns),
+            radar_clock: DeviceClock::new(&s.radar.clock, &temperature, t0_ns),
+            temperature,
+            intrinsics,
+            rig_from_camera,
+            rig_from_radar,
+            calibration,
+            scenario: s,
+        };
+        let mut kinds = vec![Kind::Audit, Kind::Camera, Kind::Radar, Kind::Ptp, Kind::Node];
+        if rig.scenario.camera.latch.rate_hz > 0.0 {
+            kinds.push(Kind::Latch);
+        }
+        let streams = kinds
+            .into_iter()
+            .map(|kind| {
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                rng.set_stream(kind as u64);
+                let start = match kind {
+                    Kind::Radar => 7_000_000, // the radar frame clock is not aligned to the camera
+                    Kind::Latch => 1_000_000,
+                    _ => 0,
+                };
+                Stream {
+                    kind,
+                    next_ns: t0_ns + start,
+                    index: 0,
+                    rng,
+                    last_out_ns: i64::MIN,
+                    last_aux_ns: i64::MIN,
+                    walk_ns: 0.0,
+                }
+            })
+            .collect();
+        Self {
+            rig,
+            streams,
+            heap: BinaryHeap::new(),
+            seq: 0,
+        }
+    }
+
+    /// The calibration record the simulated rig is built with.
+    pub fn calibration(&self) -> &CalibrationRecord {
+        &self.rig.calibration
+    }
+
+    /// Host time of the first message, ns.
+    pub fn start_ns(&self) -> i64 {
+        self.rig.t0_ns
+    }
+
+    fn push(&mut self, stream: usize, log_time_ns: i64, message: SimMessage) {
+        self.seq += 1;
+        self.heap.push(Pending {
+            log_time_ns,
+            stream,
+            seq: self.seq,
+            message,
+        });
+    }
+
+    fn step(&mut self, i: usize) {
+        let mut out = Vec::new();
+        let st = &mut self.streams[i];
+        let rig = &self.rig;
+        match st.kind {
+            Kind::Audit => {
+                audit(rig, st, &mut out);
+                st.next_ns = i64::MAX;
+            }
+            Kind::Camera => camera(rig, st, &mut out),
+            Kind::Latch => latch(rig, st, &mut out),
+            Kind::Radar => radar(rig, st, &mut out),
+            Kind::Ptp => ptp(rig, st, &mut out),
+            Kind::Node => node(rig, st, &mut out),
+        }
+        st.index += 1;
+        if st.next_ns >= rig.end_ns {
+            st.next_ns = i64::MAX;
+        }
+        for (t, m) in out {
+            self.push(i, t, m);
+        }
+    }
+}
+
+impl Iterator for Simulator {
+    type Item = SimEvent;
+
+    fn next(&mut self) -> Option<SimEvent> {
+        loop {
+            let (idx, horizon) = self
+                .streams
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (i, s.next_ns))
+                .min_by_key(|&(i, t)| (t, i))
+                .unwrap_or((0, i64::MAX));
+            if let Some(top) = self.heap.peek()
+                && top.log_time_ns < horizon
+            {
+                return self.heap.pop().map(|p| SimEvent {
+                    log_time_ns: p.log_time_ns,
+                    message: p.message,
+                });
+            }
+            if horizon == i64::MAX {
+                return self.heap.pop().map(|p| SimEvent {
+                    log_time_ns: p.log_time_ns,
+                    message: p.message,
+                });
+            }
+            self.step(idx);
+        }
+    }
+}
+
+type Out = Vec<(i64, SimMessage)>;
+
+fn secs(rig: &Rig, t_ns: i64) -> f64 {
+    (t_ns - rig.t0_ns) as f64 * 1e-9
+}
+
+fn audit(rig: &Rig, _st: &mut Stream, out: &mut Out) {
+    let cal = &rig.calibration;
+    for (id, kind, detail) in [
+        (1, "CAL_UPDATED", format!("calibration {} of {} loaded", cal.cal_version, cal.rig_id)),
+        (2, "CONFIG_UPDATED", format!("scenario {}", rig.scenario.name)),
+    ] {
+        out.push((
+            rig.t0_ns,
+            SimMessage::Audit(proto::AuditEvent {
+                event_id: id,
+                event_ts_ns: rig.t0_ns,
+                kind: kind.into(),
+                old_state: "0".into(),
+                new_state: "1".into(),
+                cal_version: cal.cal_version,
+                config_version: 1,
+                detail,
+            }),
+        ));
+    }
+}
+
+/// 3-D box corners of a target in the rig frame.
+fn corners(t: &TargetState, size: [f64; 3]) -> [Point3<f64>; 8] {
+    let [l, w, h] = size;
+    let (c, s) = (t.heading_rad.cos(), t.heading_rad.sin());
+    let mut out = [Point3::origin(); 8];
+    for (i, p) in out.iter_mut().enumerate() {
+        let dx = if i & 1 == 0 { -l / 2.0 } else { l / 2.0 };
+        let dy = if i & 2 == 0 { -w / 2.0 } else { w / 2.0 };
+        let z = if i & 4 == 0 { 0.0 } else { h };
+        *p = Point3::new(t.x_m + c * dx - s * dy, t.y_m + s * dx + c * dy, z);
+    }
+    out
+}
+
+fn camera(rig: &Rig, st: &mut Stream, out: &mut Out) {
+    let c = &rig.scenario.camera;
+    let k = st.index;
+    let t_ns = rig.t0_ns + (k as f64 * 1e9 / c.fps).round() as i64;
+    st.next_ns = rig.t0_ns + ((k + 1) as f64 * 1e9 / c.fps).round() as i64;
+    let ts = secs(rig, t_ns);
+    let device_ns = rig.camera_clock.device_ns(t_ns);
+    let device_ticks = (device_ns as f64 * c.tick_hz / 1e9).round().max(0.0) as u64;
+    let exposure_end = t_ns + (c.exposure_us * 1e3).round() as i64;
+    let arrival = (exposure_end + delay_ns(&mut st.rng, &c.arrival_delay)).max(st.last_out_ns.saturating_add(100_000));
+    st.last_out_ns = arrival;
+    let states: Vec<TargetState> = rig.targets.iter().map(|t| t.state(ts)).collect();
+    let temperature_c = rig.temperature.at(ts);
+
+    // ground truth at the exposure instant the device timestamp marks
+    let ptp_truth = st.walk_ns;
+    out.push((
+        t_ns,
+        SimMessage::TruthClock(proto::TruthClock {
+            host_ns: t_ns,
+            frame_id: k,
+            camera_device_ns: device_ns,
+            radar_device_ns: rig.radar_clock.device_ns(t_ns),
+            camera_offset_ns: device_ns - t_ns,
+            camera_rate_ppm: rig.camera_clock.rate_ppm(ts),
+            radar_rate_ppm: rig.radar_clock.rate_ppm(ts),
+            temperature_c,
+            ptp_offset_ns: ptp_truth,
+        }),
+    ));
+    out.push((
+        t_ns,
+        SimMessage::TruthObjects(proto::TruthObjects {
+            host_ns: t_ns,
+            frame_id: k,
+            objects: rig
+                .targets
+                .iter()
+                .zip(&states)
+                .map(|(t, s)| proto::TruthObject {
+                    object_id: s.id,
+                    class_name: t.cfg.class.clone(),
+                    x_m: s.x_m,
+                    y_m: s.y_m,
+                    z_m: t.cfg.size_m[2] / 2.0,
+                    vx_mps: s.vx_mps,
+                    vy_mps: s.vy_mps,
+                    length_m: t.cfg.size_m[0],
+                    width_m: t.cfg.size_m[1],
+                    height_m: t.cfg.size_m[2],
+                })
+                .collect(),
+        }),
+    ));
+    out.push((
+        arrival,
+        SimMessage::CameraFrame(proto::CameraFrame {
+            frame_id: k,
+            device_ns,
+            device_ticks,
+            tick_hz: c.tick_hz,
+            host_arrival_ns: arrival,
+            exposure_us: c.exposure_us,
+            timestamp_marks: proto::FrameInstant::ExposureStart as i32,
+            width_px: c.width_px,
+            height_px: c.height_px,
+        }),
+    ));
+
+    // detections
+    let (w, h) = (f64::from(c.width_px), f64::from(c.height_px));
+    let camera_from_rig = rig.rig_from_camera.inverse();
+    let det = &c.detector;
+    let mut detections = Vec::new();
+    for (t, s) in rig.targets.iter().zip(&states) {
+        let pix: Option<Vec<_>> = corners(s, t.cfg.size_m)
+            .iter()
+            .map(|p| rig.intrinsics.project(&(camera_from_rig * p)))
+            .collect();
+        let Some(pix) = pix else { continue };
+        let (x0, x1) = pix.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.x), b.max(p.x)));
+        let (y0, y1) = pix.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.y), b.max(p.y)));
+        let (cx0, cx1, cy0, cy1) = (x0.max(0.0), x1.min(w), y0.max(0.0), y1.min(h));
+        let full = (x1 - x0) * (y1 - y0);
+        if cx1 - cx0 < 4.0 || cy1 - cy0 < 4.0 || (cx1 - cx0) * (cy1 - cy0) < 0.6 * full {
+            continue;
+        }
+        // draw the noise even for a miss, so one miss does not shift every later draw
+        let n: [f64; 4] = std::array::from_fn(|_| normal(&mut st.rng, det.box_noise_px));
+        let score = 0.6 + 0.38 * st.rng.random::<f64>();
+        if st.rng.random::<f64>() < det.miss_probability {
+            continue;
+        }
+        let (bx0, by0) = (cx0 + n[0], cy0 + n[1]);
+        let (bx1, by1) = (cx1 + n[2], cy1 + n[3]);
+        detections.push(proto::Detection {
+            x_px: bx0,
+            y_px: by0,
+            width_px: (bx1 - bx0).max(1.0),
+            height_px: (by1 - by0).max(1.0),
+            class_name: t.cfg.class.clone(),
+            score,
+            object_id: Some(s.id),
+        });
+    }
+    let fp = Poisson::new(det.false_positives_per_frame.max(1e-9)).map_or(0.0, |p| p.sample(&mut st.rng));
+    for _ in 0..(fp as u32) {
+        let (bw, bh) = (20.0 + 120.0 * st.rng.random::<f64>(), 20.0 + 120.0 * st.rng.random::<f64>());
+        detections.push(proto::Detection {
+            x_px: (w - bw) * st.rng.random::<f64>(),
+            y_px: (h - bh) * st.rng.random::<f64>(),
+            width_px: bw,
+            height_px: bh,
+            class_name: "unknown".into(),
+            score: 0.3 + 0.3 * st.rng.random::<f64>(),
+            object_id: None,
+        });
+    }
+    let det_ns = (arrival + delay_ns(&mut st.rng, &det.latency)).max(st.last_aux_ns.saturating_add(100_000));
+    st.last_aux_ns = det_ns;
+
+    let every = rig.scenario.node.preview_every_n_frames;
+    if every > 0 && k % u64::from(every) == 0 {
+        let scale = f64::from(rig.scenario.node.preview_scale);
+        let (pw, ph) = (c.width_px / rig.scenario.node.preview_scale, c.height_px / rig.scenario.node.preview_scale);
+        let boxes: Vec<_> = detections
+            .iter()
+            .map(|d| (d.x_px / scale, d.y_px / scale, d.width_px / scale, d.height_px / scale))
+            .collect();
+        let horizon = rig
+            .intrinsics
+            .project(&(camera_from_rig * Point3::new(1000.0, 0.0, 0.0)))
+            .map_or(h / 2.0, |p| p.y)
+            / scale;
+        out.push((
+            arrival,
+            SimMessage::Image(RawImage {
+                timestamp: Some(timestamp(t_ns)),
+                frame_id: "camera".into(),
+                width: pw,
+                height: ph,
+                encoding: "mono8".into(),
+                step: pw,
+                data: preview::render(pw, ph, horizon, &boxes).into(),
+            }),
+        ));
+        out.push((det_ns, SimMessage::Annotations(annotations(t_ns, &boxes))));
+    }
+    out.push((
+        det_ns,
+        SimMessage::CameraDetections(proto::CameraDetections {
+            frame_id: k,
+            device_ns,
+            host_ns: det_ns,
+            detections,
+        }),
+    ));
+}
+
+fn annotations(t_ns: i64, boxes: &[(f64, f64, f64, f64)]) -> ImageAnnotations {
+    use radcam_schema::foxglove_topics::foxglove_messages::{Color, Point2, PointsAnnotation, points_annotation};
+    ImageAnnotations {
+        timestamp: Some(timestamp(t_ns)),
+        metadata: vec![],
+        circles: vec![],
+        texts: vec![],
+        points: boxes
+            .iter()
+            .map(|&(x, y, w, h)| PointsAnnotation {
+                timestamp: Some(timestamp(t_ns)),
+                r#type: points_annotation::Type::LineLoop as i32,
+                points: [(x, y), (x + w, y), (x + w, y + h), (x, y + h)]
+                    .iter()
+                    .map(|&(x, y)| Point2 { x, y })
+                    .collect(),
+                outline_color: Some(Color {
+                    r: 0.1,
+                    g: 0.9,
+                    b: 0.2,
+                    a: 1.0,
+                }),
+                outline_colors: vec![],
+                fill_color: None,
+                thickness: 2.0,
+                metadata: vec![],
+            })
+            .collect(),
+    }
+}
+
+fn latch(rig: &Rig, st: &mut Stream, out: &mut Out) {
+    let l = &rig.scenario.camera.latch;
+    let c = &rig.scenario.camera;
+    let start = st.next_ns.max(st.last_out_ns);
+    st.next_ns = rig.t0_ns + 1_000_000 + ((st.index + 1) as f64 * 1e9 / l.rate_hz).round() as i64;
+    let mut t = start;
+    for b in 0..l.burst {
+        let host_before_ns = t;
+        let latch_ns = host_before_ns + delay_ns(&mut st.rng, &l.outgoing);
+        let host_after_ns = latch_ns + delay_ns(&mut st.rng, &l.return_leg);
+        let host_after_read_ns = host_after_ns + delay_ns(&mut st.rng, &l.read);
+        let device_ns = rig.camera_clock.device_ns(latch_ns);
+        out.push((
+            host_after_read_ns,
+            SimMessage::CameraLatch(proto::CameraLatch {
+                seq: st.index * u64::from(l.burst) + u64::from(b),
+                host_before_ns,
+                device_ns,
+                host_after_ns,
+                host_after_read_ns,
+                device_ticks: (device_ns as f64 * c.tick_hz / 1e9).round().max(0.0) as u64,
+                tick_hz: c.tick_hz,
+                burst_index: b,
+            }),
+        ));
+        t = host_after_read_ns + 50_000;
+    }
+    st.last_out_ns = t;
+}
+
+fn radar(rig: &Rig, st: &mut Stream, out: &mut Out) {
+    let r = &rig.scenario.radar;
+    let t_ns = st.next_ns;
+    st.next_ns = rig.t0_ns + 7_000_000 + ((st.index + 1) as f64 * 1e9 / r.fps).round() as i64;
+    let ts = secs(rig, t_ns);
+    let device_ns = rig.radar_clock.device_ns(t_ns);
+    let cycles = ((device_ns.max(0) as f64) * r.cpu_hz / 1e9).round() as u64;
+    let radar_from_rig = rig.rig_from_radar.inverse();
+    let radar_origin_rig = rig.rig_from_radar * Point3::origin();
+    let (fov_az, fov_el) = (r.fov_azimuth_deg.to_radians(), r.fov_elevation_deg.to_radians());
+    let mut points = Vec::new();
+    let point = |rng: &mut ChaCha8Rng, p_radar: Point3<f64>, doppler: f64, snr: f64| {
+        let (range, az, el) = geometry::radar_spherical(&p_radar);
+        let range = range + normal(rng, r.range_noise_m);
+        let az = az + normal(rng, r.azimuth_noise_deg.to_radians());
+        let el = el + normal(rng, r.elevation_noise_deg.to_radians());
+        let doppler = doppler + normal(rng, r.doppler_noise_mps);
+        let noise_db = 50.0 + normal(rng, 1.0);
+        proto::RadarPoint {
+            x_m: (range * el.cos() * az.sin()) as f32,
+            y_m: (range * el.cos() * az.cos()) as f32,
+            z_m: (range * el.sin()) as f32,
+            doppler_mps: doppler as f32,
+            snr_db: snr as f32,
+            noise_db: noise_db as f32,
+            range_m: range as f32,
+            azimuth_rad: az as f32,
+            elevation_rad: el as f32,
+        }
+    };
+    for t in &rig.targets {
+        let s = t.state(ts);
+        let [l, w, h] = t.cfg.size_m;
+        let center = Point3::new(s.x_m, s.y_m, h / 2.0);
+        let (range, az, el) = geometry::radar_spherical(&(radar_from_rig * center));
+        if range > r.max_range_m || az.abs() > fov_az || el.abs() > fov_el {
+            continue;
+        }
+        let (c, sn) = (s.heading_rad.cos(), s.heading_rad.sin());
+        for _ in 0..r.points_per_target {
+            let (dx, dy, dz) = (normal(&mut st.rng, l / 8.0), normal(&mut st.rng, w / 8.0), normal(&mut st.rng, h / 8.0));
+            let p_rig = Point3::new(center.x + c * dx - sn * dy, center.y + sn * dx + c * dy, center.z + dz);
+            let los: Vector3<f64> = (p_rig - radar_origin_rig).normalize();
+            let doppler = Vector3::new(s.vx_mps, s.vy_mps, 0.0).dot(&los);
+            let snr = 38.0 - 20.0 * (range / 10.0).max(0.1).log10() + normal(&mut st.rng, 2.0);
+            points.push(point(&mut st.rng, radar_from_rig * p_rig, doppler, snr.max(1.0)));
+        }
+    }
+    for _ in 0..r.clutter_points {
+        let range = 2.0 + (r.max_range_m - 2.0) * st.rng.random::<f64>();
+        let az = fov_az * (2.0 * st.rng.random::<f64>() - 1.0);
+        let el = fov_el * (2.0 * st.rng.random::<f64>() - 1.0);
+        let p = Point3::new(range * el.cos() * az.sin(), range * el.cos() * az.cos(), range * el.sin());
+        let snr = 4.0 + 10.0 * st.rng.random::<f64>();
+        points.push(point(&mut st.rng, p, 0.0, snr));
+    }
+    let processing_ns = delay_ns(&mut st.rng, &r.arrival_delay);
+    let arrival = (t_ns + processing_ns).max(st.last_out_ns.saturating_add(100_000));
+    st.last_out_ns = arrival;
+    out.push((arrival, SimMessage::Points(point_cloud(t_ns, &points))));
+    out.push((
+        arrival,
+        SimMessage::RadarFrame(proto::RadarFrame {
+            radar_frame_id: st.index,
+            time_cpu_cycles: (cycles & 0xffff_ffff) as u32,
+            cpu_hz: r.cpu_hz,
+            device_ns,
+            host_arrival_ns: arrival,
+            subframe: 0,
+            points,
+            inter_frame_processing_time_us: (processing_ns / 2_000) as u32,
+            transmit_output_time_us: (processing_ns / 2_000) as u32,
+        }),
+    ));
+}
+
+fn point_cloud(t_ns: i64, points: &[proto::RadarPoint]) -> PointCloud {
+    let f32t = packed_element_field::NumericType::Float32 as i32;
+    let fields = ["x", "y", "z", "doppler", "snr"]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| PackedElementField {
+            name: (*n).into(),
+            offset: 4 * i as u32,
+            r#type: f32t,
+        })
+        .collect();
+    let mut data = Vec::with_capacity(points.len() * 20);
+    for p in points {
+        for v in [p.x_m, p.y_m, p.z_m, p.doppler_mps, p.snr_db] {
+            data.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    PointCloud {
+        timestamp: Some(timestamp(t_ns)),
+        frame_id: "radar".into(),
+        pose: None,
+        point_stride: 20,
+        fields,
+        data: data.into(),
+    }
+}
+
+fn ptp(rig: &Rig, st: &mut Stream, out: &mut Out) {
+    let p = &rig.scenario.ptp;
+    let t_ns = st.next_ns;
+    let dt = 1.0 / p.rate_hz;
+    st.next_ns = rig.t0_ns + ((st.index + 1) as f64 * 1e9 / p.rate_hz).round() as i64;
+    st.walk_ns += normal(&mut st.rng, p.random_walk_ns_per_sqrt_s * dt.sqrt());
+    let offset = st.walk_ns + normal(&mut st.rng, p.offset_sigma_ns);
+    let query = t_ns + 150_000 + (st.rng.random::<f64>() * 100_000.0) as i64;
+    out.push((
+        query,
+        SimMessage::PtpStatus(proto::PtpStatus {
+            host_query_ns: query,
+            master_offset_ns: offset.round() as i64,
+            ingress_time_ns: t_ns,
+            path_delay_ns: p.path_delay_ns + normal(&mut st.rng, 20.0),
+            freq_ppb: -1500.0 + normal(&mut st.rng, 5.0),
+            port_state: "SLAVE".into(),
+            gm_present: true,
+            gm_identity: "001122.fffe.334455".into(),
+        }),
+    ));
+}
+
+fn node(rig: &Rig, st: &mut Stream, out: &mut Out) {
+    let n = &rig.scenario.node;
+    let t_ns = st.next_ns;
+    st.next_ns = rig.t0_ns + ((st.index + 1) as f64 * 1e9 / n.stats_rate_hz).round() as i64;
+    let temp = rig.temperature.at(secs(rig, t_ns));
+    let depth = (st.rng.random::<f64>() * 3.0) as u32;
+    out.push((
+        t_ns,
+        SimMessage::NodeStats(proto::NodeStats {
+            host_ns: t_ns,
+            queues: vec![
+                proto::QueueDepth {
+                    name: "camera".into(),
+                    depth,
+                    capacity: 8,
+                },
+                proto::QueueDepth {
+                    name: "radar".into(),
+                    depth: depth.min(1),
+                    capacity: 4,
+                },
+            ],
+            drops: vec![
+                proto::DropCounter {
+                    name: "camera".into(),
+                    count: 0,
+                },
+                proto::DropCounter {
+                    name: "radar".into(),
+                    count: 0,
+                },
+            ],
+            temperatures: vec![
+                proto::Temperature {
+                    zone: "camera".into(),
+                    temperature_c: temp,
+                },
+                proto::Temperature {
+                    zone: "cpu".into(),
+                    temperature_c: temp + 12.0 + normal(&mut st.rng, 0.5),
+                },
+            ],
+            cpu_load_pct: 35.0 + 10.0 * st.rng.random::<f64>(),
+        }),
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn short() -> Vec<SimEvent> {
+        let s = Scenario::demo().expect("demo");
+        Simulator::new(&s, 42, 3.0).collect()
+    }
+
+    #[test]
+    fn events_come_in_log_time_order_and_cover_every_stream() {
+        let ev = short();
+        assert!(ev.windows(2).all(|w| w[0].log_time_ns <= w[1].log_time_ns));
+        let count = |f: fn(&SimMessage) -> bool| ev.iter().filter(|e| f(&e.message)).count();
+        assert_eq!(count(|m| matches!(m, SimMessage::TruthClock(_))), 90);
+        assert!(count(|m| matches!(m, SimMessage::CameraFrame(_))) >= 89);
+        assert!(count(|m| matches!(m, SimMessage::RadarFrame(_))) >= 59);
+        assert!(count(|m| matches!(m, SimMessage::CameraLatch(_))) >= 8);
+        assert!(count(|m| matches!(m, SimMessage::PtpStatus(_))) >= 3);
+        assert_eq!(count(|m| matches!(m, SimMessage::Audit(_))), 2);
+    }
+
+    #[test]
+    fn same_seed_same_stream_other_seed_other_noise() {
+        let a = short();
+        let b = short();
+        assert_eq!(a, b);
+        let s = Scenario::demo().expect("demo");
+        let c: Vec<SimEvent> = Simulator::new(&s, 43, 3.0).collect();
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn demo_rig_meets_the_benchmark_shape() {
+        let ev = short();
+        let frames: Vec<&proto::RadarFrame> = ev
+            .iter()
+            .filter_map(|e| match &e.message {
+                SimMessage::RadarFrame(f) => Some(f),
+                _ => None,
+            })
+            .collect();
+        assert!(frames.iter().all(|f| f.points.len() >= 64), "radar points");
+        let dets: Vec<&proto::CameraDetections> = ev
+            .iter()
+            .filter_map(|e| match &e.message {
+                SimMessage::CameraDetections(d) => Some(d),
+                _ => None,
+            })
+            .collect();
+        let mean = dets.iter().map(|d| d.detections.len()).sum::<usize>() as f64 / dets.len() as f64;
+        assert!(mean >= 8.0, "mean detections per frame {mean}");
+    }
+
+    #[test]
+    fn latches_bracket_the_true_device_time() {
+        for e in short() {
+            if let SimMessage::CameraLatch(l) = e.message {
+                assert!(l.host_before_ns < l.host_after_ns && l.host_after_ns <= l.host_after_read_ns);
+                assert_eq!(e.log_time_ns, l.host_after_read_ns);
+            }
+        }
+    }
+}
