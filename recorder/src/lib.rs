@@ -1,1 +1,12 @@
-//! placeholder
+//! Recording sources (simulator now; camera, radar, PTP later) and the MCAP writer.
+//!
+//! Sources produce contract messages; [`writer::McapSink`] writes them as a chunked, indexed,
+//! zstd-compressed MCAP. The simulator source never sleeps: an hour of rig records in seconds.
+
+pub mod error;
+pub mod sim_source;
+pub mod writer;
+
+pub use error::{Error, Result};
+pub use sim_source::{RecordRequest, RecordSummary, record_scenario};
+pub use writer::McapSink;

@@ -1,0 +1,44 @@
+//! Errors of recording.
+
+use std::path::PathBuf;
+
+/// Result of recorder operations.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// What can go wrong while recording.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The output could not be created, written or renamed.
+    #[error("{path}: {source}")]
+    Io {
+        /// Output path.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The MCAP writer failed.
+    #[error("{path}: writing MCAP: {source}")]
+    Mcap {
+        /// Output path.
+        path: PathBuf,
+        /// The writer's error.
+        source: mcap::McapError,
+    },
+    /// A message could not be encoded.
+    #[error("encoding a message: {0}")]
+    Schema(#[from] radcam_schema::Error),
+    /// A topic that is not part of the contract.
+    #[error("{topic} is not a contract topic")]
+    UnknownTopic {
+        /// The topic.
+        topic: &'static str,
+    },
+    /// A log time before the clock's epoch.
+    #[error("{topic}: log time {log_time_ns} ns is negative")]
+    NegativeTime {
+        /// Topic.
+        topic: &'static str,
+        /// The offending time, ns.
+        log_time_ns: i64,
+    },
+}

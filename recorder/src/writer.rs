@@ -1,0 +1,127 @@
+//! The MCAP writer: every contract channel registered up front, chunked, indexed, zstd.
+
+use crate::{Error, Result};
+use mcap::records::{MessageHeader, Metadata};
+use radcam_schema::{ChannelSpec, TopicMessage, foxglove_topics, topics};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Seek, Write};
+use std::path::{Path, PathBuf};
+
+/// Target uncompressed chunk size, bytes.
+pub const CHUNK_SIZE: u64 = 4 * 1024 * 1024;
+
+/// An MCAP file being written, with every contract channel registered.
+pub struct McapSink<W: Write + Seek> {
+    path: PathBuf,
+    writer: mcap::Writer<W>,
+    channels: BTreeMap<&'static str, u16>,
+    sequence: BTreeMap<u16, u32>,
+    counts: BTreeMap<&'static str, u64>,
+}
+
+impl McapSink<BufWriter<File>> {
+    /// Creates `path` (truncating it).
+    pub fn create(path: &Path) -> Result<Self> {
+        let file = File::create(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::new(BufWriter::with_capacity(1 << 20, file), path)
+    }
+}
+
+impl<W: Write + Seek> McapSink<W> {
+    /// Wraps a writer; `path` names it in errors.
+    pub fn new(w: W, path: &Path) -> Result<Self> {
+        let mcap_err = |source| Error::Mcap {
+            path: path.to_owned(),
+            source,
+        };
+        let writer = mcap::WriteOptions::new()
+            .compression(Some(mcap::Compression::Zstd))
+            .chunk_size(Some(CHUNK_SIZE))
+            // single-threaded zstd: the same bytes on every machine
+            .compression_threads(0)
+            .profile("radcam")
+            .create(w)
+            .map_err(mcap_err)?;
+        let mut sink = Self {
+            path: path.to_owned(),
+            writer,
+            channels: BTreeMap::new(),
+            sequence: BTreeMap::new(),
+            counts: BTreeMap::new(),
+        };
+        let mut specs = topics::radcam_channels();
+        specs.extend(foxglove_topics::foxglove_channels()?);
+        for spec in &specs {
+            sink.add_channel(spec)?;
+        }
+        Ok(sink)
+    }
+
+    fn mcap_err(&self, source: mcap::McapError) -> Error {
+        Error::Mcap {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn add_channel(&mut self, spec: &ChannelSpec) -> Result<()> {
+        let schema = self
+            .writer
+            .add_schema(&spec.schema_name, spec.schema_encoding, &spec.schema_data)
+            .map_err(|e| self.mcap_err(e))?;
+        let id = self
+            .writer
+            .add_channel(schema, spec.topic, spec.message_encoding, &BTreeMap::new())
+            .map_err(|e| self.mcap_err(e))?;
+        self.channels.insert(spec.topic, id);
+        Ok(())
+    }
+
+    /// Writes one contract message logged at `log_time_ns` (host CLOCK_MONOTONIC_RAW).
+    pub fn write<T: TopicMessage>(&mut self, log_time_ns: i64, msg: &T) -> Result<()> {
+        self.write_encoded(T::TOPIC, log_time_ns, &msg.encode_to_vec())
+    }
+
+    /// Writes already encoded bytes on `topic` (which must be a contract topic).
+    pub fn write_encoded(&mut self, topic: &'static str, log_time_ns: i64, data: &[u8]) -> Result<()> {
+        let log_time = u64::try_from(log_time_ns).map_err(|_| Error::NegativeTime { topic, log_time_ns })?;
+        let channel_id = *self.channels.get(topic).ok_or(Error::UnknownTopic { topic })?;
+        let seq = self.sequence.entry(channel_id).or_insert(0);
+        *seq = seq.wrapping_add(1);
+        let header = MessageHeader {
+            channel_id,
+            sequence: *seq,
+            log_time,
+            publish_time: log_time,
+        };
+        self.writer
+            .write_to_known_channel(&header, data)
+            .map_err(|e| self.mcap_err(e))?;
+        *self.counts.entry(topic).or_insert(0) += 1;
+        Ok(())
+    }
+
+    /// Writes a metadata record.
+    pub fn metadata(&mut self, name: &str, entries: BTreeMap<String, String>) -> Result<()> {
+        let m = Metadata {
+            name: name.to_owned(),
+            metadata: entries,
+        };
+        self.writer.write_metadata(&m).map_err(|e| self.mcap_err(e))
+    }
+
+    /// Messages written so far, by topic.
+    pub fn counts(&self) -> &BTreeMap<&'static str, u64> {
+        &self.counts
+    }
+
+    /// Writes the summary and index and flushes.
+    pub fn finish(mut self) -> Result<BTreeMap<&'static str, u64>> {
+        self.writer.finish().map_err(|e| self.mcap_err(e))?;
+        Ok(self.counts)
+    }
+}
