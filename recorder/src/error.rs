@@ -9,7 +9,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The output could not be created, written or renamed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// Output path.
         path: PathBuf,
@@ -17,7 +17,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The MCAP writer failed.
-    #[error("{path}: writing MCAP: {source}")]
+    #[error("{path}: writing MCAP")]
     Mcap {
         /// Output path.
         path: PathBuf,

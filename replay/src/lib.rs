@@ -1,1 +1,15 @@
-//! placeholder
+//! MCAP reader, fault plans, the replay runner and sweeps.
+//!
+//! The reader goes through the MCAP index and reads only the channels a run needs, checking
+//! every chunk's CRC; the runner feeds them in log-time order through the pure fusion core and
+//! evaluates the gates. Nothing here reads a clock: the same recording and configuration give
+//! the same results.
+
+pub mod error;
+pub mod inspect;
+pub mod reader;
+pub mod runner;
+
+pub use error::{Error, Result};
+pub use reader::McapFile;
+pub use runner::{ReplayConfig, ReplayOutput, replay};

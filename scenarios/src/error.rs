@@ -9,7 +9,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The file could not be read.
-    #[error("{path}: cannot read scenario: {source}")]
+    #[error("{path}: cannot read scenario")]
     Io {
         /// Scenario path.
         path: PathBuf,

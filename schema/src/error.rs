@@ -7,7 +7,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A message's bytes do not decode as the topic's type.
-    #[error("message on {topic} does not decode as {schema}: {source}")]
+    #[error("message on {topic} does not decode as {schema}")]
     Decode {
         /// Topic the message came from.
         topic: &'static str,

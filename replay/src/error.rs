@@ -1,0 +1,71 @@
+//! Errors of replay: every variant names the file.
+
+use std::path::PathBuf;
+
+/// Result of replay operations.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// What can go wrong reading or replaying a recording.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file could not be opened or read.
+    #[error("{path}")]
+    Io {
+        /// Recording path.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not an MCAP file at all.
+    #[error("{path}: not an MCAP file: {detail}")]
+    NotMcap {
+        /// Recording path.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
+    /// A record is damaged or missing.
+    #[error("{path}: corrupt {record} at byte offset {offset}: {detail}")]
+    Corrupt {
+        /// Recording path.
+        path: PathBuf,
+        /// Which record: `footer`, `summary`, `chunk`, `data section`, `metadata`.
+        record: &'static str,
+        /// Byte offset of the record in the file.
+        offset: u64,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A message does not decode as its topic's type.
+    #[error("{path}: message at log time {log_time_ns} ns")]
+    Decode {
+        /// Recording path.
+        path: PathBuf,
+        /// Log time of the message, ns.
+        log_time_ns: u64,
+        /// The decoder's error.
+        source: radcam_schema::Error,
+    },
+    /// The recording lacks something the replay needs.
+    #[error("{path}: {what}")]
+    Missing {
+        /// Recording path.
+        path: PathBuf,
+        /// What is missing.
+        what: String,
+    },
+    /// The calibration record in the recording is invalid.
+    #[error("{path}: calibration metadata")]
+    Calibration {
+        /// Recording path.
+        path: PathBuf,
+        /// Why it was rejected.
+        source: radcam_fusion::Error,
+    },
+    /// A configuration problem found by the fusion core (unknown estimator or metric).
+    #[error(transparent)]
+    Fusion(#[from] radcam_fusion::Error),
+    /// Writing reports failed.
+    #[error(transparent)]
+    Report(#[from] radcam_reports::Error),
+}

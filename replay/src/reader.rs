@@ -1,0 +1,336 @@
+//! Reading MCAP through its index, one chunk at a time, with every CRC checked.
+//!
+//! Opening verifies the magic, the footer and the summary CRC; [`McapFile::verify`] streams
+//! the whole file once for the data-section CRC and the content hash; each chunk's CRC is
+//! checked before its messages are used. Damage is reported as the record and byte offset.
+
+use crate::{Error, Result};
+use mcap::sans_io::indexed_reader::{IndexedReadEvent, IndexedReader, IndexedReaderOptions, ReadOrder};
+use mcap::sans_io::summary_reader::{SummaryReadEvent, SummaryReader};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+/// MCAP magic bytes at both ends of a file.
+const MAGIC: &[u8; 8] = b"\x89MCAP0\r\n";
+/// Footer record (opcode, length, three fields) plus the trailing magic.
+const FOOTER_AND_MAGIC: u64 = 1 + 8 + 8 + 8 + 4 + 8;
+/// Largest chunk the reader accepts, bytes (compressed or not).
+const MAX_CHUNK: u64 = 1 << 30;
+
+/// One message as read: topic, log time (ns) and encoded bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct RawMessage<'a> {
+    /// Channel topic.
+    pub topic: &'a str,
+    /// Log time, host ns.
+    pub log_time_ns: u64,
+    /// Encoded message.
+    pub data: &'a [u8],
+}
+
+/// What [`McapFile::verify`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// SHA-256 of the whole file, hex.
+    pub content_hash: String,
+    /// File size, bytes.
+    pub bytes: u64,
+}
+
+/// An open MCAP file with its summary.
+pub struct McapFile {
+    path: PathBuf,
+    file: File,
+    len: u64,
+    summary: mcap::Summary,
+    summary_start: u64,
+}
+
+impl McapFile {
+    /// Opens `path`, checking magic, footer and summary CRC, and reading the summary.
+    pub fn open(path: &Path) -> Result<Self> {
+        let io = |source| Error::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let not_mcap = |detail: String| Error::NotMcap {
+            path: path.to_owned(),
+            detail,
+        };
+        let mut file = File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        if len < 8 + FOOTER_AND_MAGIC {
+            return Err(not_mcap(format!("{len} bytes is too short (empty or cut before the first record)")));
+        }
+        let mut head = [0u8; 8];
+        file.read_exact(&mut head).map_err(io)?;
+        if &head != MAGIC {
+            return Err(not_mcap("the file does not start with the MCAP magic".into()));
+        }
+        let mut tail = [0u8; FOOTER_AND_MAGIC as usize];
+        file.seek(SeekFrom::Start(len - FOOTER_AND_MAGIC)).map_err(io)?;
+        file.read_exact(&mut tail).map_err(io)?;
+        let footer_at = len - FOOTER_AND_MAGIC;
+        let corrupt = |record, offset, detail: String| Error::Corrupt {
+            path: path.to_owned(),
+            record,
+            offset,
+            detail,
+        };
+        if &tail[29..] != MAGIC || tail[0] != 0x02 {
+            return Err(corrupt(
+                "footer",
+                footer_at,
+                "no footer and closing magic: the recording was cut short (try `radcam recover`)".into(),
+            ));
+        }
+        let u64_at = |b: &[u8], i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
+        let summary_start = u64_at(&tail, 9);
+        let summary_crc = u32::from_le_bytes(tail[25..29].try_into().unwrap_or([0; 4]));
+        if summary_start == 0 || summary_start >= footer_at {
+            return Err(corrupt("footer", footer_at, format!("no usable summary section (summary_start {summary_start})")));
+        }
+        if summary_crc != 0 {
+            let mut buf = vec![0u8; (len - 12 - summary_start) as usize];
+            file.seek(SeekFrom::Start(summary_start)).map_err(io)?;
+            file.read_exact(&mut buf).map_err(io)?;
+            let computed = crc32fast::hash(&buf);
+            if computed != summary_crc {
+                return Err(corrupt(
+                    "summary",
+                    summary_start,
+                    format!("CRC mismatch: saved {summary_crc:#010x}, computed {computed:#010x}"),
+                ));
+            }
+        }
+        let summary = read_summary(&mut file, len).map_err(|e| corrupt("summary", summary_start, e))?;
+        Ok(Self {
+            path: path.to_owned(),
+            file,
+            len,
+            summary,
+            summary_start,
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The summary: channels, schemas, statistics, indexes.
+    pub fn summary(&self) -> &mcap::Summary {
+        &self.summary
+    }
+
+    fn corrupt(&self, record: &'static str, offset: u64, detail: impl Into<String>) -> Error {
+        Error::Corrupt {
+            path: self.path.clone(),
+            record,
+            offset,
+            detail: detail.into(),
+        }
+    }
+
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let io = |source| Error::Io {
+            path: self.path.clone(),
+            source,
+        };
+        self.file.seek(SeekFrom::Start(offset)).map_err(io)?;
+        self.file.read_exact(buf).map_err(io)
+    }
+
+    /// Streams the whole file once: checks the data-section CRC and hashes the content.
+    pub fn verify(&mut self) -> Result<Verified> {
+        // The DataEnd record (opcode 0x0F, length 4, crc) sits right before the summary.
+        let data_end = self.summary_start.checked_sub(13).ok_or_else(|| self.corrupt("data section", 0, "no DataEnd record"))?;
+        let mut rec = [0u8; 13];
+        self.read_at(data_end, &mut rec)?;
+        if rec[0] != 0x0F {
+            return Err(self.corrupt("data section", data_end, "no DataEnd record before the summary"));
+        }
+        let saved = u32::from_le_bytes([rec[9], rec[10], rec[11], rec[12]]);
+        let mut sha = Sha256::new();
+        let mut crc = crc32fast::Hasher::new();
+        let mut pos = 0u64;
+        let mut buf = vec![0u8; 1 << 20];
+        self.file.seek(SeekFrom::Start(0)).map_err(|source| Error::Io {
+            path: self.path.clone(),
+            source,
+        })?;
+        while pos < self.len {
+            let n = self.file.read(&mut buf).map_err(|source| Error::Io {
+                path: self.path.clone(),
+                source,
+            })?;
+            if n == 0 {
+                break;
+            }
+            sha.update(&buf[..n]);
+            if pos < data_end {
+                let take = ((data_end - pos) as usize).min(n);
+                crc.update(&buf[..take]);
+            }
+            pos += n as u64;
+        }
+        let computed = crc.finalize();
+        if saved != 0 && computed != saved {
+            return Err(self.corrupt(
+                "data section",
+                0,
+                format!("CRC mismatch: saved {saved:#010x}, computed {computed:#010x}"),
+            ));
+        }
+        Ok(Verified {
+            content_hash: sha.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+            bytes: self.len,
+        })
+    }
+
+    /// Every metadata record, by name (a later record of the same name wins).
+    pub fn metadata(&mut self) -> Result<BTreeMap<String, BTreeMap<String, String>>> {
+        let mut out = BTreeMap::new();
+        for idx in self.summary.metadata_indexes.clone() {
+            if idx.length > MAX_CHUNK || idx.offset.saturating_add(idx.length) > self.len || idx.length < 9 {
+                return Err(self.corrupt("metadata", idx.offset, "index points outside the file"));
+            }
+            let mut buf = vec![0u8; idx.length as usize];
+            self.read_at(idx.offset, &mut buf)?;
+            match mcap::parse_record(buf[0], &buf[9..]) {
+                Ok(mcap::records::Record::Metadata(m)) => {
+                    out.insert(m.name, m.metadata);
+                }
+                Ok(_) => return Err(self.corrupt("metadata", idx.offset, "index does not point at a metadata record")),
+                Err(e) => return Err(self.corrupt("metadata", idx.offset, e.to_string())),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Calls `f` with every message on `topics`, in log-time order, reading only the chunks
+    /// that hold them and checking each chunk's CRC first.
+    pub fn for_each_message(&mut self, topics: &[&str], mut f: impl FnMut(RawMessage<'_>) -> Result<()>) -> Result<()> {
+        let options = IndexedReaderOptions::new()
+            .include_topics(topics.iter().map(|t| (*t).to_owned()))
+            .with_order(ReadOrder::LogTime)
+            .with_record_length_limit(MAX_CHUNK as usize);
+        let mut reader = IndexedReader::new_with_options(&self.summary, options)
+            .map_err(|e| self.corrupt("summary", self.summary_start, format!("chunk index: {e}")))?;
+        let topics_by_id: BTreeMap<u16, String> = self
+            .summary
+            .channels
+            .iter()
+            .map(|(id, c)| (*id, c.topic.clone()))
+            .collect();
+        let chunk_starts: BTreeMap<u64, (u64, u64)> = self
+            .summary
+            .chunk_indexes
+            .iter()
+            .filter_map(|c| c.compressed_data_offset().ok().map(|d| (d, (c.chunk_start_offset, c.uncompressed_size))))
+            .collect();
+        let mut chunk = Vec::new();
+        let mut scratch = Vec::new();
+        while let Some(event) = reader.next_event() {
+            match event {
+                Err(e) => return Err(self.corrupt("chunk", 0, e.to_string())),
+                Ok(IndexedReadEvent::ReadChunkRequest { offset, length }) => {
+                    let (start, uncompressed) = chunk_starts.get(&offset).copied().unwrap_or((offset, 0));
+                    self.load_chunk(start, offset, length, uncompressed, &mut chunk, &mut scratch)?;
+                    let data = &chunk[(offset - start) as usize..];
+                    reader
+                        .insert_chunk_record_data(offset, data)
+                        .map_err(|e| self.corrupt("chunk", start, e.to_string()))?;
+                }
+                Ok(IndexedReadEvent::Message { header, data }) => {
+                    let topic = topics_by_id.get(&header.channel_id).map_or("", String::as_str);
+                    f(RawMessage {
+                        topic,
+                        log_time_ns: header.log_time,
+                        data,
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the chunk record at `start` whose compressed data begins at `data_offset`, into
+    /// `buf` (from `start`), and checks its CRC over the decompressed records.
+    fn load_chunk(
+        &mut self,
+        start: u64,
+        data_offset: u64,
+        length: usize,
+        uncompressed_size: u64,
+        buf: &mut Vec<u8>,
+        scratch: &mut Vec<u8>,
+    ) -> Result<()> {
+        let end = data_offset.saturating_add(length as u64);
+        if end > self.len || start >= data_offset || uncompressed_size > MAX_CHUNK {
+            return Err(self.corrupt("chunk", start, format!("chunk of {length} bytes does not fit in the file ({} bytes): cut short?", self.len)));
+        }
+        buf.resize((end - start) as usize, 0);
+        self.read_at(start, buf)?;
+        // opcode, record length, start time, end time, uncompressed size, CRC, compression
+        if buf[0] != 0x06 || buf.len() < 41 {
+            return Err(self.corrupt("chunk", start, "index does not point at a chunk record"));
+        }
+        let rd64 = |i: usize| u64::from_le_bytes(buf[i..i + 8].try_into().unwrap_or([0; 8]));
+        if rd64(25) != uncompressed_size {
+            return Err(self.corrupt("chunk", start, "uncompressed size disagrees with the chunk index"));
+        }
+        let saved = u32::from_le_bytes(buf[33..37].try_into().unwrap_or([0; 4]));
+        let comp_len = u32::from_le_bytes(buf[37..41].try_into().unwrap_or([0; 4])) as usize;
+        let compression = buf.get(41..41 + comp_len).unwrap_or_default();
+        let data = &buf[(data_offset - start) as usize..];
+        if saved == 0 {
+            return Ok(());
+        }
+        let computed = match compression {
+            b"" => crc32fast::hash(data),
+            b"zstd" => {
+                scratch.clear();
+                scratch.reserve(uncompressed_size as usize);
+                let n = zstd::bulk::Decompressor::new()
+                    .and_then(|mut d| d.decompress_to_buffer(data, scratch))
+                    .map_err(|e| self.corrupt("chunk", start, format!("zstd: {e}")))?;
+                if n as u64 != uncompressed_size {
+                    return Err(self.corrupt("chunk", start, "decompressed size disagrees with the chunk header"));
+                }
+                crc32fast::hash(scratch)
+            }
+            other => {
+                return Err(self.corrupt("chunk", start, format!("unsupported compression '{}'", String::from_utf8_lossy(other))));
+            }
+        };
+        if computed != saved {
+            return Err(self.corrupt("chunk", start, format!("CRC mismatch: saved {saved:#010x}, computed {computed:#010x}")));
+        }
+        Ok(())
+    }
+}
+
+fn read_summary(file: &mut File, len: u64) -> std::result::Result<mcap::Summary, String> {
+    let mut reader = SummaryReader::new_with_options(
+        mcap::sans_io::summary_reader::SummaryReaderOptions::default()
+            .with_file_size(len)
+            .with_record_length_limit(MAX_CHUNK as usize),
+    );
+    while let Some(event) = reader.next_event() {
+        match event.map_err(|e| e.to_string())? {
+            SummaryReadEvent::ReadRequest(need) => {
+                let n = file.read(reader.insert(need)).map_err(|e| e.to_string())?;
+                reader.notify_read(n);
+            }
+            SummaryReadEvent::SeekRequest(to) => {
+                let pos = file.seek(to).map_err(|e| e.to_string())?;
+                reader.notify_seeked(pos);
+            }
+        }
+    }
+    reader.finish().ok_or_else(|| "no summary section".to_owned())
+}

@@ -1,0 +1,437 @@
+//! The replay runner: feeds a recording through the fusion core in log-time order and
+//! evaluates the gates.
+//!
+//! Camera frames are mapped to host time by the chosen clock estimator (latches or arrivals),
+//! radar frames by the passive estimator plus the calibration's radar time offset. Each camera
+//! frame's detections wait until a radar frame at or after its instant has arrived, so both
+//! bracketing radar frames are known; radar objects are interpolated to the camera instant,
+//! projected, associated and tracked.
+
+use crate::{Error, McapFile, Result};
+use nalgebra::{Point3, Vector2};
+use radcam_fusion::associate::{AssociationConfig, BoxPx, ProjectedObject, associate};
+use radcam_fusion::calib::CalibrationRecord;
+use radcam_fusion::clock::{self, ArrivalSample, ClockEstimator, LatchSample, Passive};
+use radcam_fusion::gates::{self, Gate, GateResult, Metric, MetricSet};
+use radcam_fusion::metrics::{Labeled, MotCounter};
+use radcam_fusion::radar::{ClusterConfig, RadarDetection, RadarObject, cluster};
+use radcam_fusion::track::{Tracker, TrackerConfig};
+use radcam_schema::metadata::{self, keys};
+use radcam_schema::{TopicMessage, decode, proto, topics};
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+
+/// How to replay.
+#[derive(Debug, Clone)]
+pub struct ReplayConfig {
+    /// Camera clock estimator name (see `radcam_fusion::clock::ESTIMATOR_NAMES`).
+    pub estimator: String,
+    /// Gates to evaluate.
+    pub gates: Vec<Gate>,
+    /// Seed for injected randomness (recorded in reports).
+    pub seed: u64,
+    /// Ground-plane match threshold for tracking metrics, m.
+    pub match_threshold_m: f64,
+}
+
+impl Default for ReplayConfig {
+    fn default() -> Self {
+        Self {
+            estimator: clock::Bracket::NAME.to_owned(),
+            gates: gates::default_gates(),
+            seed: 0,
+            match_threshold_m: 2.0,
+        }
+    }
+}
+
+/// What a replay computed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayOutput {
+    /// Recording path.
+    pub path: PathBuf,
+    /// Gate verdicts, in gate order.
+    pub gates: Vec<GateResult>,
+    /// Every metric computed.
+    pub metrics: MetricSet,
+    /// Report key-value metadata (tool version, hashes, seed, estimator, versions).
+    pub report_metadata: BTreeMap<String, String>,
+    /// Camera frames read and how many could be mapped to host time.
+    pub camera_frames: u64,
+    /// Camera frames mapped to host time.
+    pub camera_frames_mapped: u64,
+    /// Radar frames read.
+    pub radar_frames: u64,
+}
+
+impl ReplayOutput {
+    /// Whether every gate passed.
+    pub fn passed(&self) -> bool {
+        self.gates.iter().all(|g| g.verdict == gates::Verdict::Pass)
+    }
+}
+
+/// Topics the runner reads.
+const TOPICS: [&str; 6] = [
+    topics::CAMERA_LATCH,
+    topics::CAMERA_FRAME,
+    topics::CAMERA_DETECTIONS,
+    topics::RADAR_FRAME,
+    topics::TRUTH_CLOCK,
+    topics::TRUTH_OBJECTS,
+];
+
+/// Radar frames kept for interpolation.
+const RADAR_HISTORY: usize = 8;
+/// Pending camera frames kept while waiting for radar, at most.
+const MAX_PENDING: usize = 64;
+
+struct RadarSnapshot {
+    host_ns: i64,
+    objects: Vec<RadarObject>,
+}
+
+struct PendingFrame {
+    frame_id: u64,
+    host_ns: i64,
+    boxes: Vec<BoxPx>,
+}
+
+struct State {
+    cal: CalibrationRecord,
+    camera_clock: Box<dyn ClockEstimator>,
+    radar_clock: Passive,
+    truth_host: BTreeMap<u64, i64>,
+    truth_objects: BTreeMap<u64, Vec<Labeled>>,
+    frame_host: BTreeMap<u64, i64>,
+    radar: VecDeque<RadarSnapshot>,
+    pending: VecDeque<PendingFrame>,
+    tracker: Tracker,
+    mot: MotCounter,
+    sync_error_us: Vec<f64>,
+    residual_px: Vec<f64>,
+    residual_center_px: Vec<f64>,
+    residual_edge_px: Vec<f64>,
+    detections: u64,
+    detections_unassociated: u64,
+    camera_frames: u64,
+    camera_frames_mapped: u64,
+    radar_frames: u64,
+    cluster_cfg: ClusterConfig,
+    assoc_cfg: AssociationConfig,
+}
+
+/// Replays `path` with `cfg`.
+pub fn replay(path: &Path, cfg: &ReplayConfig) -> Result<ReplayOutput> {
+    let camera_clock = clock::by_name(&cfg.estimator)?;
+    let mut file = McapFile::open(path)?;
+    let verified = file.verify()?;
+    let meta = file.metadata()?;
+    let missing = |what: &str| Error::Missing {
+        path: path.to_owned(),
+        what: what.to_owned(),
+    };
+    let cal_json = meta
+        .get(metadata::CALIBRATION_METADATA)
+        .and_then(|m| m.get(metadata::CALIBRATION_JSON_KEY))
+        .ok_or_else(|| missing("no calibration record (metadata 'radcam.calibration')"))?;
+    let cal = CalibrationRecord::from_json(cal_json).map_err(|source| Error::Calibration {
+        path: path.to_owned(),
+        source,
+    })?;
+    let recording = meta.get(metadata::RECORDING_METADATA).cloned().unwrap_or_default();
+    let mut st = State {
+        cal,
+        camera_clock,
+        radar_clock: Passive::default(),
+        truth_host: BTreeMap::new(),
+        truth_objects: BTreeMap::new(),
+        frame_host: BTreeMap::new(),
+        radar: VecDeque::new(),
+        pending: VecDeque::new(),
+        tracker: Tracker::new(TrackerConfig::default()),
+        mot: MotCounter::new(cfg.match_threshold_m),
+        sync_error_us: Vec::new(),
+        residual_px: Vec::new(),
+        residual_center_px: Vec::new(),
+        residual_edge_px: Vec::new(),
+        detections: 0,
+        detections_unassociated: 0,
+        camera_frames: 0,
+        camera_frames_mapped: 0,
+        radar_frames: 0,
+        cluster_cfg: ClusterConfig::default(),
+        assoc_cfg: AssociationConfig::default(),
+    };
+    file.for_each_message(&TOPICS, |m| {
+        let dec_err = |source| Error::Decode {
+            path: path.to_owned(),
+            log_time_ns: m.log_time_ns,
+            source,
+        };
+        match m.topic {
+            proto::CameraLatch::TOPIC => st.latch(&decode(m.data).map_err(dec_err)?),
+            proto::CameraFrame::TOPIC => st.camera_frame(&decode(m.data).map_err(dec_err)?),
+            proto::CameraDetections::TOPIC => st.detections(&decode(m.data).map_err(dec_err)?),
+            proto::RadarFrame::TOPIC => st.radar_frame(&decode(m.data).map_err(dec_err)?),
+            proto::TruthClock::TOPIC => {
+                let t: proto::TruthClock = decode(m.data).map_err(dec_err)?;
+                st.truth_host.insert(t.frame_id, t.host_ns);
+            }
+            proto::TruthObjects::TOPIC => {
+                let t: proto::TruthObjects = decode(m.data).map_err(dec_err)?;
+                let objs = t
+                    .objects
+                    .iter()
+                    .map(|o| Labeled {
+                        id: o.object_id,
+                        x_m: o.x_m,
+                        y_m: o.y_m,
+                    })
+                    .collect();
+                st.truth_objects.insert(t.frame_id, objs);
+            }
+            _ => {}
+        }
+        Ok(())
+    })?;
+    while let Some(p) = st.pending.pop_front() {
+        st.fuse(p);
+    }
+    let metrics = st.metric_set();
+    let gates = gates::evaluate(&cfg.gates, &metrics)?;
+    let mut report_metadata = BTreeMap::new();
+    let mut put = |k: &str, v: String| {
+        report_metadata.insert(k.to_owned(), v);
+    };
+    put("tool_version", env!("CARGO_PKG_VERSION").to_owned());
+    put("recording_content_hash", verified.content_hash);
+    put(
+        "scenario_hash",
+        recording.get(keys::SCENARIO_HASH).cloned().unwrap_or_default(),
+    );
+    put("recording_seed", recording.get(keys::SEED).cloned().unwrap_or_default());
+    put("seed", cfg.seed.to_string());
+    put("fault_plan", "none".to_owned());
+    put("estimator", cfg.estimator.clone());
+    put("cal_version", st.cal.cal_version.to_string());
+    put(
+        "config_version",
+        recording.get(keys::CONFIG_VERSION).cloned().unwrap_or_default(),
+    );
+    Ok(ReplayOutput {
+        path: path.to_owned(),
+        gates,
+        metrics,
+        report_metadata,
+        camera_frames: st.camera_frames,
+        camera_frames_mapped: st.camera_frames_mapped,
+        radar_frames: st.radar_frames,
+    })
+}
+
+impl State {
+    fn latch(&mut self, l: &proto::CameraLatch) {
+        self.camera_clock.observe_latch(&LatchSample {
+            host_before_ns: l.host_before_ns,
+            device_ns: l.device_ns,
+            host_after_ns: l.host_after_ns,
+            host_after_read_ns: l.host_after_read_ns,
+            burst_index: l.burst_index,
+        });
+    }
+
+    fn camera_frame(&mut self, f: &proto::CameraFrame) {
+        self.camera_frames += 1;
+        self.camera_clock.observe_arrival(&ArrivalSample {
+            device_ns: f.device_ns,
+            host_arrival_ns: f.host_arrival_ns,
+        });
+        let Some(est) = self.camera_clock.estimate() else { return };
+        let host_ns = est.host_ns_at(f.device_ns);
+        self.camera_frames_mapped += 1;
+        self.frame_host.insert(f.frame_id, host_ns);
+        if let Some(truth) = self.truth_host.remove(&f.frame_id) {
+            self.sync_error_us.push((host_ns - truth).abs() as f64 / 1e3);
+        }
+        // truth of frames that never arrived would otherwise pile up
+        self.truth_host = self.truth_host.split_off(&f.frame_id.saturating_sub(1000));
+    }
+
+    fn detections(&mut self, d: &proto::CameraDetections) {
+        let Some(host_ns) = self.frame_host.remove(&d.frame_id) else { return };
+        self.frame_host = self.frame_host.split_off(&d.frame_id.saturating_sub(1000));
+        let boxes = d
+            .detections
+            .iter()
+            .map(|b| BoxPx {
+                x_px: b.x_px,
+                y_px: b.y_px,
+                width_px: b.width_px,
+                height_px: b.height_px,
+                score: b.score,
+            })
+            .collect();
+        self.pending.push_back(PendingFrame {
+            frame_id: d.frame_id,
+            host_ns,
+            boxes,
+        });
+        while self.pending.len() > MAX_PENDING {
+            if let Some(p) = self.pending.pop_front() {
+                self.fuse(p);
+            }
+        }
+    }
+
+    fn radar_frame(&mut self, r: &proto::RadarFrame) {
+        self.radar_frames += 1;
+        self.radar_clock.observe_arrival(&ArrivalSample {
+            device_ns: r.device_ns,
+            host_arrival_ns: r.host_arrival_ns,
+        });
+        let Some(est) = self.radar_clock.estimate() else { return };
+        let host_ns = est.host_ns_at(r.device_ns) + self.cal.radar_time_offset_ns;
+        let detections: Vec<RadarDetection> = r
+            .points
+            .iter()
+            .map(|p| RadarDetection {
+                position_m: Point3::new(f64::from(p.x_m), f64::from(p.y_m), f64::from(p.z_m)),
+                doppler_mps: f64::from(p.doppler_mps),
+                snr_db: f64::from(p.snr_db),
+            })
+            .collect();
+        self.radar.push_back(RadarSnapshot {
+            host_ns,
+            objects: cluster(&detections, &self.cluster_cfg),
+        });
+        while self.radar.len() > RADAR_HISTORY {
+            self.radar.pop_front();
+        }
+        while self.pending.front().is_some_and(|p| p.host_ns <= host_ns) {
+            if let Some(p) = self.pending.pop_front() {
+                self.fuse(p);
+            }
+        }
+    }
+
+    /// Radar objects at `t_ns`: the nearest radar frame's objects, each moved linearly towards
+    /// its nearest neighbour in the frame on the other side of `t_ns`.
+    fn radar_objects_at(&self, t_ns: i64) -> Vec<RadarObject> {
+        let after = self.radar.iter().position(|s| s.host_ns >= t_ns);
+        let (a, b) = match after {
+            Some(0) => (None, self.radar.front()),
+            Some(i) => (self.radar.get(i - 1), self.radar.get(i)),
+            None => (self.radar.back(), None),
+        };
+        let (near, far) = match (a, b) {
+            (Some(a), Some(b)) if (t_ns - a.host_ns) <= (b.host_ns - t_ns) => (a, Some(b)),
+            (Some(a), Some(b)) => (b, Some(a)),
+            (Some(a), None) => (a, None),
+            (None, Some(b)) => (b, None),
+            (None, None) => return Vec::new(),
+        };
+        near.objects
+            .iter()
+            .map(|o| {
+                let Some(far) = far else { return *o };
+                let partner = far
+                    .objects
+                    .iter()
+                    .map(|f| ((f.position_m - o.position_m).norm(), f))
+                    .filter(|(d, _)| *d < 2.0)
+                    .min_by(|x, y| x.0.total_cmp(&y.0));
+                match partner {
+                    Some((_, f)) if far.host_ns != near.host_ns => {
+                        let s = (t_ns - near.host_ns) as f64 / (far.host_ns - near.host_ns) as f64;
+                        RadarObject {
+                            position_m: o.position_m + (f.position_m - o.position_m) * s,
+                            ..*o
+                        }
+                    }
+                    _ => *o,
+                }
+            })
+            .collect()
+    }
+
+    fn fuse(&mut self, p: PendingFrame) {
+        let objects = self.radar_objects_at(p.host_ns);
+        let camera_from_radar = self.cal.camera_from_radar();
+        let rig_from_radar = self.cal.rig_from_radar();
+        let intr = self.cal.intrinsics;
+        let mut projected = Vec::new();
+        let mut kept = Vec::new();
+        for o in &objects {
+            if let Some(px) = intr.project(&(camera_from_radar * o.position_m))
+                && intr.contains(&px)
+            {
+                projected.push(ProjectedObject {
+                    pixel: px,
+                    snr_db: o.snr_db,
+                });
+                kept.push(*o);
+            }
+        }
+        let a = associate(&p.boxes, &projected, &self.assoc_cfg);
+        self.detections += p.boxes.len() as u64;
+        self.detections_unassociated += a.unmatched_detections.len() as u64;
+        let mut measurements = Vec::new();
+        for pair in &a.pairs {
+            self.residual_px.push(pair.residual_px);
+            let centre = p.boxes[pair.detection].center();
+            if intr.radial_fraction(&centre) < 0.5 {
+                self.residual_center_px.push(pair.residual_px);
+            } else {
+                self.residual_edge_px.push(pair.residual_px);
+            }
+            let rig = rig_from_radar * kept[pair.object].position_m;
+            measurements.push(Vector2::new(rig.x, rig.y));
+        }
+        let tracks = self.tracker.step(p.host_ns, &measurements);
+        if let Some(truth) = self.truth_objects.remove(&p.frame_id) {
+            let hyps: Vec<Labeled> = tracks
+                .iter()
+                .map(|t| Labeled {
+                    id: t.track_id,
+                    x_m: t.x_m,
+                    y_m: t.y_m,
+                })
+                .collect();
+            self.mot.update(&truth, &hyps);
+        }
+        self.truth_objects = self.truth_objects.split_off(&p.frame_id.saturating_sub(1000));
+    }
+
+    fn metric_set(&self) -> MetricSet {
+        let mut m = MetricSet::default();
+        let mut put = |k: &str, v: Metric| {
+            m.metrics.insert(k.to_owned(), v);
+        };
+        put("sync_error_us", Metric::Distribution(self.sync_error_us.clone()));
+        put("reprojection_residual_px", Metric::Distribution(self.residual_px.clone()));
+        put(
+            "reprojection_residual_center_px",
+            Metric::Distribution(self.residual_center_px.clone()),
+        );
+        put(
+            "reprojection_residual_edge_px",
+            Metric::Distribution(self.residual_edge_px.clone()),
+        );
+        put(
+            "association_fail_rate",
+            Metric::Ratio {
+                numerator: self.detections_unassociated,
+                denominator: self.detections,
+            },
+        );
+        put(
+            "track_id_switch_rate",
+            Metric::Ratio {
+                numerator: self.mot.num_switches,
+                denominator: self.mot.num_matches,
+            },
+        );
+        m
+    }
+}
