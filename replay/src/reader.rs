@@ -84,7 +84,7 @@ impl McapFile {
             return Err(corrupt(
                 "footer",
                 footer_at,
-                "no footer and closing magic: the recording was cut short (try `radcam recover`)".into(),
+                "no footer and closing magic: the recording was cut short or is still being written".into(),
             ));
         }
         let u64_at = |b: &[u8], i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
@@ -179,6 +179,7 @@ impl McapFile {
         }
         let computed = crc.finalize();
         if saved != 0 && computed != saved {
+            self.locate_damaged_chunk()?;
             return Err(self.corrupt(
                 "data section",
                 0,
@@ -189,6 +190,19 @@ impl McapFile {
             content_hash: sha.finalize().iter().map(|b| format!("{b:02x}")).collect(),
             bytes: self.len,
         })
+    }
+
+    /// Checks every chunk's CRC; the first damaged chunk is returned as the error.
+    fn locate_damaged_chunk(&mut self) -> Result<()> {
+        let (mut buf, mut scratch) = (Vec::new(), Vec::new());
+        for c in self.summary.chunk_indexes.clone() {
+            let data_offset = c
+                .compressed_data_offset()
+                .map_err(|e| self.corrupt("chunk", c.chunk_start_offset, e.to_string()))?;
+            let length = usize::try_from(c.compressed_size).unwrap_or(usize::MAX);
+            self.load_chunk(c.chunk_start_offset, data_offset, length, c.uncompressed_size, &mut buf, &mut scratch)?;
+        }
+        Ok(())
     }
 
     /// Every metadata record, by name (a later record of the same name wins).
