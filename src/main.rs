@@ -14,7 +14,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "radcam", version, about = "Record-and-replay evaluation harness for radar-camera fusion nodes")]
+#[command(
+    name = "radcam",
+    version,
+    about = "Record-and-replay evaluation harness for radar-camera fusion nodes"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -86,7 +90,11 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Demo { out, seed, duration } => {
+        Command::Demo {
+            out,
+            seed,
+            duration,
+        } => {
             let scenario = Scenario::demo()?;
             create_dir(&out)?;
             let rec = out.join("demo.mcap");
@@ -133,7 +141,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn create_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create directory", dir.display()))
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("{}: cannot create directory", dir.display()))
 }
 
 fn record(scenario: &Scenario, seed: Option<u64>, duration: Option<f64>, out: &Path) -> Result<()> {

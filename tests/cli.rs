@@ -19,7 +19,15 @@ fn text(b: &[u8]) -> String {
 }
 
 fn demo(dir: &Path, seed: &str) -> Output {
-    radcam(&["demo", "--out", dir.to_str().expect("utf8"), "--seed", seed, "--duration", "10"])
+    radcam(&[
+        "demo",
+        "--out",
+        dir.to_str().expect("utf8"),
+        "--seed",
+        seed,
+        "--duration",
+        "10",
+    ])
 }
 
 /// Records a short demo-rig recording and returns its path.
@@ -32,7 +40,11 @@ fn short_recording(dir: &Path) -> PathBuf {
 #[test]
 fn demo_passes_its_gates_and_is_byte_identical_for_a_seed() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let (a, b, c) = (tmp.path().join("a"), tmp.path().join("b"), tmp.path().join("c"));
+    let (a, b, c) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("c"),
+    );
     let out = demo(&a, "3");
     assert_eq!(code(&out), 0, "stderr: {}", text(&out.stderr));
     let stdout = text(&out.stdout);
@@ -44,9 +56,17 @@ fn demo_passes_its_gates_and_is_byte_identical_for_a_seed() {
     assert_eq!(code(&demo(&c, "4")), 0);
     let read = |d: &Path, f: &str| std::fs::read(d.join(f)).expect("output exists");
     for f in ["demo.mcap", "gates.parquet"] {
-        assert_eq!(read(&a, f), read(&b, f), "{f} differs between runs with one seed");
+        assert_eq!(
+            read(&a, f),
+            read(&b, f),
+            "{f} differs between runs with one seed"
+        );
     }
-    assert_ne!(read(&a, "demo.mcap"), read(&c, "demo.mcap"), "another seed must change the recording");
+    assert_ne!(
+        read(&a, "demo.mcap"),
+        read(&c, "demo.mcap"),
+        "another seed must change the recording"
+    );
 }
 
 #[test]
@@ -56,14 +76,32 @@ fn a_failing_gate_exits_1_and_inconclusive_fails_too() {
     let rec = rec.to_str().expect("utf8");
     let report = tmp.path().join("seed");
     // the seed method's host read lands a read round trip after the latch: its sync gate fails
-    let out = radcam(&["replay", rec, "--out", report.to_str().expect("utf8"), "--estimator", "seed-polyfit"]);
+    let out = radcam(&[
+        "replay",
+        rec,
+        "--out",
+        report.to_str().expect("utf8"),
+        "--estimator",
+        "seed-polyfit",
+    ]);
     assert_eq!(code(&out), 1, "{}", text(&out.stdout));
     assert!(text(&out.stdout).contains("FAIL"));
     assert!(report.join("gates.parquet").exists());
 
     let short = tmp.path().join("short");
-    let out = radcam(&["demo", "--out", short.to_str().expect("utf8"), "--duration", "1"]);
-    assert_eq!(code(&out), 1, "one second is too few samples: {}", text(&out.stdout));
+    let out = radcam(&[
+        "demo",
+        "--out",
+        short.to_str().expect("utf8"),
+        "--duration",
+        "1",
+    ]);
+    assert_eq!(
+        code(&out),
+        1,
+        "one second is too few samples: {}",
+        text(&out.stdout)
+    );
     assert!(text(&out.stdout).contains("INCONCLUSIVE"));
 }
 
@@ -109,7 +147,10 @@ fn assert_bad_input(args: &[&str], names: &str) {
     let out = radcam(args);
     let err = text(&out.stderr);
     assert_eq!(code(&out), 2, "{args:?}: stderr {err}");
-    assert!(err.contains(names), "{args:?}: message should name {names}: {err}");
+    assert!(
+        err.contains(names),
+        "{args:?}: message should name {names}: {err}"
+    );
     assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
 }
 
@@ -124,7 +165,12 @@ fn broken_recordings_exit_2_naming_the_file() {
         ("empty".into(), Vec::new()),
         ("truncated-head".into(), bytes[..4096].to_vec()),
         ("truncated-tail".into(), bytes[..bytes.len() - 100].to_vec()),
-        ("random".into(), (0..100_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect()),
+        (
+            "random".into(),
+            (0..100_000u32)
+                .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+                .collect(),
+        ),
     ];
     // bit flips spread over the whole file: header, chunks, summary, footer
     for k in 0..24 {
@@ -156,13 +202,22 @@ fn broken_scenarios_exit_2_naming_file_line_and_field() {
     let demo = include_str!("../scenarios/library/demo.toml");
     let syntax = write("syntax.toml", &demo.replace("fps = 30.0", "fps = = 30.0"));
     assert_bad_input(&["record", "--scenario", &syntax, "--out", o], "line 19");
-    let unknown = write("unknown.toml", &demo.replace("tick_hz = 1e9", "tick_hz = 1e9\nticks = 3"));
+    let unknown = write(
+        "unknown.toml",
+        &demo.replace("tick_hz = 1e9", "tick_hz = 1e9\nticks = 3"),
+    );
     assert_bad_input(&["record", "--scenario", &unknown, "--out", o], "ticks");
     let invalid = write("invalid.toml", &demo.replace("fps = 20.0", "fps = 0.0"));
     assert_bad_input(&["record", "--scenario", &invalid, "--out", o], "radar.fps");
     let missing = write("missing.toml", "name = \"x\"\n");
-    assert_bad_input(&["record", "--scenario", &missing, "--out", o], "missing.toml");
-    assert_bad_input(&["record", "--scenario", "/nonexistent.toml", "--out", o], "/nonexistent.toml");
+    assert_bad_input(
+        &["record", "--scenario", &missing, "--out", o],
+        "missing.toml",
+    );
+    assert_bad_input(
+        &["record", "--scenario", "/nonexistent.toml", "--out", o],
+        "/nonexistent.toml",
+    );
     assert!(!out_mcap.exists(), "no output for a rejected scenario");
 }
 
@@ -172,7 +227,14 @@ fn bad_usage_exits_2() {
     let rec = short_recording(tmp.path());
     let r = tmp.path().join("r");
     assert_bad_input(
-        &["replay", rec.to_str().expect("utf8"), "--out", r.to_str().expect("utf8"), "--estimator", "magic"],
+        &[
+            "replay",
+            rec.to_str().expect("utf8"),
+            "--out",
+            r.to_str().expect("utf8"),
+            "--estimator",
+            "magic",
+        ],
         "bracket",
     );
     assert_eq!(code(&radcam(&["frobnicate"])), 2);

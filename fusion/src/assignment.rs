@@ -10,7 +10,11 @@ const INFEASIBLE: i64 = 1 << 50;
 /// Solves the assignment between `rows` and `cols` items minimising the total cost.
 /// `cost(r, c)` is `None` for a pair that failed its gate. Returns matched `(row, col)` pairs,
 /// sorted by row, each with a feasible cost.
-pub fn min_cost_pairs(rows: usize, cols: usize, cost: impl Fn(usize, usize) -> Option<f64>) -> Vec<(usize, usize)> {
+pub fn min_cost_pairs(
+    rows: usize,
+    cols: usize,
+    cost: impl Fn(usize, usize) -> Option<f64>,
+) -> Vec<(usize, usize)> {
     if rows == 0 || cols == 0 {
         return Vec::new();
     }
@@ -20,8 +24,18 @@ pub fn min_cost_pairs(rows: usize, cols: usize, cost: impl Fn(usize, usize) -> O
     };
     // The solver wants rows <= columns.
     let transposed = rows > cols;
-    let (nr, nc) = if transposed { (cols, rows) } else { (rows, cols) };
-    let weights = Matrix::from_fn(nr, nc, |(i, j)| if transposed { scaled(j, i) } else { scaled(i, j) });
+    let (nr, nc) = if transposed {
+        (cols, rows)
+    } else {
+        (rows, cols)
+    };
+    let weights = Matrix::from_fn(nr, nc, |(i, j)| {
+        if transposed {
+            scaled(j, i)
+        } else {
+            scaled(i, j)
+        }
+    });
     let (_, assignment) = kuhn_munkres_min(&weights);
     let mut pairs: Vec<(usize, usize)> = assignment
         .into_iter()
@@ -41,7 +55,10 @@ mod tests {
     fn prefers_the_global_optimum_over_greedy() {
         // Greedy would take (0,0)=1 then (1,1)=10: total 11. Optimal: (0,1)+(1,0) = 2+2.
         let c = [[1.0, 2.0], [2.0, 10.0]];
-        assert_eq!(min_cost_pairs(2, 2, |r, k| Some(c[r][k])), vec![(0, 1), (1, 0)]);
+        assert_eq!(
+            min_cost_pairs(2, 2, |r, k| Some(c[r][k])),
+            vec![(0, 1), (1, 0)]
+        );
     }
 
     #[test]

@@ -21,7 +21,10 @@ pub struct BoxPx {
 impl BoxPx {
     /// Box centre, px.
     pub fn center(&self) -> Point2<f64> {
-        Point2::new(self.x_px + self.width_px / 2.0, self.y_px + self.height_px / 2.0)
+        Point2::new(
+            self.x_px + self.width_px / 2.0,
+            self.y_px + self.height_px / 2.0,
+        )
     }
 
     /// Whether `p` lies inside the box grown by `margin_px` on every side.
@@ -104,7 +107,11 @@ pub struct Association {
 }
 
 /// Gates every (detection, object) pair, then assigns globally by pixel distance.
-pub fn associate(boxes: &[BoxPx], objects: &[ProjectedObject], cfg: &AssociationConfig) -> Association {
+pub fn associate(
+    boxes: &[BoxPx],
+    objects: &[ProjectedObject],
+    cfg: &AssociationConfig,
+) -> Association {
     let gates = |d: usize, o: usize| GateOutcomes {
         position: boxes[d].contains_with_margin(&objects[o].pixel, cfg.margin_px),
         velocity: None,

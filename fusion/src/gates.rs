@@ -139,10 +139,12 @@ impl MetricSet {
         }
         let (name, stat) = path.rsplit_once('.').ok_or_else(unknown)?;
         match self.metrics.get(name) {
-            Some(Metric::Distribution(v)) if Summary::STATS.contains(&stat) => Ok(match Summary::of(v) {
-                Some(s) => (s.stat(stat), s.samples),
-                None => (None, 0),
-            }),
+            Some(Metric::Distribution(v)) if Summary::STATS.contains(&stat) => {
+                Ok(match Summary::of(v) {
+                    Some(s) => (s.stat(stat), s.samples),
+                    None => (None, 0),
+                })
+            }
             _ => Err(unknown()),
         }
     }
@@ -153,7 +155,9 @@ impl MetricSet {
         for (name, m) in &self.metrics {
             match m {
                 Metric::Ratio { .. } => out.push(name.clone()),
-                Metric::Distribution(_) => out.extend(Summary::STATS.iter().map(|s| format!("{name}.{s}"))),
+                Metric::Distribution(_) => {
+                    out.extend(Summary::STATS.iter().map(|s| format!("{name}.{s}")))
+                }
             }
         }
         out
@@ -219,7 +223,10 @@ mod tests {
 
     fn metrics() -> MetricSet {
         let mut m = MetricSet::default();
-        m.metrics.insert("sync_error_us".into(), Metric::Distribution((0..1000).map(f64::from).collect()));
+        m.metrics.insert(
+            "sync_error_us".into(),
+            Metric::Distribution((0..1000).map(f64::from).collect()),
+        );
         m.metrics.insert(
             "track_id_switch_rate".into(),
             Metric::Ratio {
@@ -227,7 +234,10 @@ mod tests {
                 denominator: 1000,
             },
         );
-        m.metrics.insert("reprojection_residual_px".into(), Metric::Distribution(vec![]));
+        m.metrics.insert(
+            "reprojection_residual_px".into(),
+            Metric::Distribution(vec![]),
+        );
         m
     }
 
@@ -247,6 +257,9 @@ mod tests {
         g[0].metric = "sync_eror_us.p999".into();
         let err = evaluate(&g, &metrics()).expect_err("unknown");
         let msg = err.to_string();
-        assert!(msg.contains("sync_error_us.p999") && msg.contains("track_id_switch_rate"), "{msg}");
+        assert!(
+            msg.contains("sync_error_us.p999") && msg.contains("track_id_switch_rate"),
+            "{msg}"
+        );
     }
 }

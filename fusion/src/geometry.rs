@@ -54,12 +54,18 @@ impl Intrinsics {
 
     /// Whether a pixel lies inside the image.
     pub fn contains(&self, px: &Point2<f64>) -> bool {
-        px.x >= 0.0 && px.y >= 0.0 && px.x < f64::from(self.width_px) && px.y < f64::from(self.height_px)
+        px.x >= 0.0
+            && px.y >= 0.0
+            && px.x < f64::from(self.width_px)
+            && px.y < f64::from(self.height_px)
     }
 
     /// Normalised distance of a pixel from the image centre: 0 at the centre, 1 at a corner.
     pub fn radial_fraction(&self, px: &Point2<f64>) -> f64 {
-        let (hw, hh) = (f64::from(self.width_px) / 2.0, f64::from(self.height_px) / 2.0);
+        let (hw, hh) = (
+            f64::from(self.width_px) / 2.0,
+            f64::from(self.height_px) / 2.0,
+        );
         ((px.x - hw).powi(2) + (px.y - hh).powi(2)).sqrt() / (hw * hw + hh * hh).sqrt()
     }
 }
@@ -115,7 +121,11 @@ pub fn rig_from_radar_axes() -> UnitQuaternion<f64> {
 
 /// Pose in the rig of a sensor mounted at `position_m` with roll/pitch/yaw (rad) about the rig
 /// axes, whose own axes are `axes` (e.g. [`rig_from_optical_axes`]).
-pub fn mount_pose(position_m: [f64; 3], rpy_rad: [f64; 3], axes: UnitQuaternion<f64>) -> Isometry3<f64> {
+pub fn mount_pose(
+    position_m: [f64; 3],
+    rpy_rad: [f64; 3],
+    axes: UnitQuaternion<f64>,
+) -> Isometry3<f64> {
     let [x, y, z] = position_m;
     let [r, p, yaw] = rpy_rad;
     Isometry3::from_parts(
@@ -129,7 +139,11 @@ pub fn mount_pose(position_m: [f64; 3], rpy_rad: [f64; 3], axes: UnitQuaternion<
 pub fn radar_spherical(p: &Point3<f64>) -> (f64, f64, f64) {
     let range = p.coords.norm();
     let azimuth = p.x.atan2(p.y);
-    let elevation = if range > 0.0 { (p.z / range).asin() } else { 0.0 };
+    let elevation = if range > 0.0 {
+        (p.z / range).asin()
+    } else {
+        0.0
+    };
     (range, azimuth, elevation)
 }
 
@@ -155,10 +169,14 @@ mod tests {
 
     #[test]
     fn projects_the_optical_axis_to_the_principal_point() {
-        let px = cam().project(&Point3::new(0.0, 0.0, 10.0)).expect("in front");
+        let px = cam()
+            .project(&Point3::new(0.0, 0.0, 10.0))
+            .expect("in front");
         assert_eq!((px.x, px.y), (720.0, 540.0));
         assert!(cam().project(&Point3::new(0.0, 0.0, -1.0)).is_none());
-        let px = cam().project(&Point3::new(1.0, -0.5, 10.0)).expect("in front");
+        let px = cam()
+            .project(&Point3::new(1.0, -0.5, 10.0))
+            .expect("in front");
         assert_eq!((px.x, px.y), (820.0, 490.0));
     }
 

@@ -47,7 +47,8 @@ impl MotCounter {
 
     /// Accumulates one frame of truth objects and hypotheses.
     pub fn update(&mut self, objects: &[Labeled], hypotheses: &[Labeled]) {
-        let dist = |o: &Labeled, h: &Labeled| ((o.x_m - h.x_m).powi(2) + (o.y_m - h.y_m).powi(2)).sqrt();
+        let dist =
+            |o: &Labeled, h: &Labeled| ((o.x_m - h.x_m).powi(2) + (o.y_m - h.y_m).powi(2)).sqrt();
         let thr = self.match_threshold_m;
         let mut obj_taken = vec![false; objects.len()];
         let mut hyp_taken = vec![false; hypotheses.len()];
@@ -102,7 +103,11 @@ mod tests {
     use super::*;
 
     fn l(id: u64, x: f64) -> Labeled {
-        Labeled { id, x_m: x, y_m: 0.0 }
+        Labeled {
+            id,
+            x_m: x,
+            y_m: 0.0,
+        }
     }
 
     #[test]

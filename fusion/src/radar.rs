@@ -49,7 +49,10 @@ impl Default for ClusterConfig {
 
 /// Groups detections into objects (connected components under `max_gap_m`), ordered by range.
 pub fn cluster(detections: &[RadarDetection], cfg: &ClusterConfig) -> Vec<RadarObject> {
-    let pts: Vec<&RadarDetection> = detections.iter().filter(|d| d.snr_db >= cfg.min_snr_db).collect();
+    let pts: Vec<&RadarDetection> = detections
+        .iter()
+        .filter(|d| d.snr_db >= cfg.min_snr_db)
+        .collect();
     let mut parent: Vec<usize> = (0..pts.len()).collect();
     fn root(parent: &mut [usize], mut i: usize) -> usize {
         while parent[i] != i {
@@ -92,7 +95,12 @@ pub fn cluster(detections: &[RadarDetection], cfg: &ClusterConfig) -> Vec<RadarO
             }
         })
         .collect();
-    objects.sort_by(|a, b| a.position_m.coords.norm().total_cmp(&b.position_m.coords.norm()));
+    objects.sort_by(|a, b| {
+        a.position_m
+            .coords
+            .norm()
+            .total_cmp(&b.position_m.coords.norm())
+    });
     objects
 }
 

@@ -97,7 +97,9 @@ impl Tracker {
     /// Predicts every track to `t_ns`, assigns `measurements` (x, y in m), updates, creates and
     /// deletes tracks; returns the confirmed tracks.
     pub fn step(&mut self, t_ns: i64, measurements: &[Vector2<f64>]) -> Vec<TrackOutput> {
-        let dt = self.last_ns.map_or(0.0, |l| (t_ns - l).max(0) as f64 * 1e-9);
+        let dt = self
+            .last_ns
+            .map_or(0.0, |l| (t_ns - l).max(0) as f64 * 1e-9);
         self.last_ns = Some(t_ns);
         self.tracks.retain(|t| t.status != TrackStatus::Deleted);
         let f = Matrix4::new(
@@ -133,7 +135,9 @@ impl Tracker {
         for &(ti, mi) in &pairs {
             let t = &mut self.tracks[ti];
             let s = h * t.covariance * h.transpose() + r;
-            let Some(s_inv) = s.try_inverse() else { continue };
+            let Some(s_inv) = s.try_inverse() else {
+                continue;
+            };
             let k = t.covariance * h.transpose() * s_inv;
             t.state += k * (measurements[mi] - h * t.state);
             t.covariance = (Matrix4::identity() - k * h) * t.covariance;
@@ -196,7 +200,10 @@ mod tests {
         for k in 0..60i64 {
             let t = k * 33_333_333;
             let s = t as f64 * 1e-9;
-            let m = [Vector2::new(20.0 - 5.0 * s, 2.0), Vector2::new(10.0 + 2.0 * s, -3.0)];
+            let m = [
+                Vector2::new(20.0 - 5.0 * s, 2.0),
+                Vector2::new(10.0 + 2.0 * s, -3.0),
+            ];
             last = tr.step(t, &m);
         }
         assert_eq!(last.len(), 2);
@@ -215,7 +222,9 @@ mod tests {
         for k in 10..30 {
             tr.step(k * 33_000_000, &[]);
         }
-        let out = (30..40).map(|k| tr.step(k * 33_000_000, &[Vector2::new(10.0, 0.0)])).last();
+        let out = (30..40)
+            .map(|k| tr.step(k * 33_000_000, &[Vector2::new(10.0, 0.0)]))
+            .last();
         assert_eq!(out.expect("steps")[0].track_id, 2);
     }
 }

@@ -37,13 +37,19 @@ pub fn partial_path(out: &Path) -> PathBuf {
 }
 
 /// Records the simulator into an MCAP file. `progress` is called with the fraction done.
-pub fn record_scenario(req: &RecordRequest, mut progress: impl FnMut(f64)) -> Result<RecordSummary> {
+pub fn record_scenario(
+    req: &RecordRequest,
+    mut progress: impl FnMut(f64),
+) -> Result<RecordSummary> {
     let part = partial_path(&req.out);
     let mut sink = McapSink::create(&part)?;
     let sim = Simulator::new(&req.scenario, req.seed, req.duration_s);
     let cal = sim.calibration().clone();
     let entries = |pairs: &[(&str, String)]| -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect()
     };
     sink.metadata(
         metadata::RECORDING_METADATA,
@@ -81,11 +87,17 @@ pub fn record_scenario(req: &RecordRequest, mut progress: impl FnMut(f64)) -> Re
             SimMessage::Audit(m) => sink.write(t, m)?,
             SimMessage::TruthObjects(m) => sink.write(t, m)?,
             SimMessage::TruthClock(m) => sink.write(t, m)?,
-            SimMessage::Image(m) => sink.write_encoded(CAMERA_IMAGE, t, &foxglove_topics::encode(CAMERA_IMAGE, m)?)?,
-            SimMessage::Annotations(m) => {
-                sink.write_encoded(CAMERA_ANNOTATIONS, t, &foxglove_topics::encode(CAMERA_ANNOTATIONS, m)?)?
+            SimMessage::Image(m) => {
+                sink.write_encoded(CAMERA_IMAGE, t, &foxglove_topics::encode(CAMERA_IMAGE, m)?)?
             }
-            SimMessage::Points(m) => sink.write_encoded(RADAR_POINTS, t, &foxglove_topics::encode(RADAR_POINTS, m)?)?,
+            SimMessage::Annotations(m) => sink.write_encoded(
+                CAMERA_ANNOTATIONS,
+                t,
+                &foxglove_topics::encode(CAMERA_ANNOTATIONS, m)?,
+            )?,
+            SimMessage::Points(m) => {
+                sink.write_encoded(RADAR_POINTS, t, &foxglove_topics::encode(RADAR_POINTS, m)?)?
+            }
         }
         let done = ((t - start) as f64 / span).clamp(0.0, 1.0);
         if done - last_report >= 0.01 {

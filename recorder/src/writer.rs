@@ -87,9 +87,18 @@ impl<W: Write + Seek> McapSink<W> {
     }
 
     /// Writes already encoded bytes on `topic` (which must be a contract topic).
-    pub fn write_encoded(&mut self, topic: &'static str, log_time_ns: i64, data: &[u8]) -> Result<()> {
-        let log_time = u64::try_from(log_time_ns).map_err(|_| Error::NegativeTime { topic, log_time_ns })?;
-        let channel_id = *self.channels.get(topic).ok_or(Error::UnknownTopic { topic })?;
+    pub fn write_encoded(
+        &mut self,
+        topic: &'static str,
+        log_time_ns: i64,
+        data: &[u8],
+    ) -> Result<()> {
+        let log_time =
+            u64::try_from(log_time_ns).map_err(|_| Error::NegativeTime { topic, log_time_ns })?;
+        let channel_id = *self
+            .channels
+            .get(topic)
+            .ok_or(Error::UnknownTopic { topic })?;
         let seq = self.sequence.entry(channel_id).or_insert(0);
         *seq = seq.wrapping_add(1);
         let header = MessageHeader {

@@ -68,7 +68,13 @@ impl Inspection {
     pub fn to_text(&self) -> String {
         use std::fmt::Write;
         let mut s = String::new();
-        let _ = writeln!(s, "{}  ({} bytes, {} chunks)", self.path.display(), self.bytes, self.chunks);
+        let _ = writeln!(
+            s,
+            "{}  ({} bytes, {} chunks)",
+            self.path.display(),
+            self.bytes,
+            self.chunks
+        );
         let _ = writeln!(s, "sha256   {}", self.content_hash);
         let _ = writeln!(
             s,
@@ -77,9 +83,17 @@ impl Inspection {
             self.start_ns,
             self.end_ns
         );
-        let _ = writeln!(s, "\n{:<22} {:<28} {:>10} {:>9}", "topic", "schema", "messages", "rate Hz");
+        let _ = writeln!(
+            s,
+            "\n{:<22} {:<28} {:>10} {:>9}",
+            "topic", "schema", "messages", "rate Hz"
+        );
         for c in &self.channels {
-            let _ = writeln!(s, "{:<22} {:<28} {:>10} {:>9.2}", c.topic, c.schema, c.messages, c.rate_hz);
+            let _ = writeln!(
+                s,
+                "{:<22} {:<28} {:>10} {:>9.2}",
+                c.topic, c.schema, c.messages, c.rate_hz
+            );
         }
         for (name, kv) in &self.metadata {
             let _ = writeln!(s, "\nmetadata {name}");
@@ -102,7 +116,11 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
             let kv = kv
                 .into_iter()
                 .map(|(k, v)| {
-                    let v = if v.len() > 120 { format!("<{} bytes>", v.len()) } else { v };
+                    let v = if v.len() > 120 {
+                        format!("<{} bytes>", v.len())
+                    } else {
+                        v
+                    };
                     (k, v)
                 })
                 .collect();
@@ -114,7 +132,10 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
         path: path.to_owned(),
         what: "no statistics record in the summary".into(),
     })?;
-    let span_s = (stats.message_end_time.saturating_sub(stats.message_start_time)) as f64 * 1e-9;
+    let span_s = (stats
+        .message_end_time
+        .saturating_sub(stats.message_start_time)) as f64
+        * 1e-9;
     let mut channels: Vec<ChannelInfo> = summary
         .channels
         .iter()
@@ -125,7 +146,11 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
                 schema: c.schema.as_ref().map_or(String::new(), |s| s.name.clone()),
                 encoding: c.message_encoding.clone(),
                 messages,
-                rate_hz: if span_s > 0.0 { messages as f64 / span_s } else { 0.0 },
+                rate_hz: if span_s > 0.0 {
+                    messages as f64 / span_s
+                } else {
+                    0.0
+                },
             }
         })
         .collect();

@@ -5,7 +5,9 @@
 //! checked before its messages are used. Damage is reported as the record and byte offset.
 
 use crate::{Error, Result};
-use mcap::sans_io::indexed_reader::{IndexedReadEvent, IndexedReader, IndexedReaderOptions, ReadOrder};
+use mcap::sans_io::indexed_reader::{
+    IndexedReadEvent, IndexedReader, IndexedReaderOptions, ReadOrder,
+};
 use mcap::sans_io::summary_reader::{SummaryReadEvent, SummaryReader};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -63,15 +65,20 @@ impl McapFile {
         let mut file = File::open(path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();
         if len < 8 + FOOTER_AND_MAGIC {
-            return Err(not_mcap(format!("{len} bytes is too short (empty or cut before the first record)")));
+            return Err(not_mcap(format!(
+                "{len} bytes is too short (empty or cut before the first record)"
+            )));
         }
         let mut head = [0u8; 8];
         file.read_exact(&mut head).map_err(io)?;
         if &head != MAGIC {
-            return Err(not_mcap("the file does not start with the MCAP magic".into()));
+            return Err(not_mcap(
+                "the file does not start with the MCAP magic".into(),
+            ));
         }
         let mut tail = [0u8; FOOTER_AND_MAGIC as usize];
-        file.seek(SeekFrom::Start(len - FOOTER_AND_MAGIC)).map_err(io)?;
+        file.seek(SeekFrom::Start(len - FOOTER_AND_MAGIC))
+            .map_err(io)?;
         file.read_exact(&mut tail).map_err(io)?;
         let footer_at = len - FOOTER_AND_MAGIC;
         let corrupt = |record, offset, detail: String| Error::Corrupt {
@@ -87,11 +94,16 @@ impl McapFile {
                 "no footer and closing magic: the recording was cut short or is still being written".into(),
             ));
         }
-        let u64_at = |b: &[u8], i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
+        let u64_at =
+            |b: &[u8], i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
         let summary_start = u64_at(&tail, 9);
         let summary_crc = u32::from_le_bytes(tail[25..29].try_into().unwrap_or([0; 4]));
         if summary_start == 0 || summary_start >= footer_at {
-            return Err(corrupt("footer", footer_at, format!("no usable summary section (summary_start {summary_start})")));
+            return Err(corrupt(
+                "footer",
+                footer_at,
+                format!("no usable summary section (summary_start {summary_start})"),
+            ));
         }
         if summary_crc != 0 {
             let mut buf = vec![0u8; (len - 12 - summary_start) as usize];
@@ -106,7 +118,8 @@ impl McapFile {
                 ));
             }
         }
-        let summary = read_summary(&mut file, len).map_err(|e| corrupt("summary", summary_start, e))?;
+        let summary =
+            read_summary(&mut file, len).map_err(|e| corrupt("summary", summary_start, e))?;
         Ok(Self {
             path: path.to_owned(),
             file,
@@ -147,21 +160,30 @@ impl McapFile {
     /// Streams the whole file once: checks the data-section CRC and hashes the content.
     pub fn verify(&mut self) -> Result<Verified> {
         // The DataEnd record (opcode 0x0F, length 4, crc) sits right before the summary.
-        let data_end = self.summary_start.checked_sub(13).ok_or_else(|| self.corrupt("data section", 0, "no DataEnd record"))?;
+        let data_end = self
+            .summary_start
+            .checked_sub(13)
+            .ok_or_else(|| self.corrupt("data section", 0, "no DataEnd record"))?;
         let mut rec = [0u8; 13];
         self.read_at(data_end, &mut rec)?;
         if rec[0] != 0x0F {
-            return Err(self.corrupt("data section", data_end, "no DataEnd record before the summary"));
+            return Err(self.corrupt(
+                "data section",
+                data_end,
+                "no DataEnd record before the summary",
+            ));
         }
         let saved = u32::from_le_bytes([rec[9], rec[10], rec[11], rec[12]]);
         let mut sha = Sha256::new();
         let mut crc = crc32fast::Hasher::new();
         let mut pos = 0u64;
         let mut buf = vec![0u8; 1 << 20];
-        self.file.seek(SeekFrom::Start(0)).map_err(|source| Error::Io {
-            path: self.path.clone(),
-            source,
-        })?;
+        self.file
+            .seek(SeekFrom::Start(0))
+            .map_err(|source| Error::Io {
+                path: self.path.clone(),
+                source,
+            })?;
         while pos < self.len {
             let n = self.file.read(&mut buf).map_err(|source| Error::Io {
                 path: self.path.clone(),
@@ -200,7 +222,14 @@ impl McapFile {
                 .compressed_data_offset()
                 .map_err(|e| self.corrupt("chunk", c.chunk_start_offset, e.to_string()))?;
             let length = usize::try_from(c.compressed_size).unwrap_or(usize::MAX);
-            self.load_chunk(c.chunk_start_offset, data_offset, length, c.uncompressed_size, &mut buf, &mut scratch)?;
+            self.load_chunk(
+                c.chunk_start_offset,
+                data_offset,
+                length,
+                c.uncompressed_size,
+                &mut buf,
+                &mut scratch,
+            )?;
         }
         Ok(())
     }
@@ -209,7 +238,10 @@ impl McapFile {
     pub fn metadata(&mut self) -> Result<BTreeMap<String, BTreeMap<String, String>>> {
         let mut out = BTreeMap::new();
         for idx in self.summary.metadata_indexes.clone() {
-            if idx.length > MAX_CHUNK || idx.offset.saturating_add(idx.length) > self.len || idx.length < 9 {
+            if idx.length > MAX_CHUNK
+                || idx.offset.saturating_add(idx.length) > self.len
+                || idx.length < 9
+            {
                 return Err(self.corrupt("metadata", idx.offset, "index points outside the file"));
             }
             let mut buf = vec![0u8; idx.length as usize];
@@ -218,7 +250,13 @@ impl McapFile {
                 Ok(mcap::records::Record::Metadata(m)) => {
                     out.insert(m.name, m.metadata);
                 }
-                Ok(_) => return Err(self.corrupt("metadata", idx.offset, "index does not point at a metadata record")),
+                Ok(_) => {
+                    return Err(self.corrupt(
+                        "metadata",
+                        idx.offset,
+                        "index does not point at a metadata record",
+                    ));
+                }
                 Err(e) => return Err(self.corrupt("metadata", idx.offset, e.to_string())),
             }
         }
@@ -227,13 +265,18 @@ impl McapFile {
 
     /// Calls `f` with every message on `topics`, in log-time order, reading only the chunks
     /// that hold them and checking each chunk's CRC first.
-    pub fn for_each_message(&mut self, topics: &[&str], mut f: impl FnMut(RawMessage<'_>) -> Result<()>) -> Result<()> {
+    pub fn for_each_message(
+        &mut self,
+        topics: &[&str],
+        mut f: impl FnMut(RawMessage<'_>) -> Result<()>,
+    ) -> Result<()> {
         let options = IndexedReaderOptions::new()
             .include_topics(topics.iter().map(|t| (*t).to_owned()))
             .with_order(ReadOrder::LogTime)
             .with_record_length_limit(MAX_CHUNK as usize);
-        let mut reader = IndexedReader::new_with_options(&self.summary, options)
-            .map_err(|e| self.corrupt("summary", self.summary_start, format!("chunk index: {e}")))?;
+        let mut reader = IndexedReader::new_with_options(&self.summary, options).map_err(|e| {
+            self.corrupt("summary", self.summary_start, format!("chunk index: {e}"))
+        })?;
         let topics_by_id: BTreeMap<u16, String> = self
             .summary
             .channels
@@ -244,7 +287,11 @@ impl McapFile {
             .summary
             .chunk_indexes
             .iter()
-            .filter_map(|c| c.compressed_data_offset().ok().map(|d| (d, (c.chunk_start_offset, c.uncompressed_size))))
+            .filter_map(|c| {
+                c.compressed_data_offset()
+                    .ok()
+                    .map(|d| (d, (c.chunk_start_offset, c.uncompressed_size)))
+            })
             .collect();
         let mut chunk = Vec::new();
         let mut scratch = Vec::new();
@@ -252,15 +299,25 @@ impl McapFile {
             match event {
                 Err(e) => return Err(self.corrupt("chunk", 0, e.to_string())),
                 Ok(IndexedReadEvent::ReadChunkRequest { offset, length }) => {
-                    let (start, uncompressed) = chunk_starts.get(&offset).copied().unwrap_or((offset, 0));
-                    self.load_chunk(start, offset, length, uncompressed, &mut chunk, &mut scratch)?;
+                    let (start, uncompressed) =
+                        chunk_starts.get(&offset).copied().unwrap_or((offset, 0));
+                    self.load_chunk(
+                        start,
+                        offset,
+                        length,
+                        uncompressed,
+                        &mut chunk,
+                        &mut scratch,
+                    )?;
                     let data = &chunk[(offset - start) as usize..];
                     reader
                         .insert_chunk_record_data(offset, data)
                         .map_err(|e| self.corrupt("chunk", start, e.to_string()))?;
                 }
                 Ok(IndexedReadEvent::Message { header, data }) => {
-                    let topic = topics_by_id.get(&header.channel_id).map_or("", String::as_str);
+                    let topic = topics_by_id
+                        .get(&header.channel_id)
+                        .map_or("", String::as_str);
                     f(RawMessage {
                         topic,
                         log_time_ns: header.log_time,
@@ -285,7 +342,14 @@ impl McapFile {
     ) -> Result<()> {
         let end = data_offset.saturating_add(length as u64);
         if end > self.len || start >= data_offset || uncompressed_size > MAX_CHUNK {
-            return Err(self.corrupt("chunk", start, format!("chunk of {length} bytes does not fit in the file ({} bytes): cut short?", self.len)));
+            return Err(self.corrupt(
+                "chunk",
+                start,
+                format!(
+                    "chunk of {length} bytes does not fit in the file ({} bytes): cut short?",
+                    self.len
+                ),
+            ));
         }
         buf.resize((end - start) as usize, 0);
         self.read_at(start, buf)?;
@@ -295,7 +359,11 @@ impl McapFile {
         }
         let rd64 = |i: usize| u64::from_le_bytes(buf[i..i + 8].try_into().unwrap_or([0; 8]));
         if rd64(25) != uncompressed_size {
-            return Err(self.corrupt("chunk", start, "uncompressed size disagrees with the chunk index"));
+            return Err(self.corrupt(
+                "chunk",
+                start,
+                "uncompressed size disagrees with the chunk index",
+            ));
         }
         let saved = u32::from_le_bytes(buf[33..37].try_into().unwrap_or([0; 4]));
         let comp_len = u32::from_le_bytes(buf[37..41].try_into().unwrap_or([0; 4])) as usize;
@@ -313,16 +381,31 @@ impl McapFile {
                     .and_then(|mut d| d.decompress_to_buffer(data, scratch))
                     .map_err(|e| self.corrupt("chunk", start, format!("zstd: {e}")))?;
                 if n as u64 != uncompressed_size {
-                    return Err(self.corrupt("chunk", start, "decompressed size disagrees with the chunk header"));
+                    return Err(self.corrupt(
+                        "chunk",
+                        start,
+                        "decompressed size disagrees with the chunk header",
+                    ));
                 }
                 crc32fast::hash(scratch)
             }
             other => {
-                return Err(self.corrupt("chunk", start, format!("unsupported compression '{}'", String::from_utf8_lossy(other))));
+                return Err(self.corrupt(
+                    "chunk",
+                    start,
+                    format!(
+                        "unsupported compression '{}'",
+                        String::from_utf8_lossy(other)
+                    ),
+                ));
             }
         };
         if computed != saved {
-            return Err(self.corrupt("chunk", start, format!("CRC mismatch: saved {saved:#010x}, computed {computed:#010x}")));
+            return Err(self.corrupt(
+                "chunk",
+                start,
+                format!("CRC mismatch: saved {saved:#010x}, computed {computed:#010x}"),
+            ));
         }
         Ok(())
     }
@@ -346,5 +429,7 @@ fn read_summary(file: &mut File, len: u64) -> std::result::Result<mcap::Summary,
             }
         }
     }
-    reader.finish().ok_or_else(|| "no summary section".to_owned())
+    reader
+        .finish()
+        .ok_or_else(|| "no summary section".to_owned())
 }

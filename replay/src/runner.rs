@@ -139,7 +139,10 @@ pub fn replay(path: &Path, cfg: &ReplayConfig) -> Result<ReplayOutput> {
         path: path.to_owned(),
         source,
     })?;
-    let recording = meta.get(metadata::RECORDING_METADATA).cloned().unwrap_or_default();
+    let recording = meta
+        .get(metadata::RECORDING_METADATA)
+        .cloned()
+        .unwrap_or_default();
     let mut st = State {
         cal,
         camera_clock,
@@ -208,16 +211,25 @@ pub fn replay(path: &Path, cfg: &ReplayConfig) -> Result<ReplayOutput> {
     put("recording_content_hash", verified.content_hash);
     put(
         "scenario_hash",
-        recording.get(keys::SCENARIO_HASH).cloned().unwrap_or_default(),
+        recording
+            .get(keys::SCENARIO_HASH)
+            .cloned()
+            .unwrap_or_default(),
     );
-    put("recording_seed", recording.get(keys::SEED).cloned().unwrap_or_default());
+    put(
+        "recording_seed",
+        recording.get(keys::SEED).cloned().unwrap_or_default(),
+    );
     put("seed", cfg.seed.to_string());
     put("fault_plan", "none".to_owned());
     put("estimator", cfg.estimator.clone());
     put("cal_version", st.cal.cal_version.to_string());
     put(
         "config_version",
-        recording.get(keys::CONFIG_VERSION).cloned().unwrap_or_default(),
+        recording
+            .get(keys::CONFIG_VERSION)
+            .cloned()
+            .unwrap_or_default(),
     );
     Ok(ReplayOutput {
         path: path.to_owned(),
@@ -247,19 +259,24 @@ impl State {
             device_ns: f.device_ns,
             host_arrival_ns: f.host_arrival_ns,
         });
-        let Some(est) = self.camera_clock.estimate() else { return };
+        let Some(est) = self.camera_clock.estimate() else {
+            return;
+        };
         let host_ns = est.host_ns_at(f.device_ns);
         self.camera_frames_mapped += 1;
         self.frame_host.insert(f.frame_id, host_ns);
         if let Some(truth) = self.truth_host.remove(&f.frame_id) {
-            self.sync_error_us.push((host_ns - truth).abs() as f64 / 1e3);
+            self.sync_error_us
+                .push((host_ns - truth).abs() as f64 / 1e3);
         }
         // truth of frames that never arrived would otherwise pile up
         self.truth_host = self.truth_host.split_off(&f.frame_id.saturating_sub(1000));
     }
 
     fn detections(&mut self, d: &proto::CameraDetections) {
-        let Some(host_ns) = self.frame_host.remove(&d.frame_id) else { return };
+        let Some(host_ns) = self.frame_host.remove(&d.frame_id) else {
+            return;
+        };
         self.frame_host = self.frame_host.split_off(&d.frame_id.saturating_sub(1000));
         let boxes = d
             .detections
@@ -290,7 +307,9 @@ impl State {
             device_ns: r.device_ns,
             host_arrival_ns: r.host_arrival_ns,
         });
-        let Some(est) = self.radar_clock.estimate() else { return };
+        let Some(est) = self.radar_clock.estimate() else {
+            return;
+        };
         let host_ns = est.host_ns_at(r.device_ns) + self.cal.radar_time_offset_ns;
         let detections: Vec<RadarDetection> = r
             .points
@@ -400,7 +419,9 @@ impl State {
                 .collect();
             self.mot.update(&truth, &hyps);
         }
-        self.truth_objects = self.truth_objects.split_off(&p.frame_id.saturating_sub(1000));
+        self.truth_objects = self
+            .truth_objects
+            .split_off(&p.frame_id.saturating_sub(1000));
     }
 
     fn metric_set(&self) -> MetricSet {
@@ -408,8 +429,14 @@ impl State {
         let mut put = |k: &str, v: Metric| {
             m.metrics.insert(k.to_owned(), v);
         };
-        put("sync_error_us", Metric::Distribution(self.sync_error_us.clone()));
-        put("reprojection_residual_px", Metric::Distribution(self.residual_px.clone()));
+        put(
+            "sync_error_us",
+            Metric::Distribution(self.sync_error_us.clone()),
+        );
+        put(
+            "reprojection_residual_px",
+            Metric::Distribution(self.residual_px.clone()),
+        );
         put(
             "reprojection_residual_center_px",
             Metric::Distribution(self.residual_center_px.clone()),
@@ -433,5 +460,112 @@ impl State {
             },
         );
         m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use radcam_recorder::{RecordRequest, record_scenario};
+    use radcam_scenarios::Scenario;
+
+    fn recording(dir: &Path) -> PathBuf {
+        let out = dir.join("r.mcap");
+        record_scenario(
+            &RecordRequest {
+                scenario: Scenario::demo().expect("demo"),
+                seed: 9,
+                duration_s: 20.0,
+                out: out.clone(),
+            },
+            |_| {},
+        )
+        .expect("record");
+        out
+    }
+
+    fn p999(o: &ReplayOutput) -> f64 {
+        o.metrics
+            .lookup("t", "sync_error_us.p999")
+            .expect("metric")
+            .0
+            .expect("samples")
+    }
+
+    #[test]
+    fn bracket_is_ten_times_better_than_the_seed_method_on_the_same_recording() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let rec = recording(dir.path());
+        let bracket = replay(&rec, &ReplayConfig::default()).expect("replay");
+        let seed = replay(
+            &rec,
+            &ReplayConfig {
+                estimator: "seed-polyfit".into(),
+                ..ReplayConfig::default()
+            },
+        )
+        .expect("replay");
+        assert_eq!(bracket.camera_frames, 600);
+        assert!(
+            p999(&bracket) * 10.0 < p999(&seed),
+            "bracket {} µs vs seed {} µs",
+            p999(&bracket),
+            p999(&seed)
+        );
+        assert!(bracket.passed(), "{:?}", bracket.gates);
+        // same input, same output
+        assert_eq!(
+            replay(&rec, &ReplayConfig::default()).expect("replay"),
+            bracket
+        );
+    }
+
+    #[test]
+    fn a_damaged_chunk_is_named_with_its_offset() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let rec = recording(dir.path());
+        let file = McapFile::open(&rec).expect("open");
+        let first = file.summary().chunk_indexes[0].clone();
+        drop(file);
+        let mut bytes = std::fs::read(&rec).expect("read");
+        let at = usize::try_from(first.chunk_start_offset + 200).expect("fits");
+        bytes[at] ^= 0x01;
+        std::fs::write(&rec, bytes).expect("write");
+        let err = replay(&rec, &ReplayConfig::default()).expect_err("damaged");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("corrupt chunk") && msg.contains(&first.chunk_start_offset.to_string()),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_recording_without_latches_needs_the_passive_estimator() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut scenario = Scenario::demo().expect("demo");
+        scenario.camera.latch.rate_hz = 0.0;
+        let out = dir.path().join("nolatch.mcap");
+        record_scenario(
+            &RecordRequest {
+                scenario,
+                seed: 1,
+                duration_s: 10.0,
+                out: out.clone(),
+            },
+            |_| {},
+        )
+        .expect("record");
+        let bracket = replay(&out, &ReplayConfig::default()).expect("replay");
+        assert_eq!(bracket.camera_frames_mapped, 0);
+        assert_eq!(bracket.gates[0].verdict, gates::Verdict::Inconclusive);
+        let passive = replay(
+            &out,
+            &ReplayConfig {
+                estimator: "passive".into(),
+                ..ReplayConfig::default()
+            },
+        )
+        .expect("replay");
+        assert_eq!(passive.camera_frames_mapped, 300);
     }
 }

@@ -8,11 +8,13 @@ pub fn gate_table(results: &[GateResult]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<22} {:<32} {:>4} {:>10} {:>12} {:>8}  {}",
-        "gate", "metric", "cmp", "threshold", "value", "samples", "verdict"
+        "{:<22} {:<32} {:>4} {:>10} {:>12} {:>8}  verdict",
+        "gate", "metric", "cmp", "threshold", "value", "samples"
     );
     for r in results {
-        let value = r.value.map_or_else(|| "-".to_owned(), |v| format!("{v:.4}"));
+        let value = r
+            .value
+            .map_or_else(|| "-".to_owned(), |v| format!("{v:.4}"));
         let _ = writeln!(
             s,
             "{:<22} {:<32} {:>4} {:>10} {:>12} {:>8}  {}",
@@ -36,9 +38,14 @@ mod tests {
     #[test]
     fn gate_table_snapshot() {
         let mut m = MetricSet::default();
-        m.metrics
-            .insert("sync_error_us".into(), Metric::Distribution((0..1000).map(|i| f64::from(i) * 0.1).collect()));
-        m.metrics.insert("reprojection_residual_px".into(), Metric::Distribution(vec![]));
+        m.metrics.insert(
+            "sync_error_us".into(),
+            Metric::Distribution((0..1000).map(|i| f64::from(i) * 0.1).collect()),
+        );
+        m.metrics.insert(
+            "reprojection_residual_px".into(),
+            Metric::Distribution(vec![]),
+        );
         m.metrics.insert(
             "track_id_switch_rate".into(),
             Metric::Ratio {

@@ -16,7 +16,11 @@ use std::sync::Arc;
 pub const GATES_FILE: &str = "gates.parquet";
 
 /// Writes one record batch as a zstd Parquet file with `metadata` as key-value metadata.
-fn write_table(path: &Path, batch: &RecordBatch, metadata: &BTreeMap<String, String>) -> Result<()> {
+fn write_table(
+    path: &Path,
+    batch: &RecordBatch,
+    metadata: &BTreeMap<String, String>,
+) -> Result<()> {
     let pq = |e: &dyn std::fmt::Display| Error::Parquet {
         path: path.to_owned(),
         detail: e.to_string(),
@@ -26,7 +30,9 @@ fn write_table(path: &Path, batch: &RecordBatch, metadata: &BTreeMap<String, Str
         .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
         .collect();
     let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(|e| pq(&e))?))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).map_err(|e| pq(&e))?,
+        ))
         .set_key_value_metadata(Some(kv))
         .set_created_by(format!("radcam {}", env!("CARGO_PKG_VERSION")))
         .build();
@@ -59,9 +65,15 @@ pub fn gates_batch(results: &[GateResult]) -> Result<RecordBatch> {
         strings(&|r| r.gate.name.clone()),
         strings(&|r| r.gate.metric.clone()),
         strings(&|r| r.gate.comparator.as_str().to_owned()),
-        Arc::new(Float64Array::from(results.iter().map(|r| r.gate.threshold).collect::<Vec<_>>())),
-        Arc::new(Float64Array::from(results.iter().map(|r| r.value).collect::<Vec<_>>())),
-        Arc::new(UInt64Array::from(results.iter().map(|r| r.samples).collect::<Vec<_>>())),
+        Arc::new(Float64Array::from(
+            results.iter().map(|r| r.gate.threshold).collect::<Vec<_>>(),
+        )),
+        Arc::new(Float64Array::from(
+            results.iter().map(|r| r.value).collect::<Vec<_>>(),
+        )),
+        Arc::new(UInt64Array::from(
+            results.iter().map(|r| r.samples).collect::<Vec<_>>(),
+        )),
         strings(&|r| r.verdict.as_str().to_owned()),
     ];
     RecordBatch::try_new(schema, columns).map_err(|e| Error::Parquet {
@@ -71,7 +83,11 @@ pub fn gates_batch(results: &[GateResult]) -> Result<RecordBatch> {
 }
 
 /// Writes `dir/gates.parquet`.
-pub fn write_gates(dir: &Path, results: &[GateResult], metadata: &BTreeMap<String, String>) -> Result<()> {
+pub fn write_gates(
+    dir: &Path,
+    results: &[GateResult],
+    metadata: &BTreeMap<String, String>,
+) -> Result<()> {
     let batch = gates_batch(results)?;
     write_table(&dir.join(GATES_FILE), &batch, metadata)
 }
@@ -83,9 +99,14 @@ mod tests {
 
     fn results() -> Vec<GateResult> {
         let mut m = MetricSet::default();
-        m.metrics
-            .insert("sync_error_us".into(), Metric::Distribution((0..200).map(f64::from).collect()));
-        m.metrics.insert("reprojection_residual_px".into(), Metric::Distribution(vec![]));
+        m.metrics.insert(
+            "sync_error_us".into(),
+            Metric::Distribution((0..200).map(f64::from).collect()),
+        );
+        m.metrics.insert(
+            "reprojection_residual_px".into(),
+            Metric::Distribution(vec![]),
+        );
         m.metrics.insert(
             "track_id_switch_rate".into(),
             Metric::Ratio {

@@ -316,7 +316,8 @@ impl Scenario {
             }
         };
         let delay = |field: &str, d: &DelayConfig| {
-            if !(d.min_us >= 0.0 && d.scale_us >= 0.0 && d.tail_alpha > 0.0 && d.cap_us >= d.min_us) {
+            if !(d.min_us >= 0.0 && d.scale_us >= 0.0 && d.tail_alpha > 0.0 && d.cap_us >= d.min_us)
+            {
                 return Err(bad(
                     field,
                     "needs min_us >= 0, scale_us >= 0, tail_alpha > 0, cap_us >= min_us".into(),
@@ -340,8 +341,13 @@ impl Scenario {
         if self.node.preview_scale == 0 {
             return Err(bad("node.preview_scale", "must be at least 1".into()));
         }
-        if self.camera.latch.rate_hz < 0.0 || (self.camera.latch.rate_hz > 0.0 && self.camera.latch.burst == 0) {
-            return Err(bad("camera.latch", "rate_hz must be >= 0 and burst >= 1".into()));
+        if self.camera.latch.rate_hz < 0.0
+            || (self.camera.latch.rate_hz > 0.0 && self.camera.latch.burst == 0)
+        {
+            return Err(bad(
+                "camera.latch",
+                "rate_hz must be >= 0 and burst >= 1".into(),
+            ));
         }
         delay("camera.arrival_delay", &self.camera.arrival_delay)?;
         delay("camera.latch.outgoing", &self.camera.latch.outgoing)?;
@@ -350,14 +356,22 @@ impl Scenario {
         delay("camera.detector.latency", &self.camera.detector.latency)?;
         delay("radar.arrival_delay", &self.radar.arrival_delay)?;
         if !(0.0..=1.0).contains(&self.camera.detector.miss_probability) {
-            return Err(bad("camera.detector.miss_probability", "must be within [0, 1]".into()));
+            return Err(bad(
+                "camera.detector.miss_probability",
+                "must be within [0, 1]".into(),
+            ));
         }
         if self.temperature.profile.is_empty()
-            || self.temperature.profile.windows(2).any(|w| w[1][0] <= w[0][0])
+            || self
+                .temperature
+                .profile
+                .windows(2)
+                .any(|w| w[1][0] <= w[0][0])
         {
             return Err(bad(
                 "temperature.profile",
-                "needs at least one [time_s, temperature_c] point, times strictly increasing".into(),
+                "needs at least one [time_s, temperature_c] point, times strictly increasing"
+                    .into(),
             ));
         }
         let mut ids = std::collections::BTreeSet::new();
@@ -372,7 +386,7 @@ impl Scenario {
             if t.speed_mps < 0.0 || !t.speed_mps.is_finite() {
                 return Err(bad(&f("speed_mps"), "must be >= 0".into()));
             }
-            if t.size_m.iter().any(|s| !(*s > 0.0)) {
+            if t.size_m.iter().any(|s| s.is_nan() || *s <= 0.0) {
                 return Err(bad(&f("size_m"), "every dimension must be > 0".into()));
             }
         }
@@ -390,7 +404,8 @@ mod tests {
         let b = Scenario::demo().expect("demo parses");
         assert_eq!(a.content_hash(), b.content_hash());
         assert!(a.targets.len() >= 8);
-        let again = Scenario::from_toml(&a.canonical_toml(), Path::new("x")).expect("canonical parses");
+        let again =
+            Scenario::from_toml(&a.canonical_toml(), Path::new("x")).expect("canonical parses");
         assert_eq!(again, a);
     }
 
@@ -399,16 +414,23 @@ mod tests {
         let err = Scenario::from_toml("name = \"x\"\nduration_s = = 3\n", Path::new("bad.toml"))
             .expect_err("broken");
         let msg = err.to_string();
-        assert!(msg.starts_with("bad.toml:") && msg.contains("line 2"), "{msg}");
+        assert!(
+            msg.starts_with("bad.toml:") && msg.contains("line 2"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn unknown_keys_and_bad_values_are_named() {
         let text = crate::DEMO_TOML.replace("fps = 30.0", "fps = 30.0\nfsp = 1");
-        let msg = Scenario::from_toml(&text, Path::new("s.toml")).expect_err("unknown").to_string();
+        let msg = Scenario::from_toml(&text, Path::new("s.toml"))
+            .expect_err("unknown")
+            .to_string();
         assert!(msg.contains("fsp"), "{msg}");
         let text = crate::DEMO_TOML.replace("fps = 30.0", "fps = -1.0");
-        let msg = Scenario::from_toml(&text, Path::new("s.toml")).expect_err("neg").to_string();
+        let msg = Scenario::from_toml(&text, Path::new("s.toml"))
+            .expect_err("neg")
+            .to_string();
         assert!(msg.contains("camera.fps"), "{msg}");
     }
 }

@@ -7,7 +7,11 @@ pub fn render(width: u32, height: u32, horizon_px: f64, boxes: &[(f64, f64, f64,
     let (w, h) = (width as usize, height as usize);
     let mut img = vec![0u8; w * h];
     for (y, row) in img.chunks_mut(w.max(1)).enumerate() {
-        let v = if (y as f64) < horizon_px { 170 } else { 70 + (y * 60 / h.max(1)) as u8 };
+        let v = if (y as f64) < horizon_px {
+            170
+        } else {
+            70 + (y * 60 / h.max(1)) as u8
+        };
         row.fill(v);
     }
     let mut put = |x: i64, y: i64| {

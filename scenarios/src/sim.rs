@@ -136,7 +136,11 @@ pub struct Simulator {
 
 fn mount(m: &MountConfig, axes: nalgebra::UnitQuaternion<f64>) -> Isometry3<f64> {
     let [r, p, y] = m.rpy_deg;
-    geometry::mount_pose(m.position_m, [r.to_radians(), p.to_radians(), y.to_radians()], axes)
+    geometry::mount_pose(
+        m.position_m,
+        [r.to_radians(), p.to_radians(), y.to_radians()],
+        axes,
+    )
 }
 
 fn delay_ns(rng: &mut ChaCha8Rng, d: &DelayConfig) -> i64 {
@@ -180,7 +184,9 @@ impl Simulator {
             active_slot: Slot::A,
             rollback_guard: 0,
             intrinsics,
-            camera_from_radar: RigidTransform::from_isometry(&(rig_from_camera.inverse() * rig_from_radar)),
+            camera_from_radar: RigidTransform::from_isometry(
+                &(rig_from_camera.inverse() * rig_from_radar),
+            ),
             rig_from_radar: RigidTransform::from_isometry(&rig_from_radar),
             radar_time_offset_ns: -(s.radar.arrival_delay.min_us * 1e3).round() as i64,
             crc32: 0,
@@ -199,7 +205,13 @@ impl Simulator {
             calibration,
             scenario: s,
         };
-        let mut kinds = vec![Kind::Audit, Kind::Camera, Kind::Radar, Kind::Ptp, Kind::Node];
+        let mut kinds = vec![
+            Kind::Audit,
+            Kind::Camera,
+            Kind::Radar,
+            Kind::Ptp,
+            Kind::Node,
+        ];
         if rig.scenario.camera.latch.rate_hz > 0.0 {
             kinds.push(Kind::Latch);
         }
@@ -317,8 +329,16 @@ fn secs(rig: &Rig, t_ns: i64) -> f64 {
 fn audit(rig: &Rig, _st: &mut Stream, out: &mut Out) {
     let cal = &rig.calibration;
     for (id, kind, detail) in [
-        (1, "CAL_UPDATED", format!("calibration {} of {} loaded", cal.cal_version, cal.rig_id)),
-        (2, "CONFIG_UPDATED", format!("scenario {}", rig.scenario.name)),
+        (
+            1,
+            "CAL_UPDATED",
+            format!("calibration {} of {} loaded", cal.cal_version, cal.rig_id),
+        ),
+        (
+            2,
+            "CONFIG_UPDATED",
+            format!("scenario {}", rig.scenario.name),
+        ),
     ] {
         out.push((
             rig.t0_ns,
@@ -359,7 +379,8 @@ fn camera(rig: &Rig, st: &mut Stream, out: &mut Out) {
     let device_ns = rig.camera_clock.device_ns(t_ns);
     let device_ticks = (device_ns as f64 * c.tick_hz / 1e9).round().max(0.0) as u64;
     let exposure_end = t_ns + (c.exposure_us * 1e3).round() as i64;
-    let arrival = (exposure_end + delay_ns(&mut st.rng, &c.arrival_delay)).max(st.last_out_ns.saturating_add(100_000));
+    let arrival = (exposure_end + delay_ns(&mut st.rng, &c.arrival_delay))
+        .max(st.last_out_ns.saturating_add(100_000));
     st.last_out_ns = arrival;
     let states: Vec<TargetState> = rig.targets.iter().map(|t| t.state(ts)).collect();
     let temperature_c = rig.temperature.at(ts);
@@ -430,8 +451,12 @@ fn camera(rig: &Rig, st: &mut Stream, out: &mut Out) {
             .map(|p| rig.intrinsics.project(&(camera_from_rig * p)))
             .collect();
         let Some(pix) = pix else { continue };
-        let (x0, x1) = pix.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.x), b.max(p.x)));
-        let (y0, y1) = pix.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.y), b.max(p.y)));
+        let (x0, x1) = pix
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.x), b.max(p.x)));
+        let (y0, y1) = pix
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.y), b.max(p.y)));
         let (cx0, cx1, cy0, cy1) = (x0.max(0.0), x1.min(w), y0.max(0.0), y1.min(h));
         let full = (x1 - x0) * (y1 - y0);
         if cx1 - cx0 < 4.0 || cy1 - cy0 < 4.0 || (cx1 - cx0) * (cy1 - cy0) < 0.6 * full {
@@ -455,9 +480,13 @@ fn camera(rig: &Rig, st: &mut Stream, out: &mut Out) {
             object_id: Some(s.id),
         });
     }
-    let fp = Poisson::new(det.false_positives_per_frame.max(1e-9)).map_or(0.0, |p| p.sample(&mut st.rng));
+    let fp = Poisson::new(det.false_positives_per_frame.max(1e-9))
+        .map_or(0.0, |p| p.sample(&mut st.rng));
     for _ in 0..(fp as u32) {
-        let (bw, bh) = (20.0 + 120.0 * st.rng.random::<f64>(), 20.0 + 120.0 * st.rng.random::<f64>());
+        let (bw, bh) = (
+            20.0 + 120.0 * st.rng.random::<f64>(),
+            20.0 + 120.0 * st.rng.random::<f64>(),
+        );
         detections.push(proto::Detection {
             x_px: (w - bw) * st.rng.random::<f64>(),
             y_px: (h - bh) * st.rng.random::<f64>(),
@@ -468,16 +497,27 @@ fn camera(rig: &Rig, st: &mut Stream, out: &mut Out) {
             object_id: None,
         });
     }
-    let det_ns = (arrival + delay_ns(&mut st.rng, &det.latency)).max(st.last_aux_ns.saturating_add(100_000));
+    let det_ns =
+        (arrival + delay_ns(&mut st.rng, &det.latency)).max(st.last_aux_ns.saturating_add(100_000));
     st.last_aux_ns = det_ns;
 
     let every = rig.scenario.node.preview_every_n_frames;
-    if every > 0 && k % u64::from(every) == 0 {
+    if every > 0 && k.is_multiple_of(u64::from(every)) {
         let scale = f64::from(rig.scenario.node.preview_scale);
-        let (pw, ph) = (c.width_px / rig.scenario.node.preview_scale, c.height_px / rig.scenario.node.preview_scale);
+        let (pw, ph) = (
+            c.width_px / rig.scenario.node.preview_scale,
+            c.height_px / rig.scenario.node.preview_scale,
+        );
         let boxes: Vec<_> = detections
             .iter()
-            .map(|d| (d.x_px / scale, d.y_px / scale, d.width_px / scale, d.height_px / scale))
+            .map(|d| {
+                (
+                    d.x_px / scale,
+                    d.y_px / scale,
+                    d.width_px / scale,
+                    d.height_px / scale,
+                )
+            })
             .collect();
         let horizon = rig
             .intrinsics
@@ -510,7 +550,9 @@ fn camera(rig: &Rig, st: &mut Stream, out: &mut Out) {
 }
 
 fn annotations(t_ns: i64, boxes: &[(f64, f64, f64, f64)]) -> ImageAnnotations {
-    use radcam_schema::foxglove_topics::foxglove_messages::{Color, Point2, PointsAnnotation, points_annotation};
+    use radcam_schema::foxglove_topics::foxglove_messages::{
+        Color, Point2, PointsAnnotation, points_annotation,
+    };
     ImageAnnotations {
         timestamp: Some(timestamp(t_ns)),
         metadata: vec![],
@@ -579,7 +621,10 @@ fn radar(rig: &Rig, st: &mut Stream, out: &mut Out) {
     let cycles = ((device_ns.max(0) as f64) * r.cpu_hz / 1e9).round() as u64;
     let radar_from_rig = rig.rig_from_radar.inverse();
     let radar_origin_rig = rig.rig_from_radar * Point3::origin();
-    let (fov_az, fov_el) = (r.fov_azimuth_deg.to_radians(), r.fov_elevation_deg.to_radians());
+    let (fov_az, fov_el) = (
+        r.fov_azimuth_deg.to_radians(),
+        r.fov_elevation_deg.to_radians(),
+    );
     let mut points = Vec::new();
     let point = |rng: &mut ChaCha8Rng, p_radar: Point3<f64>, doppler: f64, snr: f64| {
         let (range, az, el) = geometry::radar_spherical(&p_radar);
@@ -610,19 +655,36 @@ fn radar(rig: &Rig, st: &mut Stream, out: &mut Out) {
         }
         let (c, sn) = (s.heading_rad.cos(), s.heading_rad.sin());
         for _ in 0..r.points_per_target {
-            let (dx, dy, dz) = (normal(&mut st.rng, l / 8.0), normal(&mut st.rng, w / 8.0), normal(&mut st.rng, h / 8.0));
-            let p_rig = Point3::new(center.x + c * dx - sn * dy, center.y + sn * dx + c * dy, center.z + dz);
+            let (dx, dy, dz) = (
+                normal(&mut st.rng, l / 8.0),
+                normal(&mut st.rng, w / 8.0),
+                normal(&mut st.rng, h / 8.0),
+            );
+            let p_rig = Point3::new(
+                center.x + c * dx - sn * dy,
+                center.y + sn * dx + c * dy,
+                center.z + dz,
+            );
             let los: Vector3<f64> = (p_rig - radar_origin_rig).normalize();
             let doppler = Vector3::new(s.vx_mps, s.vy_mps, 0.0).dot(&los);
             let snr = 38.0 - 20.0 * (range / 10.0).max(0.1).log10() + normal(&mut st.rng, 2.0);
-            points.push(point(&mut st.rng, radar_from_rig * p_rig, doppler, snr.max(1.0)));
+            points.push(point(
+                &mut st.rng,
+                radar_from_rig * p_rig,
+                doppler,
+                snr.max(1.0),
+            ));
         }
     }
     for _ in 0..r.clutter_points {
         let range = 2.0 + (r.max_range_m - 2.0) * st.rng.random::<f64>();
         let az = fov_az * (2.0 * st.rng.random::<f64>() - 1.0);
         let el = fov_el * (2.0 * st.rng.random::<f64>() - 1.0);
-        let p = Point3::new(range * el.cos() * az.sin(), range * el.cos() * az.cos(), range * el.sin());
+        let p = Point3::new(
+            range * el.cos() * az.sin(),
+            range * el.cos() * az.cos(),
+            range * el.sin(),
+        );
         let snr = 4.0 + 10.0 * st.rng.random::<f64>();
         points.push(point(&mut st.rng, p, 0.0, snr));
     }
@@ -793,7 +855,8 @@ mod tests {
                 _ => None,
             })
             .collect();
-        let mean = dets.iter().map(|d| d.detections.len()).sum::<usize>() as f64 / dets.len() as f64;
+        let mean =
+            dets.iter().map(|d| d.detections.len()).sum::<usize>() as f64 / dets.len() as f64;
         assert!(mean >= 8.0, "mean detections per frame {mean}");
     }
 
@@ -801,7 +864,9 @@ mod tests {
     fn latches_bracket_the_true_device_time() {
         for e in short() {
             if let SimMessage::CameraLatch(l) = e.message {
-                assert!(l.host_before_ns < l.host_after_ns && l.host_after_ns <= l.host_after_read_ns);
+                assert!(
+                    l.host_before_ns < l.host_after_ns && l.host_after_ns <= l.host_after_read_ns
+                );
                 assert_eq!(e.log_time_ns, l.host_after_read_ns);
             }
         }

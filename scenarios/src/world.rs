@@ -59,7 +59,8 @@ impl Target {
         } else {
             0.0
         };
-        let i = (self.cumulative_m.partition_point(|c| *c <= s).max(1) - 1).min(self.cycle.len() - 2);
+        let i =
+            (self.cumulative_m.partition_point(|c| *c <= s).max(1) - 1).min(self.cycle.len() - 2);
         let (a, b) = (self.cycle[i], self.cycle[i + 1]);
         let seg = self.cumulative_m[i + 1] - self.cumulative_m[i];
         let (ux, uy) = if seg > 0.0 {

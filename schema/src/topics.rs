@@ -251,7 +251,11 @@ mod tests {
             })
             .collect();
         for spec in radcam_channels() {
-            assert!(names.contains(&spec.schema_name), "{} missing", spec.schema_name);
+            assert!(
+                names.contains(&spec.schema_name),
+                "{} missing",
+                spec.schema_name
+            );
         }
     }
 }

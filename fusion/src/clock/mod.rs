@@ -109,7 +109,14 @@ mod tests {
 
     /// A device clock running `rate_ppm` fast with offset `offset_ns`, and latch brackets of
     /// `out_ns` outgoing and `back_ns` return delay.
-    pub(crate) fn latch(host_ns: i64, offset_ns: i64, ppm: f64, out_ns: i64, back_ns: i64, k: u32) -> LatchSample {
+    pub(crate) fn latch(
+        host_ns: i64,
+        offset_ns: i64,
+        ppm: f64,
+        out_ns: i64,
+        back_ns: i64,
+        k: u32,
+    ) -> LatchSample {
         let t_latch = host_ns + out_ns;
         let device_ns = offset_ns + t_latch + (t_latch as f64 * ppm * 1e-6) as i64;
         LatchSample {
@@ -150,7 +157,11 @@ mod tests {
         let truth = t;
         let eb = b.estimate().expect("bracket est").host_ns_at(dev_at(t));
         let es = s.estimate().expect("seed est").host_ns_at(dev_at(t));
-        assert!((eb - truth).abs() < 2_000, "bracket error {} ns", eb - truth);
+        assert!(
+            (eb - truth).abs() < 2_000,
+            "bracket error {} ns",
+            eb - truth
+        );
         assert!((es - truth).abs() > 100_000, "seed error {} ns", es - truth);
     }
 }

@@ -101,6 +101,10 @@ mod tests {
         let d = 5_000_000_000 + 599 * 33_333_333;
         let mapped = e.host_ns_at(d);
         let envelope = d - 4_000_000_000 + 3_000_000;
-        assert!((mapped - envelope).abs() < 10_000, "{} ns off", mapped - envelope);
+        assert!(
+            (mapped - envelope).abs() < 10_000,
+            "{} ns off",
+            mapped - envelope
+        );
     }
 }

@@ -54,7 +54,9 @@ impl ClockEstimator for SeedPolyfit {
             .iter()
             .map(|&(d, h)| (d, (h - d - self.base) as f64))
             .collect();
-        let Some(fit) = LineFit::fit(&pts) else { return };
+        let Some(fit) = LineFit::fit(&pts) else {
+            return;
+        };
         // EMA of the offset, both carried to the newest device time.
         let ema = match self.ema {
             None => fit.intercept,
