@@ -1,4 +1,4 @@
-//! MCAP reader, fault plans, the replay runner and sweeps.
+//! MCAP reader and the deterministic replay runner.
 //!
 //! The reader goes through the MCAP index and reads only the channels a run needs, checking
 //! every chunk's CRC; the runner feeds them in log-time order through the pure fusion core and
