@@ -33,27 +33,9 @@ pub fn gate_table(results: &[GateResult]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use radcam_fusion::gates::{Metric, MetricSet, default_gates, evaluate};
 
     #[test]
     fn gate_table_snapshot() {
-        let mut m = MetricSet::default();
-        m.metrics.insert(
-            "sync_error_us".into(),
-            Metric::Distribution((0..1000).map(|i| f64::from(i) * 0.1).collect()),
-        );
-        m.metrics.insert(
-            "reprojection_residual_px".into(),
-            Metric::Distribution(vec![]),
-        );
-        m.metrics.insert(
-            "track_id_switch_rate".into(),
-            Metric::Ratio {
-                numerator: 30,
-                denominator: 1000,
-            },
-        );
-        let r = evaluate(&default_gates(), &m).expect("known");
-        insta::assert_snapshot!(gate_table(&r));
+        insta::assert_snapshot!(gate_table(&crate::sample_results()));
     }
 }

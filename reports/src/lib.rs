@@ -11,3 +11,27 @@ pub mod parquet_out;
 pub use error::{Error, Result};
 pub use gate_table::gate_table;
 pub use parquet_out::{GATES_FILE, write_gates};
+
+/// Gate results over fixed metrics, shared by this crate's tests: one PASS, one INCONCLUSIVE,
+/// one FAIL.
+#[cfg(test)]
+pub(crate) fn sample_results() -> Vec<radcam_fusion::gates::GateResult> {
+    use radcam_fusion::gates::{Metric, MetricSet, default_gates, evaluate};
+    let mut m = MetricSet::default();
+    let mut put = |k: &str, v| {
+        m.metrics.insert(k.to_owned(), v);
+    };
+    put(
+        "sync_error_us",
+        Metric::Distribution((0..1000).map(|i| f64::from(i) * 0.1).collect()),
+    );
+    put("reprojection_residual_px", Metric::Distribution(vec![]));
+    put(
+        "track_id_switch_rate",
+        Metric::Ratio {
+            numerator: 30,
+            denominator: 1000,
+        },
+    );
+    evaluate(&default_gates(), &m).unwrap_or_default()
+}

@@ -95,27 +95,7 @@ pub fn write_gates(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use radcam_fusion::gates::{Metric, MetricSet, default_gates, evaluate};
-
-    fn results() -> Vec<GateResult> {
-        let mut m = MetricSet::default();
-        m.metrics.insert(
-            "sync_error_us".into(),
-            Metric::Distribution((0..200).map(f64::from).collect()),
-        );
-        m.metrics.insert(
-            "reprojection_residual_px".into(),
-            Metric::Distribution(vec![]),
-        );
-        m.metrics.insert(
-            "track_id_switch_rate".into(),
-            Metric::Ratio {
-                numerator: 1,
-                denominator: 500,
-            },
-        );
-        evaluate(&default_gates(), &m).expect("known metrics")
-    }
+    use crate::sample_results as results;
 
     #[test]
     fn identical_inputs_give_identical_bytes() {
