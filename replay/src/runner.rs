@@ -11,7 +11,9 @@ use crate::{Error, McapFile, Result};
 use nalgebra::{Point3, Vector2};
 use radcam_fusion::associate::{AssociationConfig, BoxPx, ProjectedObject, associate};
 use radcam_fusion::calib::CalibrationRecord;
-use radcam_fusion::clock::{self, ArrivalSample, ClockEstimator, LatchSample, Passive};
+use radcam_fusion::clock::{
+    self, ArrivalSample, ClockEstimator, ClockSync, LatchSample, Passive, SyncPolicy,
+};
 use radcam_fusion::gates::{self, Gate, GateResult, Metric, MetricSet};
 use radcam_fusion::metrics::{Labeled, MotCounter};
 use radcam_fusion::radar::{ClusterConfig, RadarDetection, RadarObject, cluster};
@@ -99,7 +101,7 @@ struct PendingFrame {
 
 struct State {
     cal: CalibrationRecord,
-    camera_clock: Box<dyn ClockEstimator>,
+    camera_clock: ClockSync,
     radar_clock: Passive,
     truth_host: BTreeMap<u64, i64>,
     truth_objects: BTreeMap<u64, Vec<Labeled>>,
@@ -123,7 +125,7 @@ struct State {
 
 /// Replays `path` with `cfg`.
 pub fn replay(path: &Path, cfg: &ReplayConfig) -> Result<ReplayOutput> {
-    let camera_clock = clock::by_name(&cfg.estimator)?;
+    let camera_clock = ClockSync::new(clock::by_name(&cfg.estimator)?, SyncPolicy::default());
     let mut file = McapFile::open(path)?;
     let verified = file.verify()?;
     let meta = file.metadata()?;
@@ -244,7 +246,7 @@ pub fn replay(path: &Path, cfg: &ReplayConfig) -> Result<ReplayOutput> {
 
 impl State {
     fn latch(&mut self, l: &proto::CameraLatch) {
-        self.camera_clock.observe_latch(&LatchSample {
+        let _ = self.camera_clock.observe_latch(&LatchSample {
             host_before_ns: l.host_before_ns,
             device_ns: l.device_ns,
             host_after_ns: l.host_after_ns,

@@ -1,9 +1,20 @@
 //! Bracketed latch estimator: the latch instant lies inside `[host_before, host_after]`; keep
-//! the smallest round trip of each burst, use its midpoint, fit offset and rate over a sliding
-//! window of bursts.
+//! the smallest round trip of each burst, use its midpoint, and fit offset and rate by weighted
+//! least squares over an adaptive window of bursts.
+//!
+//! The window is chosen the way linuxptp's `linreg.c` chooses it: every candidate window keeps
+//! a running mean of its squared one-step prediction error, and the best predictor wins. Short
+//! windows win while the rate moves (temperature), long ones while it is steady.
 
 use super::{ClockEstimate, ClockEstimator, LatchSample, LineFit};
 use std::collections::VecDeque;
+
+/// Candidate window sizes, bursts.
+const WINDOWS: [usize; 5] = [4, 8, 16, 32, 64];
+/// Weight of a new squared prediction error in each window's running mean.
+const ERROR_EMA: f64 = 0.1;
+/// Floor of a midpoint's standard deviation, ns (keeps weights finite).
+const MIN_SIGMA_NS: f64 = 1_000.0;
 
 /// The best (smallest round trip) latch of one burst.
 #[derive(Debug, Clone, Copy)]
@@ -13,27 +24,103 @@ struct BurstBest {
     round_trip_ns: i64,
 }
 
-/// Bracket estimator: minimum-RTT midpoint per burst, least-squares line over the last
-/// `window` bursts; uncertainty is half the round trip plus the fit residual.
+/// Bracket estimator: minimum-RTT midpoint per burst, weighted (1/RTT²) least-squares line over
+/// an adaptive window; uncertainty is half the best round trip plus the fit residual.
 #[derive(Debug, Clone)]
 pub struct Bracket {
-    /// Bursts kept for the fit.
-    pub window: usize,
     bursts: VecDeque<BurstBest>,
     base: Option<i64>,
+    prediction_mse: [f64; WINDOWS.len()],
+    chosen: usize,
+    cached: Option<ClockEstimate>,
 }
 
 impl Bracket {
     /// Registered name.
     pub const NAME: &'static str = "bracket";
+
+    /// The window (bursts) currently in use.
+    pub fn window(&self) -> usize {
+        WINDOWS[self.chosen]
+    }
+
+    fn fit(&self, window: usize, skip_last: usize) -> Option<LineFit> {
+        let base = self.base?;
+        let end = self.bursts.len().checked_sub(skip_last)?;
+        let start = end.saturating_sub(window);
+        let pts: Vec<(i64, f64, f64)> = self
+            .bursts
+            .range(start..end)
+            .map(|b| {
+                let sigma = (b.round_trip_ns as f64 / 2.0).max(MIN_SIGMA_NS);
+                (
+                    b.device_ns,
+                    (b.midpoint_ns - b.device_ns - base) as f64,
+                    1.0 / (sigma * sigma),
+                )
+            })
+            .collect();
+        LineFit::fit_weighted(&pts)
+    }
+
+    /// Scores every window on the burst that just became final (the last one).
+    fn score_windows(&mut self) {
+        let (Some(last), Some(base)) = (self.bursts.back().copied(), self.base) else {
+            return;
+        };
+        if self.bursts.len() < WINDOWS[0] + 1 {
+            return;
+        }
+        let actual = (last.midpoint_ns - last.device_ns - base) as f64;
+        for (k, w) in WINDOWS.iter().enumerate() {
+            if let Some(f) = self.fit(*w, 1) {
+                let e = f.at(last.device_ns) - actual;
+                self.prediction_mse[k] =
+                    (1.0 - ERROR_EMA) * self.prediction_mse[k] + ERROR_EMA * e * e;
+            }
+        }
+        let usable = WINDOWS
+            .iter()
+            .take_while(|w| **w < self.bursts.len() + WINDOWS[0])
+            .count();
+        self.chosen = (0..usable.max(1))
+            .min_by(|a, b| self.prediction_mse[*a].total_cmp(&self.prediction_mse[*b]))
+            .unwrap_or(0);
+    }
+
+    fn refresh(&mut self) {
+        self.cached = (|| {
+            let base = self.base?;
+            let fit = self.fit(WINDOWS[self.chosen], 0)?;
+            let last = self.bursts.back()?;
+            let n = WINDOWS[self.chosen].min(self.bursts.len());
+            let min_rtt = self
+                .bursts
+                .iter()
+                .rev()
+                .take(n)
+                .map(|b| b.round_trip_ns)
+                .min()?;
+            Some(ClockEstimate {
+                device_ref_ns: last.device_ns,
+                host_ref_ns: last.device_ns + base + fit.at(last.device_ns).round() as i64,
+                rate_ppm: fit.slope * 1e6,
+                uncertainty_ns: min_rtt as f64 / 2.0 + fit.residual_rms,
+                residual_rms_ns: fit.residual_rms,
+                samples: self.bursts.len(),
+            })
+        })();
+    }
 }
 
 impl Default for Bracket {
     fn default() -> Self {
         Self {
-            window: 64,
             bursts: VecDeque::new(),
             base: None,
+            prediction_mse: [0.0; WINDOWS.len()],
+            chosen: 0,
+            cached: None,
         }
     }
 }
@@ -60,30 +147,49 @@ impl ClockEstimator for Bracket {
                     *last = best;
                 }
             }
-            _ => self.bursts.push_back(best),
+            _ => {
+                // the previous burst is final: score the windows on it first
+                self.score_windows();
+                self.bursts.push_back(best);
+                while self.bursts.len() > WINDOWS[WINDOWS.len() - 1] + 1 {
+                    self.bursts.pop_front();
+                }
+            }
         }
-        while self.bursts.len() > self.window {
-            self.bursts.pop_front();
-        }
+        self.refresh();
     }
 
     fn estimate(&self) -> Option<ClockEstimate> {
-        let base = self.base?;
-        let pts: Vec<(i64, f64)> = self
-            .bursts
-            .iter()
-            .map(|b| (b.device_ns, (b.midpoint_ns - b.device_ns - base) as f64))
-            .collect();
-        let fit = LineFit::fit(&pts)?;
-        let last = self.bursts.back()?;
-        let min_rtt = self.bursts.iter().map(|b| b.round_trip_ns).min()?;
-        Some(ClockEstimate {
-            device_ref_ns: last.device_ns,
-            host_ref_ns: last.device_ns + base + fit.intercept.round() as i64,
-            rate_ppm: fit.slope * 1e6,
-            uncertainty_ns: min_rtt as f64 / 2.0 + fit.residual_rms,
-            residual_rms_ns: fit.residual_rms,
-            samples: self.bursts.len(),
-        })
+        self.cached
+    }
+
+    fn reset(&mut self) {
+        *self = Self::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_windows_win_while_the_rate_moves() {
+        let mut b = Bracket::default();
+        // rate ramps 0 -> 60 ppm over 300 s: offset is quadratic in time
+        for i in 0..600i64 {
+            let t = i * 500_000_000;
+            let s = t as f64 * 1e-9;
+            let offset = (0.5 * 0.2e-6 * s * s * 1e9) as i64; // rate = 0.2 ppm/s * s
+            b.observe_latch(&LatchSample {
+                host_before_ns: t,
+                device_ns: t + 40_000 - offset,
+                host_after_ns: t + 80_000,
+                host_after_read_ns: t + 200_000,
+                burst_index: 0,
+            });
+        }
+        assert!(b.window() <= 16, "window {}", b.window());
+        let e = b.estimate().expect("estimate");
+        assert!((e.rate_ppm - 59.9).abs() < 1.0, "rate {}", e.rate_ppm);
     }
 }

@@ -17,30 +17,37 @@ impl LineFit {
     /// Fits `points` (x, y). `y` should be small (an offset relative to a base), `x` any i64.
     /// With one point the slope is 0. `None` when `points` is empty.
     pub fn fit(points: &[(i64, f64)]) -> Option<Self> {
-        let &(x_ref, _) = points.last()?;
-        let n = points.len() as f64;
-        let xs = points.iter().map(|&(x, _)| (x - x_ref) as f64);
-        let mean_x = xs.clone().sum::<f64>() / n;
-        let mean_y = points.iter().map(|&(_, y)| y).sum::<f64>() / n;
+        let weighted: Vec<(i64, f64, f64)> = points.iter().map(|&(x, y)| (x, y, 1.0)).collect();
+        Self::fit_weighted(&weighted)
+    }
+
+    /// Weighted least squares over `(x, y, weight)`; weights must be positive. The residual is
+    /// the unweighted RMS. `None` when `points` is empty or the weights sum to zero.
+    pub fn fit_weighted(points: &[(i64, f64, f64)]) -> Option<Self> {
+        let &(x_ref, _, _) = points.last()?;
+        let wsum: f64 = points.iter().map(|p| p.2).sum();
+        if wsum.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+            return None;
+        }
+        let dx = |x: i64| (x - x_ref) as f64;
+        let mean_x = points.iter().map(|&(x, _, w)| w * dx(x)).sum::<f64>() / wsum;
+        let mean_y = points.iter().map(|&(_, y, w)| w * y).sum::<f64>() / wsum;
         let (mut sxx, mut sxy) = (0.0, 0.0);
-        for (dx, &(_, y)) in xs.zip(points) {
-            sxx += (dx - mean_x) * (dx - mean_x);
-            sxy += (dx - mean_x) * (y - mean_y);
+        for &(x, y, w) in points {
+            sxx += w * (dx(x) - mean_x) * (dx(x) - mean_x);
+            sxy += w * (dx(x) - mean_x) * (y - mean_y);
         }
         let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
         let intercept = mean_y - slope * mean_x;
         let ss: f64 = points
             .iter()
-            .map(|&(x, y)| {
-                let r = y - (intercept + slope * (x - x_ref) as f64);
-                r * r
-            })
+            .map(|&(x, y, _)| (y - (intercept + slope * dx(x))).powi(2))
             .sum();
         Some(Self {
             x_ref,
             intercept,
             slope,
-            residual_rms: (ss / n).sqrt(),
+            residual_rms: (ss / points.len() as f64).sqrt(),
         })
     }
 

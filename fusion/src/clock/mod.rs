@@ -7,12 +7,16 @@
 
 mod bracket;
 mod fit;
+mod kalman;
 mod passive;
+mod policy;
 mod seed_polyfit;
 
 pub use bracket::Bracket;
 pub use fit::LineFit;
+pub use kalman::{Kalman, KalmanConfig};
 pub use passive::Passive;
+pub use policy::{ClockEvent, ClockMapping, ClockSync, SyncPolicy};
 pub use seed_polyfit::SeedPolyfit;
 
 use crate::{Error, Result};
@@ -83,15 +87,31 @@ pub trait ClockEstimator: Send {
     fn observe_arrival(&mut self, _sample: &ArrivalSample) {}
     /// The current estimate, once there is enough data.
     fn estimate(&self) -> Option<ClockEstimate>;
+    /// Forgets everything (after a device clock step).
+    fn reset(&mut self);
+    /// Whether latch pairs inform this estimator.
+    fn uses_latches(&self) -> bool {
+        true
+    }
+    /// Whether frame arrivals inform this estimator.
+    fn uses_arrivals(&self) -> bool {
+        false
+    }
 }
 
 /// Names of the registered estimators, in the order `--help` lists them.
-pub const ESTIMATOR_NAMES: [&str; 3] = [Bracket::NAME, SeedPolyfit::NAME, Passive::NAME];
+pub const ESTIMATOR_NAMES: [&str; 4] = [
+    Bracket::NAME,
+    Kalman::NAME,
+    SeedPolyfit::NAME,
+    Passive::NAME,
+];
 
 /// Builds a registered estimator with its default configuration.
 pub fn by_name(name: &str) -> Result<Box<dyn ClockEstimator>> {
     Ok(match name {
         Bracket::NAME => Box::new(Bracket::default()),
+        Kalman::NAME => Box::new(Kalman::default()),
         SeedPolyfit::NAME => Box::new(SeedPolyfit::default()),
         Passive::NAME => Box::new(Passive::default()),
         _ => {

@@ -47,6 +47,22 @@ impl ClockEstimator for Passive {
         }
     }
 
+    fn uses_latches(&self) -> bool {
+        false
+    }
+
+    fn uses_arrivals(&self) -> bool {
+        true
+    }
+
+    fn reset(&mut self) {
+        *self = Self {
+            window: self.window,
+            block: self.block,
+            ..Self::default()
+        };
+    }
+
     fn estimate(&self) -> Option<ClockEstimate> {
         let base = self.base?;
         let delay = |a: &ArrivalSample| (a.host_arrival_ns - a.device_ns - base) as f64;

@@ -69,6 +69,14 @@ impl ClockEstimator for SeedPolyfit {
         self.last_fit = Some(fit);
     }
 
+    fn reset(&mut self) {
+        *self = Self {
+            window: self.window,
+            ema_alpha: self.ema_alpha,
+            ..Self::default()
+        };
+    }
+
     fn estimate(&self) -> Option<ClockEstimate> {
         let fit = self.last_fit?;
         let (d_ref, offset) = self.ema?;

@@ -1,0 +1,150 @@
+//! Two-state Kalman estimator (offset, skew) with an outlier gate, measurement noise from the
+//! bracket width.
+
+use super::{ClockEstimate, ClockEstimator, LatchSample};
+use nalgebra::{Matrix2, Vector2};
+
+/// Kalman parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KalmanConfig {
+    /// Skew random walk, (ns/s)² per s: how fast the oscillator's rate wanders.
+    pub skew_noise: f64,
+    /// Offset white-frequency noise, ns² per s.
+    pub offset_noise: f64,
+    /// Innovations beyond this many standard deviations are rejected.
+    pub gate_sigma: f64,
+    /// After this many consecutive rejections the filter re-initialises on the data.
+    pub max_rejections: u32,
+}
+
+impl Default for KalmanConfig {
+    fn default() -> Self {
+        Self {
+            skew_noise: 2_500.0,
+            offset_noise: 100.0,
+            gate_sigma: 4.0,
+            max_rejections: 8,
+        }
+    }
+}
+
+/// Kalman estimator over latch midpoints. State: offset θ (ns, host − device − base) at the
+/// last device time, and skew γ (ns of offset per s of device time, i.e. ppb).
+#[derive(Debug, Clone)]
+pub struct Kalman {
+    /// Parameters.
+    pub cfg: KalmanConfig,
+    base: Option<i64>,
+    initialised: bool,
+    last_device_ns: i64,
+    x: Vector2<f64>,
+    p: Matrix2<f64>,
+    bursts: usize,
+    rejections: u32,
+    last_rtt_ns: f64,
+    innovation_rms: f64,
+}
+
+impl Kalman {
+    /// Registered name.
+    pub const NAME: &'static str = "kalman";
+
+    fn init(&mut self, device_ns: i64, z: f64, r: f64) {
+        self.last_device_ns = device_ns;
+        self.x = Vector2::new(z, 0.0);
+        self.p = Matrix2::new(r, 0.0, 0.0, 1e10); // skew unknown: ±100 ppm
+        self.rejections = 0;
+        self.initialised = true;
+    }
+}
+
+impl Default for Kalman {
+    fn default() -> Self {
+        Self {
+            cfg: KalmanConfig::default(),
+            base: None,
+            initialised: false,
+            last_device_ns: 0,
+            x: Vector2::zeros(),
+            p: Matrix2::identity(),
+            bursts: 0,
+            rejections: 0,
+            last_rtt_ns: 0.0,
+            innovation_rms: 0.0,
+        }
+    }
+}
+
+impl ClockEstimator for Kalman {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    fn observe_latch(&mut self, s: &LatchSample) {
+        let rtt = (s.host_after_ns - s.host_before_ns) as f64;
+        if rtt < 0.0 {
+            return;
+        }
+        if s.burst_index == 0 {
+            self.bursts += 1;
+        }
+        let midpoint = s.host_before_ns as f64 + rtt / 2.0;
+        let base = *self.base.get_or_insert(midpoint as i64 - s.device_ns);
+        let z = midpoint - (s.device_ns + base) as f64;
+        // the latch is uniform inside the bracket: variance rtt²/12, floored at 100 ns
+        let r = rtt * rtt / 12.0 + 1e4;
+        self.last_rtt_ns = rtt;
+        if !self.initialised {
+            self.init(s.device_ns, z, r);
+            return;
+        }
+        let dt = (s.device_ns - self.last_device_ns) as f64 * 1e-9;
+        let f = Matrix2::new(1.0, dt, 0.0, 1.0);
+        let (qg, qo) = (self.cfg.skew_noise, self.cfg.offset_noise);
+        let dt = dt.abs();
+        let q = Matrix2::new(
+            qo * dt + qg * dt.powi(3) / 3.0,
+            qg * dt * dt / 2.0,
+            qg * dt * dt / 2.0,
+            qg * dt,
+        );
+        let x_pred = f * self.x;
+        let p_pred = f * self.p * f.transpose() + q;
+        let innovation = z - x_pred.x;
+        let s_var = p_pred[(0, 0)] + r;
+        if innovation * innovation > self.cfg.gate_sigma.powi(2) * s_var {
+            self.rejections += 1;
+            if self.rejections >= self.cfg.max_rejections {
+                self.init(s.device_ns, z, r);
+            }
+            return;
+        }
+        self.rejections = 0;
+        let k = Vector2::new(p_pred[(0, 0)], p_pred[(1, 0)]) / s_var;
+        self.x = x_pred + k * innovation;
+        let kh = Matrix2::new(k.x, 0.0, k.y, 0.0);
+        self.p = (Matrix2::identity() - kh) * p_pred;
+        self.last_device_ns = s.device_ns;
+        self.innovation_rms =
+            (0.9 * self.innovation_rms.powi(2) + 0.1 * innovation * innovation).sqrt();
+    }
+
+    fn estimate(&self) -> Option<ClockEstimate> {
+        let base = self.base.filter(|_| self.initialised)?;
+        Some(ClockEstimate {
+            device_ref_ns: self.last_device_ns,
+            host_ref_ns: self.last_device_ns + base + self.x.x.round() as i64,
+            rate_ppm: self.x.y * 1e-3,
+            uncertainty_ns: self.p[(0, 0)].max(0.0).sqrt(),
+            residual_rms_ns: self.innovation_rms,
+            samples: self.bursts,
+        })
+    }
+
+    fn reset(&mut self) {
+        *self = Self {
+            cfg: self.cfg,
+            ..Self::default()
+        };
+    }
+}
