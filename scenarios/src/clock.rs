@@ -49,6 +49,8 @@ pub struct DeviceClock {
     temperature: TemperatureProfile,
     /// (time s, accumulated phase ns) at 0 and at each positive breakpoint.
     knots: Vec<(f64, f64)>,
+    /// Device clock steps: (time s, jump ns), sorted by time.
+    steps: Vec<(f64, i64)>,
 }
 
 impl DeviceClock {
@@ -62,7 +64,9 @@ impl DeviceClock {
             reference_c: cfg.reference_c,
             temperature: temperature.clone(),
             knots: vec![(0.0, 0.0)],
+            steps: cfg.steps.iter().map(|[t, j]| (*t, *j as i64)).collect(),
         };
+        clock.steps.sort_by(|a, b| a.0.total_cmp(&b.0));
         let times: Vec<f64> = temperature.times().filter(|t| *t > 0.0).collect();
         let mut acc = 0.0;
         let mut last = 0.0;
@@ -94,7 +98,8 @@ impl DeviceClock {
             let (k, acc) = self.knots[i];
             acc + self.segment_phase_ns(k, t)
         };
-        host_ns + self.offset_ns + phase.round() as i64
+        let jumps: i64 = self.steps.iter().take_while(|(ts, _)| *ts <= t).map(|(_, j)| j).sum();
+        host_ns + self.offset_ns + phase.round() as i64 + jumps
     }
 }
 
@@ -113,6 +118,7 @@ mod tests {
                 drift_ppm: 10.0,
                 temp_coeff_ppm_per_c: 1.0,
                 reference_c: 25.0,
+                steps: vec![[160.0, -1_000_000.0]],
             },
             &temp,
             0,
@@ -121,5 +127,8 @@ mod tests {
         let d = clock.device_ns(150_000_000_000);
         assert_eq!(d - 150_000_000_000 - 1_000, 2_500_000);
         assert!((clock.rate_ppm(50.0) - 15.0).abs() < 1e-12);
+        // 160..170 s at 20 ppm adds 0.2 ms; the step at 160 s takes 1 ms away
+        let d = clock.device_ns(170_000_000_000);
+        assert_eq!(d - 170_000_000_000 - 1_000, 2_500_000 + 400_000 - 1_000_000);
     }
 }

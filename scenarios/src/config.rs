@@ -67,7 +67,7 @@ pub struct MountConfig {
 }
 
 /// A device oscillator relative to the host clock.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClockConfig {
     /// Device clock minus host clock at the start, ns.
@@ -80,13 +80,17 @@ pub struct ClockConfig {
     /// Reference temperature, °C.
     #[serde(default = "default_reference_c")]
     pub reference_c: f64,
+    /// Steps of the device clock: `[time_s, jump_ns]` (a camera reset jumps back to ~0).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<[f64; 2]>,
 }
 
 fn default_reference_c() -> f64 {
     25.0
 }
 
-/// A heavy-tailed delay: `min_us + scale_us·(P − 1)` with P Pareto(1, `tail_alpha`), capped.
+/// A heavy-tailed delay: `min_us + scale_us·(P − 1)` with P Pareto(1, `tail_alpha`), plus an
+/// optional uniform `[0, uniform_us)` term (interrupt moderation) and rare spikes, capped.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DelayConfig {
@@ -99,6 +103,15 @@ pub struct DelayConfig {
     /// Largest delay, µs.
     #[serde(default = "default_cap_us")]
     pub cap_us: f64,
+    /// Width of a uniform extra delay, µs (e.g. xHCI interrupt moderation); 0 for none.
+    #[serde(default)]
+    pub uniform_us: f64,
+    /// Probability of a spike.
+    #[serde(default)]
+    pub spike_probability: f64,
+    /// A spike adds a uniform `[0, spike_us)`, µs.
+    #[serde(default)]
+    pub spike_us: f64,
 }
 
 fn default_cap_us() -> f64 {

@@ -7,7 +7,7 @@
 //! once every stream's next nominal time has passed it.
 
 use crate::clock::{DeviceClock, TemperatureProfile};
-use crate::config::{DelayConfig, MountConfig, Scenario};
+use crate::config::{DelayConfig, LatchConfig, MountConfig, Scenario};
 use crate::preview;
 use crate::world::{Target, TargetState};
 use nalgebra::{Isometry3, Point3, Vector3};
@@ -143,9 +143,18 @@ fn mount(m: &MountConfig, axes: nalgebra::UnitQuaternion<f64>) -> Isometry3<f64>
     )
 }
 
-fn delay_ns(rng: &mut ChaCha8Rng, d: &DelayConfig) -> i64 {
+/// Draws one delay, ns. The optional terms draw only when enabled, so a scenario without them
+/// keeps its random sequence.
+pub fn delay_ns(rng: &mut ChaCha8Rng, d: &DelayConfig) -> i64 {
     let excess = Pareto::new(1.0, d.tail_alpha).map_or(1.0, |p| p.sample(rng)) - 1.0;
-    ((d.min_us + d.scale_us * excess).min(d.cap_us) * 1e3).round() as i64
+    let mut us = d.min_us + d.scale_us * excess;
+    if d.uniform_us > 0.0 {
+        us += d.uniform_us * rng.random::<f64>();
+    }
+    if d.spike_probability > 0.0 && rng.random::<f64>() < d.spike_probability {
+        us += d.spike_us * rng.random::<f64>();
+    }
+    (us.min(d.cap_us) * 1e3).round() as i64
 }
 
 fn normal(rng: &mut ChaCha8Rng, sigma: f64) -> f64 {
@@ -584,32 +593,47 @@ fn annotations(t_ns: i64, boxes: &[(f64, f64, f64, f64)]) -> ImageAnnotations {
 
 fn latch(rig: &Rig, st: &mut Stream, out: &mut Out) {
     let l = &rig.scenario.camera.latch;
-    let c = &rig.scenario.camera;
     let start = st.next_ns.max(st.last_out_ns);
     st.next_ns = rig.t0_ns + 1_000_000 + ((st.index + 1) as f64 * 1e9 / l.rate_hz).round() as i64;
-    let mut t = start;
+    let (burst, free_ns) = latch_burst(&mut st.rng, l, rig.scenario.camera.tick_hz, &rig.camera_clock, start, st.index);
+    for m in burst {
+        out.push((m.host_after_read_ns, SimMessage::CameraLatch(m)));
+    }
+    st.last_out_ns = free_ns;
+}
+
+/// One burst of latch pairs starting at host time `start_ns`: each latch is bracketed by host
+/// reads around the latch command, then its value is read back. Returns the latches and the
+/// host time the link is free again.
+pub fn latch_burst(
+    rng: &mut ChaCha8Rng,
+    l: &LatchConfig,
+    tick_hz: f64,
+    clock: &DeviceClock,
+    start_ns: i64,
+    burst_no: u64,
+) -> (Vec<proto::CameraLatch>, i64) {
+    let mut t = start_ns;
+    let mut out = Vec::with_capacity(l.burst as usize);
     for b in 0..l.burst {
         let host_before_ns = t;
-        let latch_ns = host_before_ns + delay_ns(&mut st.rng, &l.outgoing);
-        let host_after_ns = latch_ns + delay_ns(&mut st.rng, &l.return_leg);
-        let host_after_read_ns = host_after_ns + delay_ns(&mut st.rng, &l.read);
-        let device_ns = rig.camera_clock.device_ns(latch_ns);
-        out.push((
+        let latch_ns = host_before_ns + delay_ns(rng, &l.outgoing);
+        let host_after_ns = latch_ns + delay_ns(rng, &l.return_leg);
+        let host_after_read_ns = host_after_ns + delay_ns(rng, &l.read);
+        let device_ns = clock.device_ns(latch_ns);
+        out.push(proto::CameraLatch {
+            seq: burst_no * u64::from(l.burst) + u64::from(b),
+            host_before_ns,
+            device_ns,
+            host_after_ns,
             host_after_read_ns,
-            SimMessage::CameraLatch(proto::CameraLatch {
-                seq: st.index * u64::from(l.burst) + u64::from(b),
-                host_before_ns,
-                device_ns,
-                host_after_ns,
-                host_after_read_ns,
-                device_ticks: (device_ns as f64 * c.tick_hz / 1e9).round().max(0.0) as u64,
-                tick_hz: c.tick_hz,
-                burst_index: b,
-            }),
-        ));
+            device_ticks: (device_ns as f64 * tick_hz / 1e9).round().max(0.0) as u64,
+            tick_hz,
+            burst_index: b,
+        });
         t = host_after_read_ns + 50_000;
     }
-    st.last_out_ns = t;
+    (out, t)
 }
 
 fn radar(rig: &Rig, st: &mut Stream, out: &mut Out) {
