@@ -67,6 +67,11 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        which: BenchCommand,
+    },
     /// Show a recording's channels, counts, time span, rates and metadata.
     Inspect {
         /// Recording.
@@ -74,6 +79,20 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Every clock estimator on the built-in latch profiles against truth, with ratios to the
+    /// seed method.
+    Sync {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Seed of the simulated profiles.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
 }
 
@@ -127,6 +146,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ..ReplayConfig::default()
             };
             replay_and_report(&recording, &out, &cfg)
+        }
+        Command::Bench {
+            which: BenchCommand::Sync { json, seed },
+        } => {
+            let rows = radcam_scenarios::sync_bench::run(seed);
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&radcam_scenarios::sync_bench::json(&rows))?
+                );
+            } else {
+                print!("{}", radcam_scenarios::sync_bench::table(&rows));
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Inspect { recording, json } => {
             let i = inspect::inspect(&recording)?;

@@ -98,7 +98,12 @@ impl DeviceClock {
             let (k, acc) = self.knots[i];
             acc + self.segment_phase_ns(k, t)
         };
-        let jumps: i64 = self.steps.iter().take_while(|(ts, _)| *ts <= t).map(|(_, j)| j).sum();
+        let jumps: i64 = self
+            .steps
+            .iter()
+            .take_while(|(ts, _)| *ts <= t)
+            .map(|(_, j)| j)
+            .sum();
         host_ns + self.offset_ns + phase.round() as i64 + jumps
     }
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod preview;
 pub mod sim;
+pub mod sync_bench;
 pub mod world;
 
 pub use config::Scenario;

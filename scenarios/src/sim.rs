@@ -595,7 +595,14 @@ fn latch(rig: &Rig, st: &mut Stream, out: &mut Out) {
     let l = &rig.scenario.camera.latch;
     let start = st.next_ns.max(st.last_out_ns);
     st.next_ns = rig.t0_ns + 1_000_000 + ((st.index + 1) as f64 * 1e9 / l.rate_hz).round() as i64;
-    let (burst, free_ns) = latch_burst(&mut st.rng, l, rig.scenario.camera.tick_hz, &rig.camera_clock, start, st.index);
+    let (burst, free_ns) = latch_burst(
+        &mut st.rng,
+        l,
+        rig.scenario.camera.tick_hz,
+        &rig.camera_clock,
+        start,
+        st.index,
+    );
     for m in burst {
         out.push((m.host_after_read_ns, SimMessage::CameraLatch(m)));
     }

@@ -2,9 +2,11 @@
 //! the smallest round trip of each burst, use its midpoint, and fit offset and rate by weighted
 //! least squares over an adaptive window of bursts.
 //!
-//! The window is chosen the way linuxptp's `linreg.c` chooses it: every candidate window keeps
-//! a running mean of its squared one-step prediction error, and the best predictor wins. Short
-//! windows win while the rate moves (temperature), long ones while it is steady.
+//! The window is chosen from prediction errors as linuxptp's `linreg.c` does: every candidate
+//! window keeps a running mean of its squared one-step prediction error on narrow brackets.
+//! Unlike linreg, the longest window within a tolerance of the best is
+//! used, because the midpoints' asymmetry bias is invisible to prediction error but averages
+//! down with more brackets. Short windows win only while the rate clearly moves (temperature).
 
 use super::{ClockEstimate, ClockEstimator, LatchSample, LineFit};
 use std::collections::VecDeque;
@@ -12,9 +14,14 @@ use std::collections::VecDeque;
 /// Candidate window sizes, bursts.
 const WINDOWS: [usize; 5] = [4, 8, 16, 32, 64];
 /// Weight of a new squared prediction error in each window's running mean.
-const ERROR_EMA: f64 = 0.1;
+const ERROR_EMA: f64 = 0.05;
+/// Bursts whose round trip exceeds the narrowest by more than this (ns) are not scored.
+const SCORING_EXCESS_NS: i64 = 10_000;
+/// The longest window whose mean squared prediction error is within this factor of the best
+/// is used: a longer window averages more brackets, so it wins unless the rate clearly moves.
+const LONGER_WINDOW_TOLERANCE: f64 = 1.5;
 /// Floor of a midpoint's standard deviation, ns (keeps weights finite).
-const MIN_SIGMA_NS: f64 = 1_000.0;
+const MIN_SIGMA_NS: f64 = 1000.0;
 
 /// The best (smallest round trip) latch of one burst.
 #[derive(Debug, Clone, Copy)]
@@ -24,8 +31,9 @@ struct BurstBest {
     round_trip_ns: i64,
 }
 
-/// Bracket estimator: minimum-RTT midpoint per burst, weighted (1/RTT²) least-squares line over
-/// an adaptive window; uncertainty is half the best round trip plus the fit residual.
+/// Bracket estimator: minimum-RTT midpoint per burst, least-squares line over an adaptive
+/// window weighted by each burst's excess round trip over the window's best; uncertainty is
+/// half the best round trip plus the fit residual.
 #[derive(Debug, Clone)]
 pub struct Bracket {
     bursts: VecDeque<BurstBest>,
@@ -48,11 +56,18 @@ impl Bracket {
         let base = self.base?;
         let end = self.bursts.len().checked_sub(skip_last)?;
         let start = end.saturating_sub(window);
+        // A midpoint's error beyond the best bracket's is at most half its excess round trip:
+        // weigh each burst by that bound, so the narrowest brackets dominate.
+        let floor = self
+            .bursts
+            .range(start..end)
+            .map(|b| b.round_trip_ns)
+            .min()?;
         let pts: Vec<(i64, f64, f64)> = self
             .bursts
             .range(start..end)
             .map(|b| {
-                let sigma = (b.round_trip_ns as f64 / 2.0).max(MIN_SIGMA_NS);
+                let sigma = (b.round_trip_ns - floor) as f64 / 2.0 + MIN_SIGMA_NS;
                 (
                     b.device_ns,
                     (b.midpoint_ns - b.device_ns - base) as f64,
@@ -72,19 +87,33 @@ impl Bracket {
             return;
         }
         let actual = (last.midpoint_ns - last.device_ns - base) as f64;
-        for (k, w) in WINDOWS.iter().enumerate() {
-            if let Some(f) = self.fit(*w, 1) {
-                let e = f.at(last.device_ns) - actual;
-                self.prediction_mse[k] =
-                    (1.0 - ERROR_EMA) * self.prediction_mse[k] + ERROR_EMA * e * e;
+        // Only a narrow bracket's midpoint is close enough to the truth to judge predictions:
+        // score windows on bursts within SCORING_EXCESS_NS of the narrowest bracket.
+        let floor = self
+            .bursts
+            .iter()
+            .map(|b| b.round_trip_ns)
+            .min()
+            .unwrap_or(0);
+        if last.round_trip_ns - floor <= SCORING_EXCESS_NS {
+            for (k, w) in WINDOWS.iter().enumerate() {
+                if let Some(f) = self.fit(*w, 1) {
+                    let e = f.at(last.device_ns) - actual;
+                    self.prediction_mse[k] =
+                        (1.0 - ERROR_EMA) * self.prediction_mse[k] + ERROR_EMA * e * e;
+                }
             }
         }
         let usable = WINDOWS
             .iter()
             .take_while(|w| **w < self.bursts.len() + WINDOWS[0])
             .count();
+        let best = (0..usable.max(1))
+            .map(|k| self.prediction_mse[k])
+            .fold(f64::INFINITY, f64::min);
         self.chosen = (0..usable.max(1))
-            .min_by(|a, b| self.prediction_mse[*a].total_cmp(&self.prediction_mse[*b]))
+            .rev()
+            .find(|k| self.prediction_mse[*k] <= LONGER_WINDOW_TOLERANCE * best)
             .unwrap_or(0);
     }
 

@@ -1,8 +1,9 @@
 //! Two-state Kalman estimator (offset, skew) with an outlier gate, measurement noise from the
-//! bracket width.
+//! bracket width (its excess over the narrowest recent bracket).
 
 use super::{ClockEstimate, ClockEstimator, LatchSample};
 use nalgebra::{Matrix2, Vector2};
+use std::collections::VecDeque;
 
 /// Kalman parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -20,7 +21,7 @@ pub struct KalmanConfig {
 impl Default for KalmanConfig {
     fn default() -> Self {
         Self {
-            skew_noise: 2_500.0,
+            skew_noise: 20_000.0,
             offset_noise: 100.0,
             gate_sigma: 4.0,
             max_rejections: 8,
@@ -41,9 +42,14 @@ pub struct Kalman {
     p: Matrix2<f64>,
     bursts: usize,
     rejections: u32,
-    last_rtt_ns: f64,
+    recent_rtt_ns: VecDeque<i64>,
     innovation_rms: f64,
 }
+
+/// Latches whose round trips set the floor that measurement noise is judged against.
+const RTT_HISTORY: usize = 64;
+/// Measurement noise floor (one sigma), ns.
+const MIN_SIGMA_NS: f64 = 1000.0;
 
 impl Kalman {
     /// Registered name.
@@ -69,7 +75,7 @@ impl Default for Kalman {
             p: Matrix2::identity(),
             bursts: 0,
             rejections: 0,
-            last_rtt_ns: 0.0,
+            recent_rtt_ns: VecDeque::new(),
             innovation_rms: 0.0,
         }
     }
@@ -91,9 +97,14 @@ impl ClockEstimator for Kalman {
         let midpoint = s.host_before_ns as f64 + rtt / 2.0;
         let base = *self.base.get_or_insert(midpoint as i64 - s.device_ns);
         let z = midpoint - (s.device_ns + base) as f64;
-        // the latch is uniform inside the bracket: variance rtt²/12, floored at 100 ns
-        let r = rtt * rtt / 12.0 + 1e4;
-        self.last_rtt_ns = rtt;
+        // beyond the narrowest recent bracket, a midpoint can be off by half its excess
+        // round trip: that bound is the measurement's sigma
+        self.recent_rtt_ns.push_back(rtt as i64);
+        if self.recent_rtt_ns.len() > RTT_HISTORY {
+            self.recent_rtt_ns.pop_front();
+        }
+        let floor = self.recent_rtt_ns.iter().min().copied().unwrap_or(0) as f64;
+        let r = ((rtt - floor) / 2.0 + MIN_SIGMA_NS).powi(2);
         if !self.initialised {
             self.init(s.device_ns, z, r);
             return;
