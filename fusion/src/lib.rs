@@ -5,6 +5,7 @@
 //! deterministic.
 
 pub mod assignment;
+pub mod audit;
 pub mod associate;
 pub mod calib;
 pub mod clock;
@@ -12,8 +13,10 @@ pub mod error;
 pub mod gates;
 pub mod geometry;
 pub mod metrics;
+pub mod provenance;
 pub mod radar;
 pub mod stats;
+pub mod sync;
 pub mod time;
 pub mod track;
 

@@ -1,0 +1,55 @@
+//! The provenance tag every fused output and report row derived from one carries.
+
+use crate::sync::SyncState;
+use crate::time::TimestampSource;
+
+/// Provenance of one output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provenance {
+    /// Where the output's timestamp came from.
+    pub timestamp_source: TimestampSource,
+    /// Calibration version in force.
+    pub cal_version: u64,
+    /// Configuration version in force.
+    pub config_version: u64,
+    /// Sync state when the output was made.
+    pub sync_state: SyncState,
+    /// Which clock mapping produced the timestamp: `camera/<estimator>/epoch<N>`.
+    pub clock_id: String,
+    /// The PTP offset magnitude bucket at the time (`none`, `<1us`, `<10us`, `<100us`, `<1ms`,
+    /// `>=1ms`).
+    pub ptp_offset_ns_bucket: &'static str,
+    /// Monotonic output sequence number.
+    pub event_seq: u64,
+}
+
+/// Bucket of a PTP offset magnitude (ns); `None` when there is no PTP data.
+pub fn ptp_offset_bucket(offset_ns: Option<f64>) -> &'static str {
+    match offset_ns.map(f64::abs) {
+        None => "none",
+        Some(v) if v < 1e3 => "<1us",
+        Some(v) if v < 1e4 => "<10us",
+        Some(v) if v < 1e5 => "<100us",
+        Some(v) if v < 1e6 => "<1ms",
+        Some(_) => ">=1ms",
+    }
+}
+
+/// A clock id as used in provenance.
+pub fn clock_id(estimator: &str, epoch: u64) -> String {
+    format!("camera/{estimator}/epoch{epoch}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_decades() {
+        assert_eq!(ptp_offset_bucket(None), "none");
+        assert_eq!(ptp_offset_bucket(Some(-999.0)), "<1us");
+        assert_eq!(ptp_offset_bucket(Some(1_000.0)), "<10us");
+        assert_eq!(ptp_offset_bucket(Some(5e6)), ">=1ms");
+        assert_eq!(clock_id("bracket", 2), "camera/bracket/epoch2");
+    }
+}
