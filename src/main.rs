@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use radcam_recorder::{RecordRequest, record_scenario};
 use radcam_replay::{ReplayConfig, ReplayOutput, inspect, replay};
-use radcam_reports::{GATES_FILE, gate_table, write_gates};
+use radcam_reports::{GATES_FILE, gate_table, write_audit, write_gates, write_sync};
 use radcam_scenarios::Scenario;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -213,16 +213,22 @@ fn record(scenario: &Scenario, seed: Option<u64>, duration: Option<f64>, out: &P
 fn replay_and_report(rec: &Path, out: &Path, cfg: &ReplayConfig) -> Result<ExitCode> {
     let result: ReplayOutput = replay(rec, cfg)?;
     write_gates(out, &result.gates, &result.report_metadata)?;
+    write_sync(out, &result.sync, &result.report_metadata)?;
+    write_audit(out, &result.audit, &result.report_metadata)?;
     println!(
-        "replayed {}: {} camera frames ({} mapped by '{}'), {} radar frames",
+        "replayed {}: {} camera frames ({} mapped by '{}'), {} radar frames, {} audit events",
         rec.display(),
         result.camera_frames,
         result.camera_frames_mapped,
-        cfg.estimator,
-        result.radar_frames
+        result.estimator_used,
+        result.radar_frames,
+        result.audit.len()
     );
     print!("{}", gate_table(&result.gates));
-    println!("report: {}", out.join(GATES_FILE).display());
+    println!(
+        "report: {} (and sync.parquet, audit.parquet)",
+        out.join(GATES_FILE).display()
+    );
     Ok(if result.passed() {
         ExitCode::SUCCESS
     } else {

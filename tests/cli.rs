@@ -55,7 +55,12 @@ fn demo_passes_its_gates_and_is_byte_identical_for_a_seed() {
     assert_eq!(code(&demo(&b, "3")), 0);
     assert_eq!(code(&demo(&c, "4")), 0);
     let read = |d: &Path, f: &str| std::fs::read(d.join(f)).expect("output exists");
-    for f in ["demo.mcap", "gates.parquet"] {
+    for f in [
+        "demo.mcap",
+        "gates.parquet",
+        "sync.parquet",
+        "audit.parquet",
+    ] {
         assert_eq!(
             read(&a, f),
             read(&b, f),

@@ -74,7 +74,14 @@ impl AuditLog {
     }
 
     /// Appends an event; returns its id.
-    pub fn push(&mut self, event_ts_ns: i64, kind: AuditKind, old_state: &str, new_state: &str, detail: String) -> u64 {
+    pub fn push(
+        &mut self,
+        event_ts_ns: i64,
+        kind: AuditKind,
+        old_state: &str,
+        new_state: &str,
+        detail: String,
+    ) -> u64 {
         let event_id = self.events.len() as u64 + 1;
         self.events.push(AuditEvent {
             event_id,

@@ -5,8 +5,8 @@
 //! deterministic.
 
 pub mod assignment;
-pub mod audit;
 pub mod associate;
+pub mod audit;
 pub mod calib;
 pub mod clock;
 pub mod error;

@@ -100,7 +100,13 @@ pub struct PtpWindow {
 impl PtpWindow {
     /// Adds one status; returns the step size (ns) when the offset jumped by more than
     /// `step_ns` from the window median.
-    pub fn observe(&mut self, offset_ns: f64, gm_present: bool, window: usize, step_ns: f64) -> Option<f64> {
+    pub fn observe(
+        &mut self,
+        offset_ns: f64,
+        gm_present: bool,
+        window: usize,
+        step_ns: f64,
+    ) -> Option<f64> {
         let median = Summary::of(&self.offsets.iter().copied().collect::<Vec<_>>()).map(|s| s.p50);
         if let Some(&last) = self.offsets.back() {
             self.jitters.push_back((offset_ns - last).abs());
@@ -163,15 +169,27 @@ impl SyncMonitor {
     }
 
     /// Takes a PTP status; a step is logged as a threshold crossing.
-    pub fn observe_ptp(&mut self, t_ns: i64, offset_ns: f64, gm_present: bool, audit: &mut AuditLog) {
+    pub fn observe_ptp(
+        &mut self,
+        t_ns: i64,
+        offset_ns: f64,
+        gm_present: bool,
+        audit: &mut AuditLog,
+    ) {
         let th = self.thresholds;
-        if let Some(step) = self.ptp.observe(offset_ns, gm_present, th.ptp_window, th.ptp_step_ns) {
+        if let Some(step) = self
+            .ptp
+            .observe(offset_ns, gm_present, th.ptp_window, th.ptp_step_ns)
+        {
             audit.push(
                 t_ns,
                 AuditKind::SyncThresholdExceeded,
                 self.state.as_str(),
                 self.state.as_str(),
-                format!("ptp offset step of {step:.0} ns (threshold {:.0} ns)", th.ptp_step_ns),
+                format!(
+                    "ptp offset step of {step:.0} ns (threshold {:.0} ns)",
+                    th.ptp_step_ns
+                ),
             );
         }
     }
@@ -208,8 +226,15 @@ impl SyncMonitor {
                     clock.uncertainty_ns, th.degrade_uncertainty_ns
                 ));
             }
-            if let Some(s) = self.ptp.offset_abs().filter(|s| s.p99 > th.degrade_ptp_offset_ns) {
-                over.push(format!("ptp |offset| P99 {:.0} ns > {:.0} ns", s.p99, th.degrade_ptp_offset_ns));
+            if let Some(s) = self
+                .ptp
+                .offset_abs()
+                .filter(|s| s.p99 > th.degrade_ptp_offset_ns)
+            {
+                over.push(format!(
+                    "ptp |offset| P99 {:.0} ns > {:.0} ns",
+                    s.p99, th.degrade_ptp_offset_ns
+                ));
             }
             if self.ptp.gm_present == Some(false) {
                 over.push("ptp grandmaster absent".into());
@@ -244,7 +269,13 @@ impl SyncMonitor {
             self.ever_locked = true;
         }
         if next != self.state {
-            audit.push(t_ns, AuditKind::SyncStateChanged, self.state.as_str(), next.as_str(), reason);
+            audit.push(
+                t_ns,
+                AuditKind::SyncStateChanged,
+                self.state.as_str(),
+                next.as_str(),
+                reason,
+            );
             self.state = next;
         }
         self.state
@@ -269,25 +300,49 @@ mod tests {
         let mut m = SyncMonitor::new(SyncThresholds::default());
         let mut log = AuditLog::new(1, 1);
         let s = 1_000_000_000;
-        assert_eq!(m.evaluate(0, &status(false, 0, 0.0, 0), &mut log), SyncState::Freerun);
-        assert_eq!(m.evaluate(s, &status(true, 0, 10_000.0, s), &mut log), SyncState::Locked);
-        assert_eq!(m.evaluate(2 * s, &status(true, 0, 500_000.0, 2 * s), &mut log), SyncState::Degraded);
+        assert_eq!(
+            m.evaluate(0, &status(false, 0, 0.0, 0), &mut log),
+            SyncState::Freerun
+        );
+        assert_eq!(
+            m.evaluate(s, &status(true, 0, 10_000.0, s), &mut log),
+            SyncState::Locked
+        );
+        assert_eq!(
+            m.evaluate(2 * s, &status(true, 0, 500_000.0, 2 * s), &mut log),
+            SyncState::Degraded
+        );
         // hysteresis: one good evaluation is not enough
-        assert_eq!(m.evaluate(3 * s, &status(true, 0, 10_000.0, 3 * s), &mut log), SyncState::Degraded);
+        assert_eq!(
+            m.evaluate(3 * s, &status(true, 0, 10_000.0, 3 * s), &mut log),
+            SyncState::Degraded
+        );
         for k in 0..30 {
             m.evaluate(4 * s + k, &status(true, 0, 10_000.0, 4 * s), &mut log);
         }
         assert_eq!(m.state(), SyncState::Locked);
-        assert_eq!(m.evaluate(8 * s, &status(true, 0, 10_000.0, 5 * s), &mut log), SyncState::Holdover);
-        assert_eq!(m.evaluate(9 * s, &status(false, 1, 0.0, 9 * s), &mut log), SyncState::Resyncing);
-        assert_eq!(m.evaluate(12 * s, &status(true, 1, 10_000.0, 12 * s), &mut log), SyncState::Locked);
+        assert_eq!(
+            m.evaluate(8 * s, &status(true, 0, 10_000.0, 5 * s), &mut log),
+            SyncState::Holdover
+        );
+        assert_eq!(
+            m.evaluate(9 * s, &status(false, 1, 0.0, 9 * s), &mut log),
+            SyncState::Resyncing
+        );
+        assert_eq!(
+            m.evaluate(12 * s, &status(true, 1, 10_000.0, 12 * s), &mut log),
+            SyncState::Locked
+        );
         let changes: Vec<(String, String)> = log
             .events()
             .iter()
             .filter(|e| e.kind == AuditKind::SyncStateChanged)
             .map(|e| (e.old_state.clone(), e.new_state.clone()))
             .collect();
-        let pairs: Vec<(&str, &str)> = changes.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let pairs: Vec<(&str, &str)> = changes
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
         assert_eq!(
             pairs,
             vec![
@@ -299,7 +354,11 @@ mod tests {
                 ("RESYNCING", "LOCKED"),
             ]
         );
-        assert!(log.events().iter().any(|e| e.kind == AuditKind::SyncThresholdExceeded));
+        assert!(
+            log.events()
+                .iter()
+                .any(|e| e.kind == AuditKind::SyncThresholdExceeded)
+        );
         let ids: Vec<u64> = log.events().iter().map(|e| e.event_id).collect();
         assert!(ids.windows(2).all(|w| w[1] == w[0] + 1));
     }
@@ -315,4 +374,23 @@ mod tests {
         assert_eq!(s.samples, 60);
         assert!(w.jitter().expect("jitter").max >= 5e6 - 40.0);
     }
+}
+
+/// One camera frame's time mapping, as written to `sync.parquet`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncRecord {
+    /// Camera frame id.
+    pub frame_id: u64,
+    /// Device timestamp, ns.
+    pub device_ns: i64,
+    /// Mapped host time, ns.
+    pub host_ns: i64,
+    /// One-sigma uncertainty of `host_ns`, ns.
+    pub uncertainty_ns: f64,
+    /// Sync epoch of the mapping.
+    pub sync_epoch_id: u64,
+    /// Mapped minus true host time, ns, where the recording has truth.
+    pub true_error_ns: Option<i64>,
+    /// Provenance (carries the sync state).
+    pub provenance: crate::provenance::Provenance,
 }

@@ -139,6 +139,19 @@ impl McapFile {
         &self.summary
     }
 
+    /// Messages on `topic` according to the summary statistics (`None` without statistics).
+    pub fn message_count(&self, topic: &str) -> Option<u64> {
+        let stats = self.summary.stats.as_ref()?;
+        Some(
+            self.summary
+                .channels
+                .iter()
+                .filter(|(_, c)| c.topic == topic)
+                .map(|(id, _)| stats.channel_message_counts.get(id).copied().unwrap_or(0))
+                .sum(),
+        )
+    }
+
     fn corrupt(&self, record: &'static str, offset: u64, detail: impl Into<String>) -> Error {
         Error::Corrupt {
             path: self.path.clone(),

@@ -10,13 +10,17 @@
 use crate::{Error, McapFile, Result};
 use nalgebra::{Point3, Vector2};
 use radcam_fusion::associate::{AssociationConfig, BoxPx, ProjectedObject, associate};
+use radcam_fusion::audit::{AuditEvent, AuditKind, AuditLog};
 use radcam_fusion::calib::CalibrationRecord;
 use radcam_fusion::clock::{
     self, ArrivalSample, ClockEstimator, ClockSync, LatchSample, Passive, SyncPolicy,
 };
 use radcam_fusion::gates::{self, Gate, GateResult, Metric, MetricSet};
 use radcam_fusion::metrics::{Labeled, MotCounter};
+use radcam_fusion::provenance::{Provenance, clock_id, ptp_offset_bucket};
 use radcam_fusion::radar::{ClusterConfig, RadarDetection, RadarObject, cluster};
+use radcam_fusion::sync::{ClockStatus, SyncMonitor, SyncRecord, SyncState, SyncThresholds};
+use radcam_fusion::time::TimestampSource;
 use radcam_fusion::track::{Tracker, TrackerConfig};
 use radcam_schema::metadata::{self, keys};
 use radcam_schema::{TopicMessage, decode, proto, topics};
@@ -64,6 +68,12 @@ pub struct ReplayOutput {
     pub camera_frames_mapped: u64,
     /// Radar frames read.
     pub radar_frames: u64,
+    /// The camera clock estimator actually used (after any fallback).
+    pub estimator_used: String,
+    /// Per-frame time mappings with provenance.
+    pub sync: Vec<SyncRecord>,
+    /// Audit events of the run.
+    pub audit: Vec<AuditEvent>,
 }
 
 impl ReplayOutput {
@@ -74,7 +84,8 @@ impl ReplayOutput {
 }
 
 /// Topics the runner reads.
-const TOPICS: [&str; 6] = [
+const TOPICS: [&str; 7] = [
+    topics::PTP_STATUS,
     topics::CAMERA_LATCH,
     topics::CAMERA_FRAME,
     topics::CAMERA_DETECTIONS,
@@ -96,12 +107,20 @@ struct RadarSnapshot {
 struct PendingFrame {
     frame_id: u64,
     host_ns: i64,
+    state: SyncState,
     boxes: Vec<BoxPx>,
 }
 
 struct State {
     cal: CalibrationRecord,
     camera_clock: ClockSync,
+    timestamp_source: TimestampSource,
+    monitor: SyncMonitor,
+    audit: AuditLog,
+    last_clock_sample_ns: Option<i64>,
+    sync: Vec<SyncRecord>,
+    frame_state: BTreeMap<u64, SyncState>,
+    event_seq: u64,
     radar_clock: Passive,
     truth_host: BTreeMap<u64, i64>,
     truth_objects: BTreeMap<u64, Vec<Labeled>>,
@@ -125,7 +144,7 @@ struct State {
 
 /// Replays `path` with `cfg`.
 pub fn replay(path: &Path, cfg: &ReplayConfig) -> Result<ReplayOutput> {
-    let camera_clock = ClockSync::new(clock::by_name(&cfg.estimator)?, SyncPolicy::default());
+    let mut estimator = clock::by_name(&cfg.estimator)?;
     let mut file = McapFile::open(path)?;
     let verified = file.verify()?;
     let meta = file.metadata()?;
@@ -145,9 +164,43 @@ pub fn replay(path: &Path, cfg: &ReplayConfig) -> Result<ReplayOutput> {
         .get(metadata::RECORDING_METADATA)
         .cloned()
         .unwrap_or_default();
+    let config_version = recording
+        .get(keys::CONFIG_VERSION)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut audit = AuditLog::new(cal.cal_version, config_version);
+    let start_ns = file
+        .summary()
+        .stats
+        .as_ref()
+        .map_or(0, |s| s.message_start_time as i64);
+    if estimator.uses_latches() && file.message_count(topics::CAMERA_LATCH) == Some(0) {
+        // a camera without a latch feature: fall back to passive sync, and say so
+        audit.push(
+            start_ns,
+            AuditKind::TimebaseSwitched,
+            &format!("latch/{}", estimator.name()),
+            &format!("arrival/{}", clock::Passive::NAME),
+            "recording has no /camera/latch messages".into(),
+        );
+        estimator = Box::new(clock::Passive::default());
+    }
+    let timestamp_source = if estimator.uses_latches() {
+        TimestampSource::Hw
+    } else {
+        TimestampSource::Sw
+    };
+    let estimator_used = estimator.name().to_owned();
     let mut st = State {
         cal,
-        camera_clock,
+        camera_clock: ClockSync::new(estimator, SyncPolicy::default()),
+        timestamp_source,
+        monitor: SyncMonitor::new(SyncThresholds::default()),
+        audit,
+        last_clock_sample_ns: None,
+        sync: Vec::new(),
+        frame_state: BTreeMap::new(),
+        event_seq: 0,
         radar_clock: Passive::default(),
         truth_host: BTreeMap::new(),
         truth_objects: BTreeMap::new(),
@@ -175,6 +228,15 @@ pub fn replay(path: &Path, cfg: &ReplayConfig) -> Result<ReplayOutput> {
             source,
         };
         match m.topic {
+            proto::PtpStatus::TOPIC => {
+                let p: proto::PtpStatus = decode(m.data).map_err(dec_err)?;
+                st.monitor.observe_ptp(
+                    p.host_query_ns,
+                    p.master_offset_ns as f64,
+                    p.gm_present,
+                    &mut st.audit,
+                );
+            }
             proto::CameraLatch::TOPIC => st.latch(&decode(m.data).map_err(dec_err)?),
             proto::CameraFrame::TOPIC => st.camera_frame(&decode(m.data).map_err(dec_err)?),
             proto::CameraDetections::TOPIC => st.detections(&decode(m.data).map_err(dec_err)?),
@@ -224,7 +286,7 @@ pub fn replay(path: &Path, cfg: &ReplayConfig) -> Result<ReplayOutput> {
     );
     put("seed", cfg.seed.to_string());
     put("fault_plan", "none".to_owned());
-    put("estimator", cfg.estimator.clone());
+    put("estimator", estimator_used.clone());
     put("cal_version", st.cal.cal_version.to_string());
     put(
         "config_version",
@@ -241,6 +303,9 @@ pub fn replay(path: &Path, cfg: &ReplayConfig) -> Result<ReplayOutput> {
         camera_frames: st.camera_frames,
         camera_frames_mapped: st.camera_frames_mapped,
         radar_frames: st.radar_frames,
+        estimator_used,
+        sync: st.sync,
+        audit: st.audit.events().to_vec(),
     })
 }
 
@@ -253,24 +318,66 @@ impl State {
             host_after_read_ns: l.host_after_read_ns,
             burst_index: l.burst_index,
         });
+        if self.timestamp_source == TimestampSource::Hw {
+            self.last_clock_sample_ns = Some(l.host_after_read_ns);
+        }
     }
 
     fn camera_frame(&mut self, f: &proto::CameraFrame) {
         self.camera_frames += 1;
-        self.camera_clock.observe_arrival(&ArrivalSample {
+        let _ = self.camera_clock.observe_arrival(&ArrivalSample {
             device_ns: f.device_ns,
             host_arrival_ns: f.host_arrival_ns,
         });
-        let Some(est) = self.camera_clock.estimate() else {
+        if self.timestamp_source == TimestampSource::Sw {
+            self.last_clock_sample_ns = Some(f.host_arrival_ns);
+        }
+        let status = ClockStatus {
+            locked: self.camera_clock.locked(),
+            epoch: self.camera_clock.epoch(),
+            uncertainty_ns: self
+                .camera_clock
+                .estimate()
+                .map_or(f64::INFINITY, |e| e.uncertainty_ns),
+            last_sample_ns: self.last_clock_sample_ns,
+        };
+        let mut state = self
+            .monitor
+            .evaluate(f.host_arrival_ns, &status, &mut self.audit);
+        let Some(mapping) = self.camera_clock.map_frame(f.device_ns, f.host_arrival_ns) else {
             return;
         };
-        let host_ns = est.host_ns_at(f.device_ns);
+        if !mapping.locked && state.fuses() {
+            // an implausible mapping (e.g. an unseen camera reset) is never fused as locked
+            state = SyncState::Resyncing;
+        }
+        let host_ns = mapping.host_ns;
         self.camera_frames_mapped += 1;
         self.frame_host.insert(f.frame_id, host_ns);
-        if let Some(truth) = self.truth_host.remove(&f.frame_id) {
+        self.frame_state.insert(f.frame_id, state);
+        let truth = self.truth_host.remove(&f.frame_id);
+        if let Some(truth) = truth {
             self.sync_error_us
                 .push((host_ns - truth).abs() as f64 / 1e3);
         }
+        self.event_seq += 1;
+        self.sync.push(SyncRecord {
+            frame_id: f.frame_id,
+            device_ns: f.device_ns,
+            host_ns,
+            uncertainty_ns: mapping.uncertainty_ns,
+            sync_epoch_id: mapping.epoch,
+            true_error_ns: truth.map(|t| host_ns - t),
+            provenance: Provenance {
+                timestamp_source: self.timestamp_source,
+                cal_version: self.audit.cal_version,
+                config_version: self.audit.config_version,
+                sync_state: state,
+                clock_id: clock_id(self.camera_clock.estimator_name(), mapping.epoch),
+                ptp_offset_ns_bucket: ptp_offset_bucket(self.monitor.ptp.last_offset_ns()),
+                event_seq: self.event_seq,
+            },
+        });
         // truth of frames that never arrived would otherwise pile up
         self.truth_host = self.truth_host.split_off(&f.frame_id.saturating_sub(1000));
     }
@@ -279,6 +386,11 @@ impl State {
         let Some(host_ns) = self.frame_host.remove(&d.frame_id) else {
             return;
         };
+        let state = self
+            .frame_state
+            .remove(&d.frame_id)
+            .unwrap_or(SyncState::Freerun);
+        self.frame_state = self.frame_state.split_off(&d.frame_id.saturating_sub(1000));
         self.frame_host = self.frame_host.split_off(&d.frame_id.saturating_sub(1000));
         let boxes = d
             .detections
@@ -294,6 +406,7 @@ impl State {
         self.pending.push_back(PendingFrame {
             frame_id: d.frame_id,
             host_ns,
+            state,
             boxes,
         });
         while self.pending.len() > MAX_PENDING {
@@ -377,6 +490,15 @@ impl State {
     }
 
     fn fuse(&mut self, p: PendingFrame) {
+        if !p.state.fuses() {
+            // HOLDOVER / FREERUN / RESYNCING: no fused output, tracks frozen
+            self.truth_objects.remove(&p.frame_id);
+            return;
+        }
+        let mut assoc_cfg = self.assoc_cfg;
+        if p.state == SyncState::Degraded {
+            assoc_cfg.margin_px *= 2.0; // widened gates while degraded
+        }
         let objects = self.radar_objects_at(p.host_ns);
         let camera_from_radar = self.cal.camera_from_radar();
         let rig_from_radar = self.cal.rig_from_radar();
@@ -394,7 +516,7 @@ impl State {
                 kept.push(*o);
             }
         }
-        let a = associate(&p.boxes, &projected, &self.assoc_cfg);
+        let a = associate(&p.boxes, &projected, &assoc_cfg);
         self.detections += p.boxes.len() as u64;
         self.detections_unassociated += a.unmatched_detections.len() as u64;
         let mut measurements = Vec::new();
@@ -541,33 +663,87 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_recording_without_latches_needs_the_passive_estimator() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let mut scenario = Scenario::demo().expect("demo");
-        scenario.camera.latch.rate_hz = 0.0;
-        let out = dir.path().join("nolatch.mcap");
+    fn record(dir: &Path, name: &str, scenario: Scenario, duration_s: f64) -> PathBuf {
+        let out = dir.join(name);
         record_scenario(
             &RecordRequest {
                 scenario,
                 seed: 1,
-                duration_s: 10.0,
+                duration_s,
                 out: out.clone(),
             },
             |_| {},
         )
         .expect("record");
-        let bracket = replay(&out, &ReplayConfig::default()).expect("replay");
-        assert_eq!(bracket.camera_frames_mapped, 0);
-        assert_eq!(bracket.gates[0].verdict, gates::Verdict::Inconclusive);
-        let passive = replay(
-            &out,
-            &ReplayConfig {
-                estimator: "passive".into(),
-                ..ReplayConfig::default()
-            },
-        )
-        .expect("replay");
-        assert_eq!(passive.camera_frames_mapped, 300);
+        out
+    }
+
+    #[test]
+    fn a_camera_without_latches_falls_back_to_passive_and_says_so() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut scenario = Scenario::demo().expect("demo");
+        scenario.camera.latch.rate_hz = 0.0;
+        let out = record(dir.path(), "nolatch.mcap", scenario, 10.0);
+        let r = replay(&out, &ReplayConfig::default()).expect("replay");
+        assert_eq!(r.estimator_used, "passive");
+        assert_eq!(r.audit[0].kind, AuditKind::TimebaseSwitched);
+        assert_eq!(r.audit[0].old_state, "latch/bracket");
+        assert_eq!(r.camera_frames_mapped, 300);
+        assert!(
+            r.sync
+                .iter()
+                .all(|s| s.provenance.timestamp_source == TimestampSource::Sw)
+        );
+        assert_eq!(
+            r.report_metadata.get("estimator").map(String::as_str),
+            Some("passive")
+        );
+    }
+
+    #[test]
+    fn a_camera_reset_resyncs_in_a_new_epoch_and_never_mislabels() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut scenario = Scenario::demo().expect("demo");
+        // the camera resets 10 s in: its clock restarts near zero
+        scenario.camera.clock.steps =
+            vec![[10.0, -(scenario.camera.clock.offset_ns as f64) - 1.0e12]];
+        let out = record(dir.path(), "reset.mcap", scenario, 20.0);
+        let r = replay(&out, &ReplayConfig::default()).expect("replay");
+        let epochs: Vec<u64> = r.sync.iter().map(|s| s.sync_epoch_id).collect();
+        assert_eq!(epochs.last(), Some(&1), "a new epoch after the reset");
+        let resync: Vec<&SyncRecord> = r
+            .sync
+            .iter()
+            .filter(|s| s.provenance.sync_state == SyncState::Resyncing)
+            .collect();
+        assert!(
+            !resync.is_empty(),
+            "frames during the transition are RESYNCING"
+        );
+        for s in &r.sync {
+            let err = s.true_error_ns.expect("simulated truth").abs();
+            if s.provenance.sync_state == SyncState::Locked {
+                assert!(
+                    err < 1_000_000,
+                    "frame {} LOCKED with error {err} ns",
+                    s.frame_id
+                );
+            }
+        }
+        // LOCKED again within 3 s of the reset
+        let relocked = r
+            .sync
+            .iter()
+            .find(|s| s.sync_epoch_id == 1 && s.provenance.sync_state == SyncState::Locked)
+            .expect("relocks");
+        let reset_frame = 300;
+        assert!(
+            relocked.frame_id < reset_frame + 90,
+            "relocked at frame {}",
+            relocked.frame_id
+        );
+        let kinds: Vec<&str> = r.audit.iter().map(|e| e.new_state.as_str()).collect();
+        assert!(kinds.contains(&"RESYNCING"), "{kinds:?}");
+        assert!(r.passed(), "{:?}", r.gates);
     }
 }

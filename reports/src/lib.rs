@@ -10,7 +10,7 @@ pub mod parquet_out;
 
 pub use error::{Error, Result};
 pub use gate_table::gate_table;
-pub use parquet_out::{GATES_FILE, write_gates};
+pub use parquet_out::{AUDIT_FILE, GATES_FILE, SYNC_FILE, write_audit, write_gates, write_sync};
 
 /// Gate results over fixed metrics, shared by this crate's tests: one PASS, one INCONCLUSIVE,
 /// one FAIL.

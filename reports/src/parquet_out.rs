@@ -1,19 +1,124 @@
 //! Parquet tables.
 
 use crate::{Error, Result};
-use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt64Array};
+use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use radcam_fusion::audit::AuditEvent;
 use radcam_fusion::gates::GateResult;
+use radcam_fusion::sync::SyncRecord;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
 /// File name of the gate table inside a report directory.
 pub const GATES_FILE: &str = "gates.parquet";
+/// File name of the per-frame sync table.
+pub const SYNC_FILE: &str = "sync.parquet";
+/// File name of the audit table.
+pub const AUDIT_FILE: &str = "audit.parquet";
+
+fn batch(path: &str, fields: Vec<Field>, columns: Vec<ArrayRef>) -> Result<RecordBatch> {
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| Error::Parquet {
+        path: path.into(),
+        detail: e.to_string(),
+    })
+}
+
+fn utf8<T>(rows: &[T], f: impl Fn(&T) -> String) -> ArrayRef {
+    Arc::new(StringArray::from(rows.iter().map(f).collect::<Vec<_>>()))
+}
+
+fn u64s<T>(rows: &[T], f: impl Fn(&T) -> u64) -> ArrayRef {
+    Arc::new(UInt64Array::from(rows.iter().map(f).collect::<Vec<_>>()))
+}
+
+fn i64s<T>(rows: &[T], f: impl Fn(&T) -> Option<i64>) -> ArrayRef {
+    Arc::new(Int64Array::from(rows.iter().map(f).collect::<Vec<_>>()))
+}
+
+/// The `sync` table: one row per mapped camera frame, with provenance.
+pub fn sync_batch(rows: &[SyncRecord]) -> Result<RecordBatch> {
+    let fields = vec![
+        Field::new("frame_id", DataType::UInt64, false),
+        Field::new("device_ns", DataType::Int64, false),
+        Field::new("host_ns", DataType::Int64, false),
+        Field::new("uncertainty_ns", DataType::Float64, false),
+        Field::new("sync_state", DataType::Utf8, false),
+        Field::new("sync_epoch_id", DataType::UInt64, false),
+        Field::new("true_error_ns", DataType::Int64, true),
+        Field::new("timestamp_source", DataType::Utf8, false),
+        Field::new("cal_version", DataType::UInt64, false),
+        Field::new("config_version", DataType::UInt64, false),
+        Field::new("clock_id", DataType::Utf8, false),
+        Field::new("ptp_offset_ns_bucket", DataType::Utf8, false),
+        Field::new("event_seq", DataType::UInt64, false),
+    ];
+    let columns = vec![
+        u64s(rows, |r| r.frame_id),
+        i64s(rows, |r| Some(r.device_ns)),
+        i64s(rows, |r| Some(r.host_ns)),
+        Arc::new(Float64Array::from(
+            rows.iter().map(|r| r.uncertainty_ns).collect::<Vec<_>>(),
+        )) as ArrayRef,
+        utf8(rows, |r| r.provenance.sync_state.as_str().to_owned()),
+        u64s(rows, |r| r.sync_epoch_id),
+        i64s(rows, |r| r.true_error_ns),
+        utf8(rows, |r| r.provenance.timestamp_source.as_str().to_owned()),
+        u64s(rows, |r| r.provenance.cal_version),
+        u64s(rows, |r| r.provenance.config_version),
+        utf8(rows, |r| r.provenance.clock_id.clone()),
+        utf8(rows, |r| r.provenance.ptp_offset_ns_bucket.to_owned()),
+        u64s(rows, |r| r.provenance.event_seq),
+    ];
+    batch(SYNC_FILE, fields, columns)
+}
+
+/// The `audit` table: one row per audit event.
+pub fn audit_batch(rows: &[AuditEvent]) -> Result<RecordBatch> {
+    let fields = vec![
+        Field::new("event_id", DataType::UInt64, false),
+        Field::new("event_ts_ns", DataType::Int64, false),
+        Field::new("kind", DataType::Utf8, false),
+        Field::new("old_state", DataType::Utf8, false),
+        Field::new("new_state", DataType::Utf8, false),
+        Field::new("cal_version", DataType::UInt64, false),
+        Field::new("config_version", DataType::UInt64, false),
+        Field::new("detail", DataType::Utf8, false),
+    ];
+    let columns = vec![
+        u64s(rows, |r| r.event_id),
+        i64s(rows, |r| Some(r.event_ts_ns)),
+        utf8(rows, |r| r.kind.as_str().to_owned()),
+        utf8(rows, |r| r.old_state.clone()),
+        utf8(rows, |r| r.new_state.clone()),
+        u64s(rows, |r| r.cal_version),
+        u64s(rows, |r| r.config_version),
+        utf8(rows, |r| r.detail.clone()),
+    ];
+    batch(AUDIT_FILE, fields, columns)
+}
+
+/// Writes `dir/sync.parquet`.
+pub fn write_sync(
+    dir: &Path,
+    rows: &[SyncRecord],
+    metadata: &BTreeMap<String, String>,
+) -> Result<()> {
+    write_table(&dir.join(SYNC_FILE), &sync_batch(rows)?, metadata)
+}
+
+/// Writes `dir/audit.parquet`.
+pub fn write_audit(
+    dir: &Path,
+    rows: &[AuditEvent],
+    metadata: &BTreeMap<String, String>,
+) -> Result<()> {
+    write_table(&dir.join(AUDIT_FILE), &audit_batch(rows)?, metadata)
+}
 
 /// Writes one record batch as a zstd Parquet file with `metadata` as key-value metadata.
 fn write_table(
