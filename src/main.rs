@@ -67,6 +67,24 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Map device times to host time from your own latch (and arrival) logs, causally.
+    Sync {
+        /// Latch log CSV: host_before_ns,device_ns,host_after_ns,host_after_read_ns.
+        #[arg(long)]
+        latches: PathBuf,
+        /// Frame arrival CSV: device_ns,host_arrival_ns.
+        #[arg(long)]
+        arrivals: Option<PathBuf>,
+        /// Query CSV: device_ns.
+        #[arg(long)]
+        query: PathBuf,
+        /// Clock estimator: bracket, kalman, seed-polyfit, passive.
+        #[arg(long)]
+        estimator: String,
+        /// Output CSV: device_ns,host_ns,uncertainty_ns,sync_state.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -146,6 +164,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ..ReplayConfig::default()
             };
             replay_and_report(&recording, &out, &cfg)
+        }
+        Command::Sync {
+            latches,
+            arrivals,
+            query,
+            estimator,
+            out,
+        } => {
+            let answers = radcam_replay::sync_csv::run(&radcam_replay::sync_csv::SyncCsvRequest {
+                latches,
+                arrivals,
+                query,
+                estimator,
+                out: out.clone(),
+            })?;
+            let mapped = answers.iter().filter(|a| a.host_ns.is_some()).count();
+            eprintln!(
+                "mapped {mapped} of {} queries to {}",
+                answers.len(),
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
             which: BenchCommand::Sync { json, seed },

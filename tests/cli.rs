@@ -270,3 +270,73 @@ fn record_writes_the_scenario_file_it_was_given() {
     let span = v["duration_s"].as_f64().expect("span");
     assert!((4.9..5.1).contains(&span), "span {span}");
 }
+
+#[test]
+fn sync_maps_csv_logs_and_rejects_malformed_lines() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let p = |n: &str| tmp.path().join(n).to_str().expect("utf8").to_owned();
+    let mut latches = String::from("host_before_ns,device_ns,host_after_ns,host_after_read_ns\n");
+    for i in 0..20i64 {
+        let t = 1_000_000_000 + i * 500_000_000;
+        latches += &format!(
+            "{},{},{},{}\n",
+            t,
+            t + 3_000_000_000 + 40_000,
+            t + 80_000,
+            t + 80_000
+        );
+    }
+    std::fs::write(p("l.csv"), latches).expect("write");
+    std::fs::write(p("q.csv"), "device_ns\n13000000000\n").expect("write");
+    let out = radcam(&[
+        "sync",
+        "--latches",
+        &p("l.csv"),
+        "--query",
+        &p("q.csv"),
+        "--estimator",
+        "kalman",
+        "--out",
+        &p("o.csv"),
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let o = std::fs::read_to_string(p("o.csv")).expect("out");
+    let row: Vec<&str> = o.lines().nth(1).expect("row").split(',').collect();
+    let host: i64 = row[1].parse().expect("host_ns");
+    assert!((host - 10_000_000_000).abs() < 1_000, "{o}");
+    assert_eq!(row[3], "LOCKED");
+
+    std::fs::write(
+        p("bad.csv"),
+        "host_before_ns,device_ns,host_after_ns,host_after_read_ns\n1,2,3,oops\n",
+    )
+    .expect("write");
+    assert_bad_input(
+        &[
+            "sync",
+            "--latches",
+            &p("bad.csv"),
+            "--query",
+            &p("q.csv"),
+            "--estimator",
+            "bracket",
+            "--out",
+            &p("o.csv"),
+        ],
+        "bad.csv:2",
+    );
+    assert_bad_input(
+        &[
+            "sync",
+            "--latches",
+            &p("l.csv"),
+            "--query",
+            &p("q.csv"),
+            "--estimator",
+            "nope",
+            "--out",
+            &p("o.csv"),
+        ],
+        "kalman",
+    );
+}

@@ -46,6 +46,16 @@ pub enum Error {
         /// The decoder's error.
         source: radcam_schema::Error,
     },
+    /// A CSV input line that does not parse.
+    #[error("{path}:{line}: {detail}")]
+    Csv {
+        /// Input path.
+        path: PathBuf,
+        /// 1-based line number (the header is line 1).
+        line: u64,
+        /// What is wrong, naming the column.
+        detail: String,
+    },
     /// The recording lacks something the replay needs.
     #[error("{path}: {what}")]
     Missing {

@@ -9,6 +9,7 @@ pub mod error;
 pub mod inspect;
 pub mod reader;
 pub mod runner;
+pub mod sync_csv;
 
 pub use error::{Error, Result};
 pub use reader::McapFile;

@@ -1,0 +1,352 @@
+//! `radcam sync`: clock mapping for engineers with their own latch logs, CSV in, CSV out.
+//!
+//! Inputs: latches `host_before_ns,device_ns,host_after_ns,host_after_read_ns` (the last two
+//! may be equal, or either empty where a logger has only one); optional arrivals
+//! `device_ns,host_arrival_ns`; queries `device_ns`. Output: `device_ns,host_ns,
+//! uncertainty_ns,sync_state`, one row per query, in query order.
+//!
+//! Causal: the three files are merged by device time (each file in its own order), so a query
+//! is answered with only the latches and arrivals at or before its device time. A latch that
+//! starts within [`BURST_GAP_NS`] of the previous one's end belongs to the same burst.
+
+use crate::{Error, Result};
+use radcam_fusion::audit::AuditLog;
+use radcam_fusion::clock::{self, ArrivalSample, ClockSync, LatchSample, SyncPolicy};
+use radcam_fusion::sync::{ClockStatus, SyncMonitor, SyncThresholds};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Latches starting within this of the previous latch's end form one burst, ns.
+pub const BURST_GAP_NS: i64 = 20_000_000;
+
+/// One answered query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncAnswer {
+    /// Queried device time, ns.
+    pub device_ns: i64,
+    /// Mapped host time, ns (`None` before the estimator has data).
+    pub host_ns: Option<i64>,
+    /// One-sigma uncertainty, ns.
+    pub uncertainty_ns: Option<f64>,
+    /// Sync state at the query.
+    pub sync_state: &'static str,
+}
+
+/// Reads a CSV of i64 columns (empty cells allowed where `optional`), naming file and line in
+/// errors.
+fn read_columns(path: &Path, columns: &[&str], optional: &[&str]) -> Result<Vec<Vec<Option<i64>>>> {
+    let csv_err = |line: u64, detail: String| Error::Csv {
+        path: path.to_owned(),
+        line,
+        detail,
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| match e.into_kind() {
+            csv::ErrorKind::Io(source) => Error::Io {
+                path: path.to_owned(),
+                source,
+            },
+            other => csv_err(1, format!("{other:?}")),
+        })?;
+    let header = rdr
+        .headers()
+        .map_err(|e| csv_err(1, e.to_string()))?
+        .clone();
+    let index: Vec<usize> = columns
+        .iter()
+        .map(|c| {
+            header.iter().position(|h| h == *c).ok_or_else(|| {
+                csv_err(
+                    1,
+                    format!(
+                        "missing column '{c}' (header: {})",
+                        header.iter().collect::<Vec<_>>().join(",")
+                    ),
+                )
+            })
+        })
+        .collect::<Result<_>>()?;
+    let mut rows = Vec::new();
+    for (n, rec) in rdr.records().enumerate() {
+        let line = n as u64 + 2;
+        let rec = rec.map_err(|e| csv_err(line, e.to_string()))?;
+        let row = columns
+            .iter()
+            .zip(&index)
+            .map(|(name, &i)| {
+                let cell = rec.get(i).unwrap_or("");
+                if cell.is_empty() {
+                    return if optional.contains(name) {
+                        Ok(None)
+                    } else {
+                        Err(csv_err(line, format!("column '{name}' is empty")))
+                    };
+                }
+                cell.parse::<i64>().map(Some).map_err(|e| {
+                    csv_err(
+                        line,
+                        format!("column '{name}': '{cell}' is not an integer ns value ({e})"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+enum Event {
+    Latch(LatchSample),
+    Arrival(ArrivalSample),
+    Query(usize, i64),
+}
+
+impl Event {
+    fn device_ns(&self) -> i64 {
+        match self {
+            Self::Latch(l) => l.device_ns,
+            Self::Arrival(a) => a.device_ns,
+            Self::Query(_, d) => *d,
+        }
+    }
+}
+
+/// What `radcam sync` reads and writes.
+#[derive(Debug, Clone)]
+pub struct SyncCsvRequest {
+    /// Latch log.
+    pub latches: PathBuf,
+    /// Frame arrival log.
+    pub arrivals: Option<PathBuf>,
+    /// Query device times.
+    pub query: PathBuf,
+    /// Estimator name.
+    pub estimator: String,
+    /// Output CSV.
+    pub out: PathBuf,
+}
+
+/// Answers every query causally; see the module docs.
+pub fn answer(req: &SyncCsvRequest) -> Result<Vec<SyncAnswer>> {
+    let estimator = clock::by_name(&req.estimator)?;
+    let mut latches = Vec::new();
+    let mut last_end: Option<i64> = None;
+    let mut burst_index = 0u32;
+    for (n, r) in read_columns(
+        &req.latches,
+        &[
+            "host_before_ns",
+            "device_ns",
+            "host_after_ns",
+            "host_after_read_ns",
+        ],
+        &["host_after_ns", "host_after_read_ns"],
+    )?
+    .into_iter()
+    .enumerate()
+    {
+        let (Some(before), Some(device)) = (r[0], r[1]) else {
+            continue;
+        };
+        let Some(after) = r[2].or(r[3]) else {
+            return Err(Error::Csv {
+                path: req.latches.clone(),
+                line: n as u64 + 2,
+                detail: "host_after_ns and host_after_read_ns are both empty".into(),
+            });
+        };
+        let after_read = r[3].unwrap_or(after);
+        burst_index = match last_end {
+            Some(end) if before - end <= BURST_GAP_NS => burst_index + 1,
+            _ => 0,
+        };
+        last_end = Some(after_read);
+        latches.push(Event::Latch(LatchSample {
+            host_before_ns: before,
+            device_ns: device,
+            host_after_ns: after,
+            host_after_read_ns: after_read,
+            burst_index,
+        }));
+    }
+    let arrivals: Vec<Event> = match &req.arrivals {
+        Some(p) => read_columns(p, &["device_ns", "host_arrival_ns"], &[])?
+            .into_iter()
+            .filter_map(|r| {
+                Some(Event::Arrival(ArrivalSample {
+                    device_ns: r[0]?,
+                    host_arrival_ns: r[1]?,
+                }))
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let queries: Vec<Event> = read_columns(&req.query, &["device_ns"], &[])?
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, r)| Some(Event::Query(i, r[0]?)))
+        .collect();
+    let n_queries = queries.len();
+    // k-way merge by device time, each file in its own order; samples before queries on ties
+    let mut streams = [
+        latches.into_iter().peekable(),
+        arrivals.into_iter().peekable(),
+        queries.into_iter().peekable(),
+    ];
+    let mut sync = ClockSync::new(estimator, SyncPolicy::default());
+    let mut monitor = SyncMonitor::new(SyncThresholds::default());
+    let mut audit = AuditLog::default();
+    let mut last_sample_host: Option<i64> = None;
+    let mut answers: Vec<Option<SyncAnswer>> = vec![None; n_queries];
+    loop {
+        let next = (0..streams.len())
+            .filter_map(|k| streams[k].peek().map(|e| (e.device_ns(), k)))
+            .min();
+        let Some((_, k)) = next else { break };
+        let Some(event) = streams[k].next() else {
+            break;
+        };
+        match event {
+            Event::Latch(l) => {
+                let _ = sync.observe_latch(&l);
+                last_sample_host = Some(l.host_after_read_ns);
+            }
+            Event::Arrival(a) => {
+                let _ = sync.observe_arrival(&a);
+                if !sync_uses_latches(&sync) {
+                    last_sample_host = Some(a.host_arrival_ns);
+                }
+            }
+            Event::Query(i, device_ns) => {
+                let mapping = sync.map(device_ns);
+                let t = mapping.map_or(last_sample_host.unwrap_or(0), |m| m.host_ns);
+                let status = ClockStatus {
+                    locked: sync.locked(),
+                    epoch: sync.epoch(),
+                    uncertainty_ns: mapping.map_or(f64::INFINITY, |m| m.uncertainty_ns),
+                    last_sample_ns: last_sample_host,
+                };
+                let state = monitor.evaluate(t, &status, &mut audit);
+                answers[i] = Some(SyncAnswer {
+                    device_ns,
+                    host_ns: mapping.map(|m| m.host_ns),
+                    uncertainty_ns: mapping.map(|m| m.uncertainty_ns),
+                    sync_state: state.as_str(),
+                });
+            }
+        }
+    }
+    Ok(answers.into_iter().flatten().collect())
+}
+
+fn sync_uses_latches(sync: &ClockSync) -> bool {
+    sync.estimator_name() != clock::Passive::NAME
+}
+
+/// Answers the queries and writes the output CSV.
+pub fn run(req: &SyncCsvRequest) -> Result<Vec<SyncAnswer>> {
+    let answers = answer(req)?;
+    let io = |source| Error::Io {
+        path: req.out.clone(),
+        source,
+    };
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&req.out).map_err(io)?);
+    writeln!(w, "device_ns,host_ns,uncertainty_ns,sync_state").map_err(io)?;
+    for a in &answers {
+        let host = a.host_ns.map_or(String::new(), |h| h.to_string());
+        let unc = a
+            .uncertainty_ns
+            .map_or(String::new(), |u| format!("{u:.0}"));
+        writeln!(w, "{},{},{},{}", a.device_ns, host, unc, a.sync_state).map_err(io)?;
+    }
+    w.flush().map_err(io)?;
+    Ok(answers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, body).expect("write");
+        p
+    }
+
+    fn logs(dir: &Path) -> SyncCsvRequest {
+        // device = host + 5 s + 20 ppm; latch 40 µs into an 80 µs bracket; bursts of 3 at 2 Hz
+        let dev = |t: i64| t + 5_000_000_000 + t / 50_000;
+        let mut latches =
+            String::from("host_before_ns,device_ns,host_after_ns,host_after_read_ns\n");
+        for i in 0..40i64 {
+            for k in 0..3i64 {
+                let t = 1_000_000_000 + i * 500_000_000 + k * 1_000_000;
+                let after_read = if k == 1 {
+                    String::new()
+                } else {
+                    (t + 300_000).to_string()
+                };
+                latches += &format!("{},{},{},{}\n", t, dev(t + 40_000), t + 80_000, after_read);
+            }
+        }
+        let mut query = String::from("device_ns\n");
+        for q in [dev(500_000_000), dev(10_000_000_000), dev(20_000_000_000)] {
+            query += &format!("{q}\n");
+        }
+        SyncCsvRequest {
+            latches: write(dir, "l.csv", &latches),
+            arrivals: None,
+            query: write(dir, "q.csv", &query),
+            estimator: "bracket".into(),
+            out: dir.join("out.csv"),
+        }
+    }
+
+    #[test]
+    fn answers_each_query_causally_in_query_order() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let req = logs(dir.path());
+        let a = run(&req).expect("runs");
+        assert_eq!(a.len(), 3);
+        // the first query precedes every latch: nothing to map it with yet
+        assert_eq!(a[0].host_ns, None);
+        assert_eq!(a[0].sync_state, "FREERUN");
+        let h = a[1].host_ns.expect("mapped");
+        assert!((h - 10_000_000_000).abs() < 1_000, "{h}");
+        assert_eq!(a[2].sync_state, "LOCKED");
+        let text = std::fs::read_to_string(&req.out).expect("out");
+        assert!(text.starts_with("device_ns,host_ns,uncertainty_ns,sync_state\n"));
+        assert_eq!(text.lines().count(), 4);
+    }
+
+    #[test]
+    fn malformed_lines_name_file_line_and_column() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut req = logs(dir.path());
+        req.latches = write(
+            dir.path(),
+            "bad.csv",
+            "host_before_ns,device_ns,host_after_ns,host_after_read_ns\n1,2,3,4\n5,x6,7,8\n",
+        );
+        let msg = run(&req).expect_err("malformed").to_string();
+        assert!(
+            msg.contains("bad.csv:3") && msg.contains("device_ns"),
+            "{msg}"
+        );
+        req.latches = write(dir.path(), "nohdr.csv", "a,b\n1,2\n");
+        let msg = run(&req).expect_err("header").to_string();
+        assert!(
+            msg.contains("nohdr.csv:1") && msg.contains("host_before_ns"),
+            "{msg}"
+        );
+        req.latches = write(
+            dir.path(),
+            "both.csv",
+            "host_before_ns,device_ns,host_after_ns,host_after_read_ns\n1,2,,\n",
+        );
+        let msg = run(&req).expect_err("both empty").to_string();
+        assert!(msg.contains("both.csv:2"), "{msg}");
+    }
+}
