@@ -405,3 +405,54 @@ pub fn json(rows: &[BenchRow]) -> serde_json::Value {
             .collect(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bench_table_snapshot_and_targets() {
+        let rows = run(1);
+        insta::assert_snapshot!(table(&rows));
+        let p99 = |profile: &str, est: &str| {
+            rows.iter()
+                .find(|r| r.profile == profile && r.estimator == est)
+                .map(|r| r.error_us.p99)
+                .expect("row")
+        };
+        for r in rows
+            .iter()
+            .filter(|r| r.estimator == "bracket" || r.estimator == "kalman")
+        {
+            assert!(
+                r.p99_ratio_to_seed <= 0.1,
+                "{} {}: {}",
+                r.profile,
+                r.estimator,
+                r.p99_ratio_to_seed
+            );
+            assert_eq!(r.mislabelled_locked, 0, "{} {}", r.profile, r.estimator);
+            if r.profile == "clock-step" {
+                assert!(r.relock_s.is_some_and(|s| s <= 3.0), "{:?}", r.relock_s);
+            }
+        }
+        for profile in ["usb3", "heavy-tail", "clock-step"] {
+            assert!(p99(profile, "bracket") <= 20.0, "{profile}");
+            assert!(p99(profile, "kalman") <= 20.0, "{profile}");
+        }
+        assert!(p99("temperature-swing", "bracket") <= 35.0);
+        assert!(p99("temperature-swing", "kalman") <= 35.0);
+        for profile in [
+            "usb3",
+            "heavy-tail",
+            "asymmetric-return",
+            "temperature-swing",
+            "clock-step",
+        ] {
+            assert!(
+                p99(profile, "passive") <= p99(profile, ARRIVAL),
+                "passive worse than arrival on {profile}"
+            );
+        }
+    }
+}

@@ -148,6 +148,36 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        #[test]
+        fn bracket_and_kalman_converge_under_any_offset_and_drift(
+            offset in -1_000_000_000_000_000i64..1_000_000_000_000_000,
+            ppm in -100.0f64..100.0,
+            out_ns in 20_000i64..200_000,
+            back_ns in 20_000i64..200_000,
+        ) {
+            for name in ["bracket", "kalman"] {
+                let mut e = by_name(name).expect("registered");
+                for i in 0..120i64 {
+                    for k in 0..4u32 {
+                        let t = 1_000_000_000 + i * 500_000_000 + i64::from(k) * 1_000_000;
+                        e.observe_latch(&latch(t, offset, ppm, out_ns, back_ns, k));
+                    }
+                }
+                let t = 1_000_000_000 + 120 * 500_000_000;
+                let dev = offset + t + (t as f64 * ppm * 1e-6) as i64;
+                let est = e.estimate().expect("estimate");
+                let err = est.host_ns_at(dev) - t;
+                // the midpoint is biased by half the leg asymmetry; beyond that, µs-level
+                let bias = (back_ns - out_ns) / 2;
+                proptest::prop_assert!((err - bias).abs() < 3_000, "{name}: error {err} ns, bias {bias} ns");
+                // rate_ppm is host per device: a device running fast reads negative
+                proptest::prop_assert!((est.rate_ppm + ppm).abs() < 0.05, "{name}: rate {} vs device {ppm}", est.rate_ppm);
+            }
+        }
+    }
+
     #[test]
     fn unknown_name_lists_the_known_ones() {
         let err = by_name("magic").err().expect("unknown");

@@ -1,0 +1,62 @@
+//! Cost of one latch pair through each clock estimator under the shared policy, including the
+//! estimate refresh (target: ≤ 1 µs per latch pair).
+
+#![allow(
+    missing_docs,
+    reason = "criterion's macros generate undocumented items"
+)]
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use radcam_fusion::clock::{ClockSync, ESTIMATOR_NAMES, LatchSample, SyncPolicy, by_name};
+use std::hint::black_box;
+
+/// Latches of 200 s at 2 Hz bursts of 4, with deterministic pseudo-random leg delays.
+fn latches() -> Vec<LatchSample> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut jitter = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % 60_000) as i64
+    };
+    let mut out = Vec::new();
+    for i in 0..400i64 {
+        for k in 0..4u32 {
+            let t = 1_000_000_000 + i * 500_000_000 + i64::from(k) * 1_000_000;
+            let out_leg = 35_000 + jitter() / 4;
+            let back = 55_000 + jitter();
+            out.push(LatchSample {
+                host_before_ns: t,
+                device_ns: t + out_leg + 7_000_000_000 + t / 40_000,
+                host_after_ns: t + out_leg + back,
+                host_after_read_ns: t + out_leg + back + 120_000 + jitter(),
+                burst_index: k,
+            });
+        }
+    }
+    out
+}
+
+fn per_latch(c: &mut Criterion) {
+    let samples = latches();
+    let mut group = c.benchmark_group("latch_update");
+    group.throughput(Throughput::Elements(samples.len() as u64));
+    for name in ESTIMATOR_NAMES {
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || ClockSync::new(by_name(name).expect("registered"), SyncPolicy::default()),
+                |mut sync| {
+                    for s in &samples {
+                        black_box(sync.observe_latch(black_box(s)));
+                    }
+                    sync
+                },
+                BatchSize::SmallInput,
+            );
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, per_latch);
+criterion_main!(benches);
