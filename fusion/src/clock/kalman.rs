@@ -21,7 +21,7 @@ pub struct KalmanConfig {
 impl Default for KalmanConfig {
     fn default() -> Self {
         Self {
-            skew_noise: 20_000.0,
+            skew_noise: 5_000.0,
             offset_noise: 100.0,
             gate_sigma: 4.0,
             max_rejections: 8,
@@ -44,9 +44,14 @@ pub struct Kalman {
     rejections: u32,
     recent_rtt_ns: VecDeque<i64>,
     innovation_rms: f64,
+    burst_best: Option<LatchSample>,
+    skipped: u32,
 }
 
-/// Latches whose round trips set the floor that measurement noise is judged against.
+/// Bursts wider than the recent median are skipped, but never more than this many in a row.
+const MAX_SKIPPED: u32 = 10;
+
+/// Bursts whose narrowest round trips set the floor that measurement noise is judged against.
 const RTT_HISTORY: usize = 64;
 /// Measurement noise floor (one sigma), ns.
 const MIN_SIGMA_NS: f64 = 1000.0;
@@ -77,6 +82,8 @@ impl Default for Kalman {
             rejections: 0,
             recent_rtt_ns: VecDeque::new(),
             innovation_rms: 0.0,
+            burst_best: None,
+            skipped: 0,
         }
     }
 }
@@ -87,13 +94,52 @@ impl ClockEstimator for Kalman {
     }
 
     fn observe_latch(&mut self, s: &LatchSample) {
+        if s.host_after_ns < s.host_before_ns {
+            return; // a bracket that runs backwards carries no information
+        }
+        // Only each burst's narrowest bracket is a measurement; it is used once the burst is
+        // complete (the next burst starts), so the filter lags by one burst, causally.
+        let rtt = |l: &LatchSample| l.host_after_ns - l.host_before_ns;
+        match self.burst_best {
+            Some(best) if s.burst_index != 0 => {
+                if rtt(s) < rtt(&best) {
+                    self.burst_best = Some(*s);
+                }
+            }
+            previous => {
+                self.burst_best = Some(*s);
+                if let Some(done) = previous {
+                    self.bursts += 1;
+                    self.update(&done);
+                }
+            }
+        }
+    }
+
+    fn estimate(&self) -> Option<ClockEstimate> {
+        let base = self.base.filter(|_| self.initialised)?;
+        Some(ClockEstimate {
+            device_ref_ns: self.last_device_ns,
+            host_ref_ns: self.last_device_ns + base + self.x.x.round() as i64,
+            rate_ppm: self.x.y * 1e-3,
+            uncertainty_ns: self.p[(0, 0)].max(0.0).sqrt(),
+            residual_rms_ns: self.innovation_rms,
+            samples: self.bursts,
+        })
+    }
+
+    fn reset(&mut self) {
+        *self = Self {
+            cfg: self.cfg,
+            ..Self::default()
+        };
+    }
+}
+
+impl Kalman {
+    /// One Kalman update with a burst's narrowest bracket.
+    fn update(&mut self, s: &LatchSample) {
         let rtt = (s.host_after_ns - s.host_before_ns) as f64;
-        if rtt < 0.0 {
-            return;
-        }
-        if s.burst_index == 0 {
-            self.bursts += 1;
-        }
         let midpoint = s.host_before_ns as f64 + rtt / 2.0;
         let base = *self.base.get_or_insert(midpoint as i64 - s.device_ns);
         let z = midpoint - (s.device_ns + base) as f64;
@@ -104,6 +150,16 @@ impl ClockEstimator for Kalman {
             self.recent_rtt_ns.pop_front();
         }
         let floor = self.recent_rtt_ns.iter().min().copied().unwrap_or(0) as f64;
+        // a burst whose narrowest bracket is wider than most recent ones says little about the
+        // offset: keep the better half, unless the filter would go without data for long
+        let mut sorted: Vec<i64> = self.recent_rtt_ns.iter().copied().collect();
+        sorted.sort_unstable();
+        let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0) as f64;
+        if self.initialised && rtt > median && self.skipped < MAX_SKIPPED {
+            self.skipped += 1;
+            return;
+        }
+        self.skipped = 0;
         let r = ((rtt - floor) / 2.0 + MIN_SIGMA_NS).powi(2);
         if !self.initialised {
             self.init(s.device_ns, z, r);
@@ -138,24 +194,5 @@ impl ClockEstimator for Kalman {
         self.last_device_ns = s.device_ns;
         self.innovation_rms =
             (0.9 * self.innovation_rms.powi(2) + 0.1 * innovation * innovation).sqrt();
-    }
-
-    fn estimate(&self) -> Option<ClockEstimate> {
-        let base = self.base.filter(|_| self.initialised)?;
-        Some(ClockEstimate {
-            device_ref_ns: self.last_device_ns,
-            host_ref_ns: self.last_device_ns + base + self.x.x.round() as i64,
-            rate_ppm: self.x.y * 1e-3,
-            uncertainty_ns: self.p[(0, 0)].max(0.0).sqrt(),
-            residual_rms_ns: self.innovation_rms,
-            samples: self.bursts,
-        })
-    }
-
-    fn reset(&mut self) {
-        *self = Self {
-            cfg: self.cfg,
-            ..Self::default()
-        };
     }
 }
