@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Interop check: pyarrow reads radcam's gates.parquet with the contract's columns, verdicts
-and key-value metadata.
+"""Interop check: pyarrow reads radcam's gates.parquet (columns, verdicts, key-value metadata),
+sync.parquet and audit.parquet.
 
 usage: check_parquet.py REPORT_DIR
 """
@@ -12,6 +12,28 @@ import pyarrow.parquet as pq
 COLUMNS = ["gate", "metric", "comparator", "threshold", "value", "samples", "verdict"]
 METADATA = ["tool_version", "recording_content_hash", "scenario_hash", "seed", "fault_plan", "estimator",
             "cal_version", "config_version"]
+
+
+SYNC_COLUMNS = ["frame_id", "device_ns", "host_ns", "uncertainty_ns", "sync_state", "sync_epoch_id", "true_error_ns",
+                "timestamp_source", "cal_version", "config_version", "clock_id", "ptp_offset_ns_bucket", "event_seq"]
+AUDIT_COLUMNS = ["event_id", "event_ts_ns", "kind", "old_state", "new_state", "cal_version", "config_version", "detail"]
+
+
+def check_sync_and_audit(report_dir):
+    sync = pq.read_table(os.path.join(report_dir, "sync.parquet"))
+    if sync.column_names != SYNC_COLUMNS:
+        raise SystemExit(f"sync.parquet: columns {sync.column_names} != {SYNC_COLUMNS}")
+    states = set(sync.column("sync_state").to_pylist())
+    if not states <= {"LOCKED", "DEGRADED", "HOLDOVER", "FREERUN", "RESYNCING"} or "LOCKED" not in states:
+        raise SystemExit(f"sync.parquet: unexpected states {states}")
+    seq = sync.column("event_seq").to_pylist()
+    if seq != sorted(seq) or len(set(seq)) != len(seq):
+        raise SystemExit("sync.parquet: event_seq is not strictly increasing")
+    audit = pq.read_table(os.path.join(report_dir, "audit.parquet"))
+    if audit.column_names != AUDIT_COLUMNS:
+        raise SystemExit(f"audit.parquet: columns {audit.column_names} != {AUDIT_COLUMNS}")
+    print(f"parquet interop: sync.parquet {sync.num_rows} rows, states {sorted(states)}; "
+          f"audit.parquet {audit.num_rows} events")
 
 
 def main(report_dir):
@@ -32,6 +54,7 @@ def main(report_dir):
     if missing:
         raise SystemExit(f"{path}: key-value metadata missing {missing}")
     print(f"parquet interop: {path}: {len(rows)} gates, verdicts {[r['verdict'] for r in rows]}")
+    check_sync_and_audit(report_dir)
 
 
 if __name__ == "__main__":
