@@ -160,7 +160,13 @@ impl Kalman {
             return;
         }
         self.skipped = 0;
-        let r = ((rtt - floor) / 2.0 + MIN_SIGMA_NS).powi(2);
+        // Until the history can tell the floor, a bracket bounds its midpoint's error only by
+        // its own half-width: a few early narrow-looking bursts must not pin the skew.
+        let r = if self.recent_rtt_ns.len() < RTT_HISTORY / 4 {
+            (rtt / 2.0).max(MIN_SIGMA_NS).powi(2)
+        } else {
+            ((rtt - floor) / 2.0 + MIN_SIGMA_NS).powi(2)
+        };
         if !self.initialised {
             self.init(s.device_ns, z, r);
             return;
