@@ -8,7 +8,8 @@ use std::collections::VecDeque;
 /// Kalman parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct KalmanConfig {
-    /// Skew random walk, (ns/s)² per s: how fast the oscillator's rate wanders.
+    /// Skew random walk, (ns/s)² per s: how fast the oscillator's rate wanders while the
+    /// innovations look white; raised 25× while they keep one sign (the rate is moving).
     pub skew_noise: f64,
     /// Offset white-frequency noise, ns² per s.
     pub offset_noise: f64,
@@ -21,7 +22,7 @@ pub struct KalmanConfig {
 impl Default for KalmanConfig {
     fn default() -> Self {
         Self {
-            skew_noise: 5_000.0,
+            skew_noise: 1_000.0,
             offset_noise: 100.0,
             gate_sigma: 4.0,
             max_rejections: 8,
@@ -46,7 +47,16 @@ pub struct Kalman {
     innovation_rms: f64,
     burst_best: Option<LatchSample>,
     skipped: u32,
+    /// EMA of normalised innovations (signed): near 0 while the model fits.
+    innovation_bias: f64,
 }
+
+/// Weight of a new normalised innovation in `innovation_bias`.
+const BIAS_EMA: f64 = 0.1;
+/// |bias| above this (≈ 2.6 σ of an EMA of unit white noise) means the rate is moving.
+const BIAS_TRIGGER: f64 = 0.6;
+/// Skew noise multiplier while the rate is moving.
+const SKEW_BOOST: f64 = 25.0;
 
 /// Bursts wider than the recent median are skipped, but never more than this many in a row.
 const MAX_SKIPPED: u32 = 10;
@@ -84,6 +94,7 @@ impl Default for Kalman {
             innovation_rms: 0.0,
             burst_best: None,
             skipped: 0,
+            innovation_bias: 0.0,
         }
     }
 }
@@ -173,7 +184,13 @@ impl Kalman {
         }
         let dt = (s.device_ns - self.last_device_ns) as f64 * 1e-9;
         let f = Matrix2::new(1.0, dt, 0.0, 1.0);
-        let (qg, qo) = (self.cfg.skew_noise, self.cfg.offset_noise);
+        // adaptive skew noise: innovations that keep one sign mean the rate is moving
+        let boost = if self.innovation_bias.abs() > BIAS_TRIGGER {
+            SKEW_BOOST
+        } else {
+            1.0
+        };
+        let (qg, qo) = (self.cfg.skew_noise * boost, self.cfg.offset_noise);
         let dt = dt.abs();
         let q = Matrix2::new(
             qo * dt + qg * dt.powi(3) / 3.0,
@@ -193,6 +210,8 @@ impl Kalman {
             return;
         }
         self.rejections = 0;
+        self.innovation_bias =
+            (1.0 - BIAS_EMA) * self.innovation_bias + BIAS_EMA * innovation / s_var.sqrt();
         let k = Vector2::new(p_pred[(0, 0)], p_pred[(1, 0)]) / s_var;
         self.x = x_pred + k * innovation;
         let kh = Matrix2::new(k.x, 0.0, k.y, 0.0);
