@@ -66,6 +66,23 @@ enum Command {
         /// Seed for injected randomness.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Gates file (TOML); default: the seed's three gates.
+        #[arg(long)]
+        gates: Option<PathBuf>,
+        /// A previous report directory: exit 1 if any gate metric got worse beyond tolerance.
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+        /// Tolerance file (TOML) for --baseline; default: 10 % worse is a regression.
+        #[arg(long, requires = "baseline")]
+        tolerance: Option<PathBuf>,
+    },
+    /// Print a report directory's gate table; write JUnit XML. Exit 1 if a required gate failed.
+    Report {
+        /// Report directory (as written by replay or demo).
+        dir: PathBuf,
+        /// Write JUnit XML here: one testcase per gate.
+        #[arg(long)]
+        junit: Option<PathBuf>,
     },
     /// Map device times to host time from your own latch (and arrival) logs, causally.
     Sync {
@@ -156,14 +173,58 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out,
             estimator,
             seed,
+            gates,
+            baseline,
+            tolerance,
         } => {
-            create_dir(&out)?;
-            let cfg = ReplayConfig {
+            let mut cfg = ReplayConfig {
                 estimator,
                 seed,
                 ..ReplayConfig::default()
             };
-            replay_and_report(&recording, &out, &cfg)
+            if let Some(path) = gates {
+                cfg.gates = radcam_replay::gates_file::load(&path)?;
+            }
+            // read the baseline first: a bad baseline or tolerance file fails before any work
+            let baseline = match &baseline {
+                Some(dir) => Some((
+                    radcam_reports::read_gates(dir)?,
+                    match &tolerance {
+                        Some(t) => radcam_replay::tolerance_file::load(t)?,
+                        None => Default::default(),
+                    },
+                )),
+                None => None,
+            };
+            create_dir(&out)?;
+            let code = replay_and_report(&recording, &out, &cfg)?;
+            let Some((old, tol)) = baseline else {
+                return Ok(code);
+            };
+            let new = radcam_reports::read_gates(&out)?;
+            let rows = radcam_reports::compare_to_baseline(&old, &new, |m| tol.of(m));
+            println!("\nagainst the baseline:");
+            print!("{}", radcam_reports::baseline_table(&rows));
+            if rows.iter().any(|r| r.regressed) {
+                println!("regression against the baseline");
+                return Ok(ExitCode::from(1));
+            }
+            Ok(code)
+        }
+        Command::Report { dir, junit } => {
+            let results = radcam_reports::read_gates(&dir)?;
+            print!("{}", gate_table(&results));
+            if let Some(path) = junit {
+                let suite = dir.display().to_string();
+                std::fs::write(&path, radcam_reports::junit_xml(&suite, &results))
+                    .with_context(|| format!("{}: cannot write JUnit XML", path.display()))?;
+                eprintln!("junit: {}", path.display());
+            }
+            Ok(if radcam_reports::all_required_passed(&results) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Sync {
             latches,

@@ -340,3 +340,116 @@ fn sync_maps_csv_logs_and_rejects_malformed_lines() {
         "kalman",
     );
 }
+
+#[test]
+fn gates_files_junit_and_baseline_regressions() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let rec = short_recording(tmp.path());
+    let rec = rec.to_str().expect("utf8");
+    let p = |n: &str| tmp.path().join(n).to_str().expect("utf8").to_owned();
+
+    // JUnit: one testcase per gate
+    let out = radcam(&["report", &p(""), "--junit", &p("junit.xml")]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let xml = std::fs::read_to_string(p("junit.xml")).expect("junit");
+    assert_eq!(xml.matches("<testcase ").count(), 3, "{xml}");
+    for gate in ["sync_p999", "reprojection_p95", "track_id_switch_rate"] {
+        assert!(xml.contains(&format!("name=\"{gate}\"")), "{gate}");
+    }
+    assert!(!xml.contains("<failure"), "{xml}");
+
+    // an impossible threshold: FAIL row, exit 1, and report agrees
+    std::fs::write(
+        p("impossible.toml"),
+        "[[gate]]\nname = \"sync_p50_impossible\"\nmetric = \"sync_error_us.p50\"\ncomparator = \"<=\"\nthreshold = 0.001\n\n[[gate]]\nname = \"advisory\"\nmetric = \"association_fail_rate\"\ncomparator = \"<=\"\nthreshold = 0.0\nrequired = false\n",
+    )
+    .expect("write");
+    let out = radcam(&[
+        "replay",
+        rec,
+        "--out",
+        &p("imp"),
+        "--gates",
+        &p("impossible.toml"),
+    ]);
+    assert_eq!(code(&out), 1, "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("sync_p50_impossible") && text(&out.stdout).contains("FAIL")
+    );
+    let out = radcam(&["report", &p("imp"), "--junit", &p("imp.xml")]);
+    assert_eq!(code(&out), 1);
+    let xml = std::fs::read_to_string(p("imp.xml")).expect("junit");
+    assert_eq!(xml.matches("<testcase ").count(), 2);
+    assert!(xml.contains("type=\"FAIL\""), "{xml}");
+
+    // a non-required gate that fails does not fail the run
+    std::fs::write(
+        p("advisory.toml"),
+        "[[gate]]\nname = \"advisory\"\nmetric = \"association_fail_rate\"\ncomparator = \"<=\"\nthreshold = 0.0\nrequired = false\n",
+    )
+    .expect("write");
+    let out = radcam(&[
+        "replay",
+        rec,
+        "--out",
+        &p("adv"),
+        "--gates",
+        &p("advisory.toml"),
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stdout));
+
+    // an unknown metric is bad input, named with file and field, before any replay
+    std::fs::write(
+        p("unknown.toml"),
+        "[[gate]]\nname = \"x\"\nmetric = \"sync_eror_us.p99\"\ncomparator = \"<=\"\nthreshold = 1.0\n",
+    )
+    .expect("write");
+    assert_bad_input(
+        &[
+            "replay",
+            rec,
+            "--out",
+            &p("unk"),
+            "--gates",
+            &p("unknown.toml"),
+        ],
+        "gate[0].metric",
+    );
+    assert!(
+        !tmp.path().join("unk").exists(),
+        "no report for rejected gates"
+    );
+
+    // the same run against itself is no regression; a worse estimator is
+    let out = radcam(&["replay", rec, "--out", &p("same"), "--baseline", &p("")]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stdout));
+    let out = radcam(&[
+        "replay",
+        rec,
+        "--out",
+        &p("worse"),
+        "--estimator",
+        "seed-polyfit",
+        "--baseline",
+        &p(""),
+    ]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        text(&out.stdout).contains("REGRESSION"),
+        "{}",
+        text(&out.stdout)
+    );
+    // ... unless the tolerance allows it
+    std::fs::write(p("tol.toml"), "relative = 1000.0\n").expect("write");
+    let out = radcam(&[
+        "replay",
+        rec,
+        "--out",
+        &p("tol"),
+        "--baseline",
+        &p(""),
+        "--tolerance",
+        &p("tol.toml"),
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stdout));
+}

@@ -63,6 +63,8 @@ pub struct Gate {
     pub threshold: f64,
     /// Fewer samples than this make the verdict INCONCLUSIVE.
     pub min_samples: u64,
+    /// Whether a FAIL or INCONCLUSIVE verdict fails the run (otherwise it is only reported).
+    pub required: bool,
 }
 
 /// A gate's verdict.
@@ -77,6 +79,16 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// Parses `PASS`, `FAIL`, `INCONCLUSIVE`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "PASS" => Self::Pass,
+            "FAIL" => Self::Fail,
+            "INCONCLUSIVE" => Self::Inconclusive,
+            _ => return None,
+        })
+    }
+
     /// `PASS`, `FAIL`, `INCONCLUSIVE`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -173,6 +185,7 @@ pub fn default_gates() -> Vec<Gate> {
             comparator: Comparator::Le,
             threshold: 500.0,
             min_samples: 100,
+            required: true,
         },
         Gate {
             name: "reprojection_p95".into(),
@@ -180,6 +193,7 @@ pub fn default_gates() -> Vec<Gate> {
             comparator: Comparator::Le,
             threshold: 20.0,
             min_samples: 100,
+            required: true,
         },
         Gate {
             name: "track_id_switch_rate".into(),
@@ -187,8 +201,24 @@ pub fn default_gates() -> Vec<Gate> {
             comparator: Comparator::Le,
             threshold: 0.01,
             min_samples: 100,
+            required: true,
         },
     ]
+}
+
+/// Checks that every gate names a metric `metrics` knows (values need not be present yet), so
+/// a bad gates file is rejected before any work is done.
+pub fn validate(gates: &[Gate], metrics: &MetricSet) -> Result<()> {
+    gates
+        .iter()
+        .try_for_each(|g| metrics.lookup(&g.name, &g.metric).map(|_| ()))
+}
+
+/// Whether every required gate passed.
+pub fn all_required_passed(results: &[GateResult]) -> bool {
+    results
+        .iter()
+        .all(|r| !r.gate.required || r.verdict == Verdict::Pass)
 }
 
 /// Evaluates `gates` against `metrics`. An unknown metric is an error (bad gate input).
@@ -213,6 +243,107 @@ pub fn evaluate(gates: &[Gate], metrics: &MetricSet) -> Result<Vec<GateResult>> 
                 samples,
                 verdict,
             })
+        })
+        .collect()
+}
+
+/// How much worse than the baseline a gate metric may get.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tolerance {
+    /// Allowed worsening as a fraction of the baseline value's magnitude.
+    pub relative: f64,
+    /// Allowed worsening in the metric's unit.
+    pub absolute: f64,
+}
+
+impl Default for Tolerance {
+    fn default() -> Self {
+        Self {
+            relative: 0.10,
+            absolute: 0.0,
+        }
+    }
+}
+
+/// One gate compared with the baseline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaselineRow {
+    /// Gate name.
+    pub gate: String,
+    /// Metric path.
+    pub metric: String,
+    /// Baseline value.
+    pub old: Option<f64>,
+    /// New value.
+    pub new: Option<f64>,
+    /// Worsening allowed, in the metric's unit.
+    pub allowed: f64,
+    /// Whether this is a regression.
+    pub regressed: bool,
+    /// Why (or `ok`).
+    pub note: String,
+}
+
+/// Compares `new` gate results with a baseline run's. A metric that got worse (in the
+/// direction its comparator penalises) by more than `max(absolute, relative·|old|)`, a
+/// verdict that went from PASS to anything else, or a value that disappeared is a regression.
+pub fn compare_to_baseline(
+    old: &[GateResult],
+    new: &[GateResult],
+    tolerance: impl Fn(&str) -> Tolerance,
+) -> Vec<BaselineRow> {
+    new.iter()
+        .map(|n| {
+            let o = old.iter().find(|o| o.gate.name == n.gate.name);
+            let tol = tolerance(&n.gate.metric);
+            let base = BaselineRow {
+                gate: n.gate.name.clone(),
+                metric: n.gate.metric.clone(),
+                old: o.and_then(|o| o.value),
+                new: n.value,
+                allowed: 0.0,
+                regressed: false,
+                note: String::new(),
+            };
+            let Some(o) = o else {
+                return BaselineRow {
+                    note: "not in baseline".into(),
+                    ..base
+                };
+            };
+            let allowed = o
+                .value
+                .map_or(0.0, |v| tol.absolute.max(tol.relative * v.abs()));
+            let (regressed, note) = match (o.value, n.value) {
+                (Some(ov), Some(nv)) => {
+                    // positive = worse: a "<=" gate penalises growth, a ">=" gate shrinkage
+                    let worse_by = match n.gate.comparator {
+                        Comparator::Le | Comparator::Lt => nv - ov,
+                        Comparator::Ge | Comparator::Gt => ov - nv,
+                    };
+                    if worse_by > allowed {
+                        (
+                            true,
+                            format!("worse by {worse_by:.6} (allowed {allowed:.6})"),
+                        )
+                    } else if o.verdict == Verdict::Pass && n.verdict != Verdict::Pass {
+                        (
+                            true,
+                            format!("verdict {} -> {}", o.verdict.as_str(), n.verdict.as_str()),
+                        )
+                    } else {
+                        (false, "ok".into())
+                    }
+                }
+                (Some(_), None) => (true, "no samples any more".into()),
+                (None, _) => (false, "no baseline value".into()),
+            };
+            BaselineRow {
+                allowed,
+                regressed,
+                note,
+                ..base
+            }
         })
         .collect()
 }
@@ -249,6 +380,33 @@ mod tests {
         assert_eq!(r[1].samples, 0);
         assert_eq!(r[2].verdict, Verdict::Pass);
         assert_eq!(r[2].value, Some(0.005));
+    }
+
+    #[test]
+    fn baseline_catches_worsening_beyond_tolerance_in_the_penalised_direction() {
+        let old = evaluate(&default_gates(), &metrics()).expect("known");
+        let mut worse = metrics();
+        worse.metrics.insert(
+            "sync_error_us".into(),
+            Metric::Distribution((0..1000).map(|i| f64::from(i) * 1.2).collect()),
+        );
+        worse.metrics.insert(
+            "track_id_switch_rate".into(),
+            Metric::Ratio {
+                numerator: 4,
+                denominator: 1000,
+            },
+        );
+        let new = evaluate(&default_gates(), &worse).expect("known");
+        let rows = compare_to_baseline(&old, &new, |_| Tolerance::default());
+        assert!(rows[0].regressed, "{:?}", rows[0]); // p999 grew 20 % > 10 %
+        assert!(!rows[1].regressed, "{:?}", rows[1]); // no values either side
+        assert!(!rows[2].regressed, "{:?}", rows[2]); // switch rate improved
+        let loose = compare_to_baseline(&old, &new, |_| Tolerance {
+            relative: 0.5,
+            absolute: 0.0,
+        });
+        assert!(!loose[0].regressed);
     }
 
     #[test]

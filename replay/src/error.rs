@@ -46,6 +46,14 @@ pub enum Error {
         /// The decoder's error.
         source: radcam_schema::Error,
     },
+    /// A gates or tolerance file that does not parse (the message names line and key).
+    #[error("{path}: {message}")]
+    Config {
+        /// File path.
+        path: PathBuf,
+        /// The parser's message, or the field and what is wrong with it.
+        message: String,
+    },
     /// A CSV input line that does not parse.
     #[error("{path}:{line}: {detail}")]
     Csv {

@@ -6,10 +6,12 @@
 //! the same results.
 
 pub mod error;
+pub mod gates_file;
 pub mod inspect;
 pub mod reader;
 pub mod runner;
 pub mod sync_csv;
+pub mod tolerance_file;
 
 pub use error::{Error, Result};
 pub use reader::McapFile;

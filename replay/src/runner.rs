@@ -77,9 +77,9 @@ pub struct ReplayOutput {
 }
 
 impl ReplayOutput {
-    /// Whether every gate passed.
+    /// Whether every required gate passed.
     pub fn passed(&self) -> bool {
-        self.gates.iter().all(|g| g.verdict == gates::Verdict::Pass)
+        gates::all_required_passed(&self.gates)
     }
 }
 
@@ -93,6 +93,55 @@ const TOPICS: [&str; 7] = [
     topics::TRUTH_CLOCK,
     topics::TRUTH_OBJECTS,
 ];
+
+/// What the metrics are computed from.
+#[derive(Default)]
+struct MetricParts<'a> {
+    sync_error_us: &'a [f64],
+    residual_px: &'a [f64],
+    residual_center_px: &'a [f64],
+    residual_edge_px: &'a [f64],
+    detections: u64,
+    detections_unassociated: u64,
+    matches: u64,
+    switches: u64,
+}
+
+/// Every metric a replay computes, by name (units in the names).
+fn metric_set(p: &MetricParts<'_>) -> MetricSet {
+    let mut m = MetricSet::default();
+    let mut put = |k: &str, v: Metric| {
+        m.metrics.insert(k.to_owned(), v);
+    };
+    let dist = |v: &[f64]| Metric::Distribution(v.to_vec());
+    put("sync_error_us", dist(p.sync_error_us));
+    put("reprojection_residual_px", dist(p.residual_px));
+    put(
+        "reprojection_residual_center_px",
+        dist(p.residual_center_px),
+    );
+    put("reprojection_residual_edge_px", dist(p.residual_edge_px));
+    put(
+        "association_fail_rate",
+        Metric::Ratio {
+            numerator: p.detections_unassociated,
+            denominator: p.detections,
+        },
+    );
+    put(
+        "track_id_switch_rate",
+        Metric::Ratio {
+            numerator: p.switches,
+            denominator: p.matches,
+        },
+    );
+    m
+}
+
+/// Every metric path a gate may name.
+pub fn known_metric_paths() -> Vec<String> {
+    metric_set(&MetricParts::default()).known_paths()
+}
 
 /// Radar frames kept for interpolation.
 const RADAR_HISTORY: usize = 8;
@@ -145,6 +194,7 @@ struct State {
 /// Replays `path` with `cfg`.
 pub fn replay(path: &Path, cfg: &ReplayConfig) -> Result<ReplayOutput> {
     let mut estimator = clock::by_name(&cfg.estimator)?;
+    gates::validate(&cfg.gates, &metric_set(&MetricParts::default()))?;
     let mut file = McapFile::open(path)?;
     let verified = file.verify()?;
     let meta = file.metadata()?;
@@ -549,41 +599,16 @@ impl State {
     }
 
     fn metric_set(&self) -> MetricSet {
-        let mut m = MetricSet::default();
-        let mut put = |k: &str, v: Metric| {
-            m.metrics.insert(k.to_owned(), v);
-        };
-        put(
-            "sync_error_us",
-            Metric::Distribution(self.sync_error_us.clone()),
-        );
-        put(
-            "reprojection_residual_px",
-            Metric::Distribution(self.residual_px.clone()),
-        );
-        put(
-            "reprojection_residual_center_px",
-            Metric::Distribution(self.residual_center_px.clone()),
-        );
-        put(
-            "reprojection_residual_edge_px",
-            Metric::Distribution(self.residual_edge_px.clone()),
-        );
-        put(
-            "association_fail_rate",
-            Metric::Ratio {
-                numerator: self.detections_unassociated,
-                denominator: self.detections,
-            },
-        );
-        put(
-            "track_id_switch_rate",
-            Metric::Ratio {
-                numerator: self.mot.num_switches,
-                denominator: self.mot.num_matches,
-            },
-        );
-        m
+        metric_set(&MetricParts {
+            sync_error_us: &self.sync_error_us,
+            residual_px: &self.residual_px,
+            residual_center_px: &self.residual_center_px,
+            residual_edge_px: &self.residual_edge_px,
+            detections: self.detections,
+            detections_unassociated: self.detections_unassociated,
+            matches: self.mot.num_matches,
+            switches: self.mot.num_switches,
+        })
     }
 }
 

@@ -30,6 +30,31 @@ pub fn gate_table(results: &[GateResult]) -> String {
     s
 }
 
+/// Renders the baseline comparison as fixed-width text.
+pub fn baseline_table(rows: &[radcam_fusion::gates::BaselineRow]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<22} {:<32} {:>12} {:>12} {:>12}  result",
+        "gate", "metric", "baseline", "now", "allowed"
+    );
+    let num = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.4}"));
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "{:<22} {:<32} {:>12} {:>12} {:>12}  {}{}",
+            r.gate,
+            r.metric,
+            num(r.old),
+            num(r.new),
+            format!("{:.4}", r.allowed),
+            if r.regressed { "REGRESSION: " } else { "" },
+            r.note
+        );
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

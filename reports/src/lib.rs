@@ -6,11 +6,17 @@
 
 pub mod error;
 pub mod gate_table;
+pub mod junit;
+pub mod parquet_in;
 pub mod parquet_out;
 
 pub use error::{Error, Result};
-pub use gate_table::gate_table;
+pub use gate_table::{baseline_table, gate_table};
+pub use junit::junit_xml;
+pub use parquet_in::read_gates;
 pub use parquet_out::{AUDIT_FILE, GATES_FILE, SYNC_FILE, write_audit, write_gates, write_sync};
+/// Gate types and the baseline comparison, re-exported for the report's callers.
+pub use radcam_fusion::gates::{BaselineRow, GateResult, all_required_passed, compare_to_baseline};
 
 /// Gate results over fixed metrics, shared by this crate's tests: one PASS, one INCONCLUSIVE,
 /// one FAIL.

@@ -1,7 +1,9 @@
 //! Parquet tables.
 
 use crate::{Error, Result};
-use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array};
+use arrow_array::{
+    ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array,
+};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -152,7 +154,7 @@ fn write_table(
 }
 
 /// The `gates` table: `gate`, `metric`, `comparator`, `threshold`, `value`, `samples`,
-/// `verdict` — one row per gate, in gate order.
+/// `verdict`, `min_samples`, `required` — one row per gate, in gate order.
 pub fn gates_batch(results: &[GateResult]) -> Result<RecordBatch> {
     let schema = Arc::new(Schema::new(vec![
         Field::new("gate", DataType::Utf8, false),
@@ -162,6 +164,8 @@ pub fn gates_batch(results: &[GateResult]) -> Result<RecordBatch> {
         Field::new("value", DataType::Float64, true),
         Field::new("samples", DataType::UInt64, false),
         Field::new("verdict", DataType::Utf8, false),
+        Field::new("min_samples", DataType::UInt64, false),
+        Field::new("required", DataType::Boolean, false),
     ]));
     let strings = |f: &dyn Fn(&GateResult) -> String| -> ArrayRef {
         Arc::new(StringArray::from(results.iter().map(f).collect::<Vec<_>>()))
@@ -180,6 +184,15 @@ pub fn gates_batch(results: &[GateResult]) -> Result<RecordBatch> {
             results.iter().map(|r| r.samples).collect::<Vec<_>>(),
         )),
         strings(&|r| r.verdict.as_str().to_owned()),
+        Arc::new(UInt64Array::from(
+            results
+                .iter()
+                .map(|r| r.gate.min_samples)
+                .collect::<Vec<_>>(),
+        )),
+        Arc::new(BooleanArray::from(
+            results.iter().map(|r| r.gate.required).collect::<Vec<_>>(),
+        )),
     ];
     RecordBatch::try_new(schema, columns).map_err(|e| Error::Parquet {
         path: GATES_FILE.into(),

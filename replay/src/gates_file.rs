@@ -1,0 +1,149 @@
+//! The gates file (`--gates FILE`, TOML):
+//!
+//! ```toml
+//! [[gate]]
+//! name = "sync_p999"
+//! metric = "sync_error_us.p999"   # metric name + statistic
+//! comparator = "<="               # <=, <, >=, >
+//! threshold = 500.0
+//! required = true                 # optional (default true): false reports without failing
+//! min_samples = 100               # optional (default 1): fewer samples is INCONCLUSIVE
+//! ```
+//!
+//! Unknown keys are errors (per-window gates, `window`, are not supported yet). Metric names
+//! are checked against what a replay computes before any work starts.
+
+use crate::{Error, Result};
+use radcam_fusion::gates::{Comparator, Gate};
+use serde::Deserialize;
+use std::path::Path;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GatesFile {
+    gate: Vec<GateEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GateEntry {
+    name: String,
+    metric: String,
+    comparator: String,
+    threshold: f64,
+    #[serde(default = "default_required")]
+    required: bool,
+    #[serde(default = "default_min_samples")]
+    min_samples: u64,
+}
+
+fn default_required() -> bool {
+    true
+}
+
+fn default_min_samples() -> u64 {
+    1
+}
+
+/// Parses gates TOML; `path` names the source in errors.
+pub fn parse(text: &str, path: &Path) -> Result<Vec<Gate>> {
+    let bad = |message: String| Error::Config {
+        path: path.to_owned(),
+        message,
+    };
+    let file: GatesFile =
+        toml::from_str(text).map_err(|e| bad(e.to_string().trim_end().to_owned()))?;
+    if file.gate.is_empty() {
+        return Err(bad("no [[gate]] entries".into()));
+    }
+    let known = crate::runner::known_metric_paths();
+    let mut names = std::collections::BTreeSet::new();
+    file.gate
+        .into_iter()
+        .enumerate()
+        .map(|(i, g)| {
+            if !names.insert(g.name.clone()) {
+                return Err(bad(format!(
+                    "gate[{i}].name: duplicate gate name '{}'",
+                    g.name
+                )));
+            }
+            let comparator = Comparator::parse(&g.comparator).ok_or_else(|| {
+                bad(format!(
+                    "gate[{i}].comparator: '{}' is not one of <=, <, >=, >",
+                    g.comparator
+                ))
+            })?;
+            if !known.contains(&g.metric) {
+                return Err(bad(format!(
+                    "gate[{i}].metric: unknown metric '{}' (known: {})",
+                    g.metric,
+                    known.join(", ")
+                )));
+            }
+            if !g.threshold.is_finite() {
+                return Err(bad(format!("gate[{i}].threshold: must be a finite number")));
+            }
+            Ok(Gate {
+                name: g.name,
+                metric: g.metric,
+                comparator,
+                threshold: g.threshold,
+                min_samples: g.min_samples,
+                required: g.required,
+            })
+        })
+        .collect()
+}
+
+/// Reads and parses a gates file.
+pub fn load(path: &Path) -> Result<Vec<Gate>> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse(&text, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_gates_with_defaults() {
+        let g = parse(
+            "[[gate]]\nname = \"a\"\nmetric = \"sync_error_us.p999\"\ncomparator = \"<=\"\nthreshold = 500.0\n\n[[gate]]\nname = \"b\"\nmetric = \"track_id_switch_rate\"\ncomparator = \"<\"\nthreshold = 0.1\nrequired = false\nmin_samples = 50\n",
+            Path::new("g.toml"),
+        )
+        .expect("parses");
+        assert_eq!(g.len(), 2);
+        assert!(g[0].required && g[0].min_samples == 1);
+        assert!(!g[1].required && g[1].min_samples == 50 && g[1].comparator == Comparator::Lt);
+    }
+
+    #[test]
+    fn errors_name_file_line_and_field() {
+        let e = parse("[[gate]]\nname = \"a\"\nmetric = \"sync_eror_us.p99\"\ncomparator = \"<=\"\nthreshold = 1.0\n", Path::new("g.toml"))
+            .expect_err("unknown metric")
+            .to_string();
+        assert!(
+            e.contains("gate[0].metric") && e.contains("sync_error_us.p99"),
+            "{e}"
+        );
+        let e = parse("[[gate]]\nname = \"a\"\nmetric = \"sync_error_us.p99\"\ncomparator = \"=<\"\nthreshold = 1.0\n", Path::new("g.toml"))
+            .expect_err("bad comparator")
+            .to_string();
+        assert!(
+            e.contains("g.toml") && e.contains("gate[0].comparator"),
+            "{e}"
+        );
+        let e = parse("[[gate]]\nname = \"a\"\nmetric = \"x\"\ncomparator = \"<=\"\nthreshold = 1.0\nwindow = \"1s\"\n", Path::new("g.toml"))
+            .expect_err("window")
+            .to_string();
+        assert!(e.contains("window") && e.contains("line"), "{e}");
+        let e = parse("[[gate]]\nname = ", Path::new("g.toml"))
+            .expect_err("syntax")
+            .to_string();
+        assert!(e.contains("line 2"), "{e}");
+    }
+}
