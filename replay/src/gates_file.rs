@@ -98,11 +98,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Gate>> {
 
 /// Reads and parses a gates file.
 pub fn load(path: &Path) -> Result<Vec<Gate>> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    parse(&text, path)
+    parse(&crate::read_text(path)?, path)
 }
 
 #[cfg(test)]

@@ -16,3 +16,11 @@ pub mod tolerance_file;
 pub use error::{Error, Result};
 pub use reader::McapFile;
 pub use runner::{ReplayConfig, ReplayOutput, replay};
+
+/// Reads a text input file, naming it in the error.
+pub(crate) fn read_text(path: &std::path::Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })
+}

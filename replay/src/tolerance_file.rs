@@ -96,11 +96,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Tolerances> {
 
 /// Reads and parses a tolerance file.
 pub fn load(path: &Path) -> Result<Tolerances> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    parse(&text, path)
+    parse(&crate::read_text(path)?, path)
 }
 
 #[cfg(test)]
