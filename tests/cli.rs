@@ -376,6 +376,11 @@ fn gates_files_junit_and_baseline_regressions() {
     assert!(
         text(&out.stdout).contains("sync_p50_impossible") && text(&out.stdout).contains("FAIL")
     );
+    assert!(
+        text(&out.stdout).contains("sync_p50_impossible: worst 10 s window at log time ["),
+        "the failing gate names its evidence: {}",
+        text(&out.stdout)
+    );
     let out = radcam(&["report", &p("imp"), "--junit", &p("imp.xml")]);
     assert_eq!(code(&out), 1);
     let xml = std::fs::read_to_string(p("imp.xml")).expect("junit");

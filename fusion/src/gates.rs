@@ -110,6 +110,33 @@ pub struct GateResult {
     pub samples: u64,
     /// Verdict.
     pub verdict: Verdict,
+    /// The worst window of the metric, where the run has a timeline for it.
+    pub evidence: Option<Evidence>,
+}
+
+/// Length of the windows evidence is sought in, ns (aligned to multiples of it in log time).
+pub const EVIDENCE_WINDOW_NS: i64 = 10_000_000_000;
+
+/// Where a gate's metric was worst: a window of log time and the metric's value in it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evidence {
+    /// Window start, host log time ns (inclusive).
+    pub start_ns: i64,
+    /// Window end, host log time ns (exclusive).
+    pub end_ns: i64,
+    /// The metric's value in the window.
+    pub value: f64,
+    /// Samples in the window.
+    pub samples: u64,
+}
+
+/// A metric's samples over log time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Timeline {
+    /// Distribution samples: (log time ns, value).
+    Samples(Vec<(i64, f64)>),
+    /// Ratio increments: (log time ns, numerator, denominator).
+    Counts(Vec<(i64, u64, u64)>),
 }
 
 /// A computed metric.
@@ -131,6 +158,8 @@ pub enum Metric {
 pub struct MetricSet {
     /// Metrics by name, e.g. `sync_error_us`, `track_id_switch_rate`.
     pub metrics: BTreeMap<String, Metric>,
+    /// Timelines by metric name, where known: the source of gate evidence.
+    pub timelines: BTreeMap<String, Timeline>,
 }
 
 impl MetricSet {
@@ -159,6 +188,60 @@ impl MetricSet {
             }
             _ => Err(unknown()),
         }
+    }
+
+    /// The worst window of `path` (a distribution statistic or a rate) for `comparator`: the
+    /// largest value for `<`/`<=` gates, the smallest for `>`/`>=`; ties go to the earliest.
+    pub fn evidence(&self, path: &str, comparator: Comparator) -> Option<Evidence> {
+        let (name, stat) = match self.metrics.get(path) {
+            Some(Metric::Ratio { .. }) => (path, None),
+            _ => path.rsplit_once('.').map(|(n, s)| (n, Some(s)))?,
+        };
+        let window = |t: i64| t.div_euclid(EVIDENCE_WINDOW_NS);
+        let mut per_window: Vec<(i64, f64, u64)> = Vec::new();
+        match (self.timelines.get(name)?, stat) {
+            (Timeline::Samples(samples), Some(stat)) => {
+                let mut groups: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
+                for &(t, v) in samples {
+                    groups.entry(window(t)).or_default().push(v);
+                }
+                for (w, vals) in groups {
+                    if let Some(v) = Summary::of(&vals).and_then(|s| s.stat(stat)) {
+                        per_window.push((w, v, vals.len() as u64));
+                    }
+                }
+            }
+            (Timeline::Counts(counts), None) => {
+                let mut groups: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
+                for &(t, n, d) in counts {
+                    let e = groups.entry(window(t)).or_default();
+                    e.0 += n;
+                    e.1 += d;
+                }
+                for (w, (n, d)) in groups {
+                    if d > 0 {
+                        per_window.push((w, n as f64 / d as f64, d));
+                    }
+                }
+            }
+            _ => return None,
+        }
+        let worse = |a: f64, b: f64| match comparator {
+            Comparator::Le | Comparator::Lt => a > b,
+            Comparator::Ge | Comparator::Gt => a < b,
+        };
+        let mut best: Option<(i64, f64, u64)> = None;
+        for cand in per_window {
+            if best.is_none_or(|b| worse(cand.1, b.1)) {
+                best = Some(cand);
+            }
+        }
+        best.map(|(w, value, samples)| Evidence {
+            start_ns: w * EVIDENCE_WINDOW_NS,
+            end_ns: (w + 1) * EVIDENCE_WINDOW_NS,
+            value,
+            samples,
+        })
     }
 
     /// Every metric path that [`MetricSet::lookup`] accepts, sorted.
@@ -242,6 +325,7 @@ pub fn evaluate(gates: &[Gate], metrics: &MetricSet) -> Result<Vec<GateResult>> 
                 value,
                 samples,
                 verdict,
+                evidence: metrics.evidence(&g.metric, g.comparator),
             })
         })
         .collect()
@@ -407,6 +491,39 @@ mod tests {
             absolute: 0.0,
         });
         assert!(!loose[0].regressed);
+    }
+
+    #[test]
+    fn evidence_is_the_worst_window_in_the_penalised_direction() {
+        let mut m = metrics();
+        let s = EVIDENCE_WINDOW_NS;
+        m.timelines.insert(
+            "sync_error_us".into(),
+            Timeline::Samples(vec![(1, 5.0), (2, 7.0), (s + 1, 90.0), (2 * s, 3.0)]),
+        );
+        m.timelines.insert(
+            "track_id_switch_rate".into(),
+            Timeline::Counts(vec![(0, 0, 100), (s, 3, 100), (2 * s + 5, 1, 100)]),
+        );
+        let e = m
+            .evidence("sync_error_us.max", Comparator::Le)
+            .expect("evidence");
+        assert_eq!(
+            (e.start_ns, e.end_ns, e.value, e.samples),
+            (s, 2 * s, 90.0, 1)
+        );
+        let e = m
+            .evidence("sync_error_us.max", Comparator::Ge)
+            .expect("evidence");
+        assert_eq!(e.value, 3.0);
+        let e = m
+            .evidence("track_id_switch_rate", Comparator::Le)
+            .expect("evidence");
+        assert_eq!((e.start_ns, e.value), (s, 0.03));
+        assert_eq!(
+            m.evidence("reprojection_residual_px.p95", Comparator::Le),
+            None
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use radcam_fusion::calib::CalibrationRecord;
 use radcam_fusion::clock::{
     self, ArrivalSample, ClockEstimator, ClockSync, LatchSample, Passive, SyncPolicy,
 };
-use radcam_fusion::gates::{self, Gate, GateResult, Metric, MetricSet};
+use radcam_fusion::gates::{self, Gate, GateResult, Metric, MetricSet, Timeline};
 use radcam_fusion::metrics::{Labeled, MotCounter};
 use radcam_fusion::provenance::{Provenance, clock_id, ptp_offset_bucket};
 use radcam_fusion::radar::{ClusterConfig, RadarDetection, RadarObject, cluster};
@@ -94,47 +94,52 @@ const TOPICS: [&str; 7] = [
     topics::TRUTH_OBJECTS,
 ];
 
-/// What the metrics are computed from.
+/// Timed samples (host log time ns, value).
+type Samples = Vec<(i64, f64)>;
+/// Timed ratio increments (host log time ns, numerator, denominator).
+type Counts = Vec<(i64, u64, u64)>;
+
+/// What the metrics are computed from, each sample with its log time (for gate evidence).
 #[derive(Default)]
 struct MetricParts<'a> {
-    sync_error_us: &'a [f64],
-    residual_px: &'a [f64],
-    residual_center_px: &'a [f64],
-    residual_edge_px: &'a [f64],
-    detections: u64,
-    detections_unassociated: u64,
-    matches: u64,
-    switches: u64,
+    sync_error_us: &'a [(i64, f64)],
+    residual_px: &'a [(i64, f64)],
+    residual_center_px: &'a [(i64, f64)],
+    residual_edge_px: &'a [(i64, f64)],
+    association: &'a [(i64, u64, u64)],
+    switches: &'a [(i64, u64, u64)],
 }
 
-/// Every metric a replay computes, by name (units in the names).
+/// Every metric a replay computes, by name (units in the names), with its timeline.
 fn metric_set(p: &MetricParts<'_>) -> MetricSet {
     let mut m = MetricSet::default();
-    let mut put = |k: &str, v: Metric| {
-        m.metrics.insert(k.to_owned(), v);
-    };
-    let dist = |v: &[f64]| Metric::Distribution(v.to_vec());
-    put("sync_error_us", dist(p.sync_error_us));
-    put("reprojection_residual_px", dist(p.residual_px));
-    put(
-        "reprojection_residual_center_px",
-        dist(p.residual_center_px),
-    );
-    put("reprojection_residual_edge_px", dist(p.residual_edge_px));
-    put(
-        "association_fail_rate",
-        Metric::Ratio {
-            numerator: p.detections_unassociated,
-            denominator: p.detections,
-        },
-    );
-    put(
-        "track_id_switch_rate",
-        Metric::Ratio {
-            numerator: p.switches,
-            denominator: p.matches,
-        },
-    );
+    for (name, samples) in [
+        ("sync_error_us", p.sync_error_us),
+        ("reprojection_residual_px", p.residual_px),
+        ("reprojection_residual_center_px", p.residual_center_px),
+        ("reprojection_residual_edge_px", p.residual_edge_px),
+    ] {
+        m.metrics.insert(
+            name.to_owned(),
+            Metric::Distribution(samples.iter().map(|s| s.1).collect()),
+        );
+        m.timelines
+            .insert(name.to_owned(), Timeline::Samples(samples.to_vec()));
+    }
+    for (name, counts) in [
+        ("association_fail_rate", p.association),
+        ("track_id_switch_rate", p.switches),
+    ] {
+        m.metrics.insert(
+            name.to_owned(),
+            Metric::Ratio {
+                numerator: counts.iter().map(|c| c.1).sum(),
+                denominator: counts.iter().map(|c| c.2).sum(),
+            },
+        );
+        m.timelines
+            .insert(name.to_owned(), Timeline::Counts(counts.to_vec()));
+    }
     m
 }
 
@@ -178,12 +183,12 @@ struct State {
     pending: VecDeque<PendingFrame>,
     tracker: Tracker,
     mot: MotCounter,
-    sync_error_us: Vec<f64>,
-    residual_px: Vec<f64>,
-    residual_center_px: Vec<f64>,
-    residual_edge_px: Vec<f64>,
-    detections: u64,
-    detections_unassociated: u64,
+    sync_error_us: Samples,
+    residual_px: Samples,
+    residual_center_px: Samples,
+    residual_edge_px: Samples,
+    association: Counts,
+    switches: Counts,
     camera_frames: u64,
     camera_frames_mapped: u64,
     radar_frames: u64,
@@ -263,8 +268,8 @@ pub fn replay(path: &Path, cfg: &ReplayConfig) -> Result<ReplayOutput> {
         residual_px: Vec::new(),
         residual_center_px: Vec::new(),
         residual_edge_px: Vec::new(),
-        detections: 0,
-        detections_unassociated: 0,
+        association: Vec::new(),
+        switches: Vec::new(),
         camera_frames: 0,
         camera_frames_mapped: 0,
         radar_frames: 0,
@@ -408,7 +413,7 @@ impl State {
         let truth = self.truth_host.remove(&f.frame_id);
         if let Some(truth) = truth {
             self.sync_error_us
-                .push((host_ns - truth).abs() as f64 / 1e3);
+                .push((f.host_arrival_ns, (host_ns - truth).abs() as f64 / 1e3));
         }
         self.event_seq += 1;
         self.sync.push(SyncRecord {
@@ -567,16 +572,17 @@ impl State {
             }
         }
         let a = associate(&p.boxes, &projected, &assoc_cfg);
-        self.detections += p.boxes.len() as u64;
-        self.detections_unassociated += a.unmatched_detections.len() as u64;
+        let t = p.host_ns;
+        self.association
+            .push((t, a.unmatched_detections.len() as u64, p.boxes.len() as u64));
         let mut measurements = Vec::new();
         for pair in &a.pairs {
-            self.residual_px.push(pair.residual_px);
+            self.residual_px.push((t, pair.residual_px));
             let centre = p.boxes[pair.detection].center();
             if intr.radial_fraction(&centre) < 0.5 {
-                self.residual_center_px.push(pair.residual_px);
+                self.residual_center_px.push((t, pair.residual_px));
             } else {
-                self.residual_edge_px.push(pair.residual_px);
+                self.residual_edge_px.push((t, pair.residual_px));
             }
             let rig = rig_from_radar * kept[pair.object].position_m;
             measurements.push(Vector2::new(rig.x, rig.y));
@@ -591,7 +597,13 @@ impl State {
                     y_m: t.y_m,
                 })
                 .collect();
+            let (switches, matches) = (self.mot.num_switches, self.mot.num_matches);
             self.mot.update(&truth, &hyps);
+            self.switches.push((
+                t,
+                self.mot.num_switches - switches,
+                self.mot.num_matches - matches,
+            ));
         }
         self.truth_objects = self
             .truth_objects
@@ -604,10 +616,8 @@ impl State {
             residual_px: &self.residual_px,
             residual_center_px: &self.residual_center_px,
             residual_edge_px: &self.residual_edge_px,
-            detections: self.detections,
-            detections_unassociated: self.detections_unassociated,
-            matches: self.mot.num_matches,
-            switches: self.mot.num_switches,
+            association: &self.association,
+            switches: &self.switches,
         })
     }
 }

@@ -27,6 +27,23 @@ pub fn gate_table(results: &[GateResult]) -> String {
             r.verdict.as_str()
         );
     }
+    for r in results
+        .iter()
+        .filter(|r| r.verdict != radcam_fusion::gates::Verdict::Pass)
+    {
+        if let Some(e) = r.evidence {
+            let _ = writeln!(
+                s,
+                "  {}: worst {} s window at log time [{}, {}) ns: {} = {:.4}",
+                r.gate.name,
+                (e.end_ns - e.start_ns) / 1_000_000_000,
+                e.start_ns,
+                e.end_ns,
+                r.gate.metric,
+                e.value
+            );
+        }
+    }
     s
 }
 

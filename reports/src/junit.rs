@@ -68,13 +68,17 @@ pub fn junit_xml(suite: &str, results: &[GateResult]) -> String {
         );
         let value = r.value.map_or_else(|| "-".to_owned(), |v| v.to_string());
         let props = format!(
-            "\n      <properties>\n        <property name=\"metric\" value=\"{}\"/>\n        <property name=\"comparator\" value=\"{}\"/>\n        <property name=\"threshold\" value=\"{}\"/>\n        <property name=\"value\" value=\"{}\"/>\n        <property name=\"samples\" value=\"{}\"/>\n        <property name=\"required\" value=\"{}\"/>\n      </properties>",
+            "\n      <properties>\n        <property name=\"metric\" value=\"{}\"/>\n        <property name=\"comparator\" value=\"{}\"/>\n        <property name=\"threshold\" value=\"{}\"/>\n        <property name=\"value\" value=\"{}\"/>\n        <property name=\"samples\" value=\"{}\"/>\n        <property name=\"required\" value=\"{}\"/>{}\n      </properties>",
             esc(&g.metric),
             esc(g.comparator.as_str()),
             g.threshold,
             esc(&value),
             r.samples,
-            g.required
+            g.required,
+            r.evidence.map_or_else(String::new, |e| format!(
+                "\n        <property name=\"worst_window_log_time_ns\" value=\"{}..{}\"/>\n        <property name=\"worst_window_value\" value=\"{}\"/>",
+                e.start_ns, e.end_ns, e.value
+            ))
         );
         s.push_str(&props);
         if r.verdict != Verdict::Pass {

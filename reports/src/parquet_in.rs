@@ -1,9 +1,11 @@
 //! Reading a report directory's `gates.parquet` back (for `radcam report` and baselines).
 
 use crate::{Error, GATES_FILE, Result};
-use arrow_array::{Array, BooleanArray, Float64Array, RecordBatch, StringArray, UInt64Array};
+use arrow_array::{
+    Array, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array,
+};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use radcam_fusion::gates::{Comparator, Gate, GateResult, Verdict};
+use radcam_fusion::gates::{Comparator, Evidence, Gate, GateResult, Verdict};
 use std::path::Path;
 
 fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str, path: &Path) -> Result<&'a T> {
@@ -42,6 +44,9 @@ pub fn read_gates(dir: &Path) -> Result<Vec<GateResult>> {
         let verdict = column::<StringArray>(&batch, "verdict", &path)?;
         let min_samples = column::<UInt64Array>(&batch, "min_samples", &path)?;
         let required = column::<BooleanArray>(&batch, "required", &path)?;
+        let w_start = column::<Int64Array>(&batch, "worst_window_start_ns", &path)?;
+        let w_end = column::<Int64Array>(&batch, "worst_window_end_ns", &path)?;
+        let w_value = column::<Float64Array>(&batch, "worst_window_value", &path)?;
         for i in 0..batch.num_rows() {
             let row = |what: &str, v: &str| pq(format!("row {i}: {what} '{v}'"));
             out.push(GateResult {
@@ -58,6 +63,13 @@ pub fn read_gates(dir: &Path) -> Result<Vec<GateResult>> {
                 samples: samples.value(i),
                 verdict: Verdict::parse(verdict.value(i))
                     .ok_or_else(|| row("verdict", verdict.value(i)))?,
+                // the window's sample count is not stored: 0 when read back
+                evidence: (!w_start.is_null(i) && !w_value.is_null(i)).then(|| Evidence {
+                    start_ns: w_start.value(i),
+                    end_ns: w_end.value(i),
+                    value: w_value.value(i),
+                    samples: 0,
+                }),
             });
         }
     }

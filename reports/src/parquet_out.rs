@@ -154,7 +154,8 @@ fn write_table(
 }
 
 /// The `gates` table: `gate`, `metric`, `comparator`, `threshold`, `value`, `samples`,
-/// `verdict`, `min_samples`, `required` — one row per gate, in gate order.
+/// `verdict`, `min_samples`, `required`, and the evidence `worst_window_start_ns`,
+/// `worst_window_end_ns`, `worst_window_value` — one row per gate, in gate order.
 pub fn gates_batch(results: &[GateResult]) -> Result<RecordBatch> {
     let schema = Arc::new(Schema::new(vec![
         Field::new("gate", DataType::Utf8, false),
@@ -166,6 +167,9 @@ pub fn gates_batch(results: &[GateResult]) -> Result<RecordBatch> {
         Field::new("verdict", DataType::Utf8, false),
         Field::new("min_samples", DataType::UInt64, false),
         Field::new("required", DataType::Boolean, false),
+        Field::new("worst_window_start_ns", DataType::Int64, true),
+        Field::new("worst_window_end_ns", DataType::Int64, true),
+        Field::new("worst_window_value", DataType::Float64, true),
     ]));
     let strings = |f: &dyn Fn(&GateResult) -> String| -> ArrayRef {
         Arc::new(StringArray::from(results.iter().map(f).collect::<Vec<_>>()))
@@ -192,6 +196,14 @@ pub fn gates_batch(results: &[GateResult]) -> Result<RecordBatch> {
         )),
         Arc::new(BooleanArray::from(
             results.iter().map(|r| r.gate.required).collect::<Vec<_>>(),
+        )),
+        i64s(results, |r| r.evidence.map(|e| e.start_ns)),
+        i64s(results, |r| r.evidence.map(|e| e.end_ns)),
+        Arc::new(Float64Array::from(
+            results
+                .iter()
+                .map(|r| r.evidence.map(|e| e.value))
+                .collect::<Vec<_>>(),
         )),
     ];
     RecordBatch::try_new(schema, columns).map_err(|e| Error::Parquet {

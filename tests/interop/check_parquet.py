@@ -9,7 +9,8 @@ import sys
 
 import pyarrow.parquet as pq
 
-COLUMNS = ["gate", "metric", "comparator", "threshold", "value", "samples", "verdict"]
+COLUMNS = ["gate", "metric", "comparator", "threshold", "value", "samples", "verdict", "min_samples", "required",
+           "worst_window_start_ns", "worst_window_end_ns", "worst_window_value"]
 METADATA = ["tool_version", "recording_content_hash", "scenario_hash", "seed", "fault_plan", "estimator",
             "cal_version", "config_version"]
 
@@ -49,6 +50,8 @@ def main(report_dir):
     for r in rows:
         if r["verdict"] not in ("PASS", "FAIL", "INCONCLUSIVE"):
             raise SystemExit(f"{path}: bad verdict {r['verdict']}")
+        if r["worst_window_start_ns"] is not None and not r["worst_window_start_ns"] < r["worst_window_end_ns"]:
+            raise SystemExit(f"{path}: gate {r['gate']}: bad evidence window")
     kv = {k.decode(): v.decode() for k, v in (pq.ParquetFile(path).metadata.metadata or {}).items()}
     missing = [k for k in METADATA if k not in kv]
     if missing:
