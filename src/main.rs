@@ -6,12 +6,28 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use radcam_recorder::{RecordRequest, record_scenario};
-use radcam_replay::{ReplayConfig, ReplayOutput, inspect, replay};
+use radcam_replay::{ReplayConfig, ReplayOutput, inspect, replay_with_progress};
 use radcam_reports::{GATES_FILE, gate_table, write_audit, write_gates, write_sync};
 use radcam_scenarios::Scenario;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// `println!` that tolerates a closed stdout (`radcam ... | head`): output just stops.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `print!` that tolerates a closed stdout.
+macro_rules! say_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
 
 #[derive(Parser)]
 #[command(
@@ -20,8 +36,39 @@ use std::process::ExitCode;
     about = "Record-and-replay evaluation harness for radar-camera fusion nodes"
 )]
 struct Cli {
+    /// Print nothing but errors; the exit code tells the outcome.
+    #[arg(long, short, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How results are shown.
+#[derive(Clone, Copy)]
+struct Show {
+    quiet: bool,
+    json: bool,
+}
+
+/// Work this large takes longer than a second on a small machine: only then is a progress
+/// bar worth drawing (decided from the work, not from a clock).
+const PROGRESS_MIN_MESSAGES: u64 = 100_000;
+/// Simulated seconds above which a recording shows a progress bar.
+const PROGRESS_MIN_RECORD_S: f64 = 600.0;
+
+/// A progress bar on stderr, for terminals and large work only.
+fn progress_bar(show: Show, large: bool, label: &str) -> indicatif::ProgressBar {
+    if show.quiet || !large || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(1000);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{msg} [{bar:40}] {percent:>3}% {elapsed_precise} eta {eta}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(label.to_owned());
+    bar
 }
 
 #[derive(Subcommand)]
@@ -31,6 +78,9 @@ enum Command {
         /// Output directory for demo.mcap and the report.
         #[arg(long, default_value = "radcam-demo")]
         out: PathBuf,
+        /// Print the gate results as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
         /// Seed (default: the scenario's).
         #[arg(long)]
         seed: Option<u64>,
@@ -75,6 +125,9 @@ enum Command {
         /// Tolerance file (TOML) for --baseline; default: 10 % worse is a regression.
         #[arg(long, requires = "baseline")]
         tolerance: Option<PathBuf>,
+        /// Print the gate results as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Print a report directory's gate table; write JUnit XML. Exit 1 if a required gate failed.
     Report {
@@ -83,6 +136,9 @@ enum Command {
         /// Write JUnit XML here: one testcase per gate.
         #[arg(long)]
         junit: Option<PathBuf>,
+        /// Print the gate results as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Map device times to host time from your own latch (and arrival) logs, causally.
     Sync {
@@ -143,17 +199,20 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    let quiet = cli.quiet;
+    let show = |json: bool| Show { quiet, json };
     match cli.command {
         Command::Demo {
             out,
+            json,
             seed,
             duration,
         } => {
             let scenario = Scenario::demo()?;
             create_dir(&out)?;
             let rec = out.join("demo.mcap");
-            record(&scenario, seed, duration, &rec)?;
-            replay_and_report(&rec, &out, &ReplayConfig::default())
+            record(&scenario, seed, duration, &rec, show(json))?;
+            replay_and_report(&rec, &out, &ReplayConfig::default(), show(json))
         }
         Command::Record {
             scenario,
@@ -165,7 +224,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
                 create_dir(parent)?;
             }
-            record(&scenario, seed, duration, &out)?;
+            record(&scenario, seed, duration, &out, show(false))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Replay {
@@ -176,6 +235,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             gates,
             baseline,
             tolerance,
+            json,
         } => {
             let mut cfg = ReplayConfig {
                 estimator,
@@ -197,28 +257,35 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 None => None,
             };
             create_dir(&out)?;
-            let code = replay_and_report(&recording, &out, &cfg)?;
+            let code = replay_and_report(&recording, &out, &cfg, show(json))?;
             let Some((old, tol)) = baseline else {
                 return Ok(code);
             };
             let new = radcam_reports::read_gates(&out)?;
             let rows = radcam_reports::compare_to_baseline(&old, &new, |m| tol.of(m));
-            println!("\nagainst the baseline:");
-            print!("{}", radcam_reports::baseline_table(&rows));
-            if rows.iter().any(|r| r.regressed) {
-                println!("regression against the baseline");
+            let regressed = rows.iter().any(|r| r.regressed);
+            if !quiet && !json {
+                say!("\nagainst the baseline:");
+                say_raw!("{}", radcam_reports::baseline_table(&rows));
+                if regressed {
+                    say!("regression against the baseline");
+                }
+            }
+            if regressed {
                 return Ok(ExitCode::from(1));
             }
             Ok(code)
         }
-        Command::Report { dir, junit } => {
+        Command::Report { dir, junit, json } => {
             let results = radcam_reports::read_gates(&dir)?;
-            print!("{}", gate_table(&results));
+            print_gates(&results, show(json))?;
             if let Some(path) = junit {
                 let suite = dir.display().to_string();
                 std::fs::write(&path, radcam_reports::junit_xml(&suite, &results))
                     .with_context(|| format!("{}: cannot write JUnit XML", path.display()))?;
-                eprintln!("junit: {}", path.display());
+                if !quiet {
+                    eprintln!("junit: {}", path.display());
+                }
             }
             Ok(if radcam_reports::all_required_passed(&results) {
                 ExitCode::SUCCESS
@@ -253,21 +320,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let rows = radcam_scenarios::sync_bench::run(seed);
             if json {
-                println!(
+                say!(
                     "{}",
                     serde_json::to_string_pretty(&radcam_scenarios::sync_bench::json(&rows))?
                 );
             } else {
-                print!("{}", radcam_scenarios::sync_bench::table(&rows));
+                say_raw!("{}", radcam_scenarios::sync_bench::table(&rows));
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Inspect { recording, json } => {
             let i = inspect::inspect(&recording)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&i.to_json())?);
+                say!("{}", serde_json::to_string_pretty(&i.to_json())?);
             } else {
-                print!("{}", i.to_text());
+                say_raw!("{}", i.to_text());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -279,7 +346,28 @@ fn create_dir(dir: &Path) -> Result<()> {
         .with_context(|| format!("{}: cannot create directory", dir.display()))
 }
 
-fn record(scenario: &Scenario, seed: Option<u64>, duration: Option<f64>, out: &Path) -> Result<()> {
+fn print_gates(results: &[radcam_reports::GateResult], show: Show) -> Result<()> {
+    if show.quiet {
+        return Ok(());
+    }
+    if show.json {
+        say!(
+            "{}",
+            serde_json::to_string_pretty(&radcam_reports::gates_json(results))?
+        );
+    } else {
+        say_raw!("{}", gate_table(results));
+    }
+    Ok(())
+}
+
+fn record(
+    scenario: &Scenario,
+    seed: Option<u64>,
+    duration: Option<f64>,
+    out: &Path,
+    show: Show,
+) -> Result<()> {
     let duration_s = duration.unwrap_or(scenario.duration_s);
     if !(duration_s.is_finite() && duration_s > 0.0) {
         anyhow::bail!("--duration: must be a positive number of seconds, got {duration_s}");
@@ -290,14 +378,15 @@ fn record(scenario: &Scenario, seed: Option<u64>, duration: Option<f64>, out: &P
         duration_s,
         out: out.to_owned(),
     };
-    let tty = std::io::stderr().is_terminal();
-    let summary = record_scenario(&req, |done| {
-        if tty {
-            eprint!("\rrecording {}: {:5.1}%", req.scenario.name, done * 100.0);
-        }
-    })?;
-    if tty {
-        eprintln!();
+    let bar = progress_bar(
+        show,
+        duration_s > PROGRESS_MIN_RECORD_S,
+        &format!("recording {}", req.scenario.name),
+    );
+    let summary = record_scenario(&req, |done| bar.set_position((done * 1000.0) as u64))?;
+    bar.finish_and_clear();
+    if show.quiet || show.json {
+        return Ok(());
     }
     let total: u64 = summary.counts.values().sum();
     eprintln!(
@@ -311,12 +400,32 @@ fn record(scenario: &Scenario, seed: Option<u64>, duration: Option<f64>, out: &P
     Ok(())
 }
 
-fn replay_and_report(rec: &Path, out: &Path, cfg: &ReplayConfig) -> Result<ExitCode> {
-    let result: ReplayOutput = replay(rec, cfg)?;
+fn replay_and_report(rec: &Path, out: &Path, cfg: &ReplayConfig, show: Show) -> Result<ExitCode> {
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    let result: ReplayOutput = replay_with_progress(rec, cfg, |done, total| {
+        let bar = bar.get_or_insert_with(|| {
+            let b = progress_bar(show, total > PROGRESS_MIN_MESSAGES, "replaying");
+            b.set_length(total.max(1));
+            b
+        });
+        bar.set_position(done);
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
     write_gates(out, &result.gates, &result.report_metadata)?;
     write_sync(out, &result.sync, &result.report_metadata)?;
     write_audit(out, &result.audit, &result.report_metadata)?;
-    println!(
+    let code = if result.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    };
+    if show.quiet || show.json {
+        print_gates(&result.gates, show)?;
+        return Ok(code);
+    }
+    say!(
         "replayed {}: {} camera frames ({} mapped by '{}'), {} radar frames, {} audit events",
         rec.display(),
         result.camera_frames,
@@ -325,14 +434,10 @@ fn replay_and_report(rec: &Path, out: &Path, cfg: &ReplayConfig) -> Result<ExitC
         result.radar_frames,
         result.audit.len()
     );
-    print!("{}", gate_table(&result.gates));
-    println!(
+    print_gates(&result.gates, show)?;
+    say!(
         "report: {} (and sync.parquet, audit.parquet)",
         out.join(GATES_FILE).display()
     );
-    Ok(if result.passed() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(code)
 }

@@ -458,3 +458,44 @@ fn gates_files_junit_and_baseline_regressions() {
     ]);
     assert_eq!(code(&out), 0, "{}", text(&out.stdout));
 }
+
+#[test]
+fn quiet_prints_nothing_and_json_is_machine_readable() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let rec = short_recording(tmp.path());
+    let rec = rec.to_str().expect("utf8");
+    let out_dir = tmp.path().join("q");
+    let out = radcam(&[
+        "--quiet",
+        "replay",
+        rec,
+        "--out",
+        out_dir.to_str().expect("utf8"),
+    ]);
+    assert_eq!(code(&out), 0);
+    assert!(
+        out.stdout.is_empty() && out.stderr.is_empty(),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = radcam(&[
+        "replay",
+        rec,
+        "--out",
+        out_dir.to_str().expect("utf8"),
+        "--json",
+    ]);
+    assert_eq!(code(&out), 0);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json on stdout");
+    let gates = v.as_array().expect("array");
+    assert_eq!(gates.len(), 3);
+    assert!(gates.iter().all(|g| g["verdict"] == "PASS"));
+    let e = &gates[0]["evidence"];
+    assert!(
+        e["log_time_start_ns"].as_i64() < e["log_time_end_ns"].as_i64(),
+        "{e}"
+    );
+    let out = radcam(&["report", out_dir.to_str().expect("utf8"), "--json"]);
+    let again: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(again.as_array().map(Vec::len), Some(3));
+}

@@ -198,6 +198,15 @@ struct State {
 
 /// Replays `path` with `cfg`.
 pub fn replay(path: &Path, cfg: &ReplayConfig) -> Result<ReplayOutput> {
+    replay_with_progress(path, cfg, |_, _| {})
+}
+
+/// Replays `path` with `cfg`, calling `progress(messages_done, messages_total)` as it goes.
+pub fn replay_with_progress(
+    path: &Path,
+    cfg: &ReplayConfig,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<ReplayOutput> {
     let mut estimator = clock::by_name(&cfg.estimator)?;
     gates::validate(&cfg.gates, &metric_set(&MetricParts::default()))?;
     let mut file = McapFile::open(path)?;
@@ -276,7 +285,13 @@ pub fn replay(path: &Path, cfg: &ReplayConfig) -> Result<ReplayOutput> {
         cluster_cfg: ClusterConfig::default(),
         assoc_cfg: AssociationConfig::default(),
     };
+    let total: u64 = TOPICS.iter().filter_map(|t| file.message_count(t)).sum();
+    let mut done = 0u64;
     file.for_each_message(&TOPICS, |m| {
+        done += 1;
+        if done.is_multiple_of(4096) {
+            progress(done, total);
+        }
         let dec_err = |source| Error::Decode {
             path: path.to_owned(),
             log_time_ns: m.log_time_ns,

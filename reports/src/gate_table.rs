@@ -72,6 +72,40 @@ pub fn baseline_table(rows: &[radcam_fusion::gates::BaselineRow]) -> String {
     s
 }
 
+/// The gate results as JSON: one object per gate, with its evidence window when known.
+pub fn gates_json(results: &[GateResult]) -> serde_json::Value {
+    let num = |v: f64| {
+        if v.is_finite() {
+            serde_json::json!(v)
+        } else {
+            serde_json::Value::Null
+        }
+    };
+    serde_json::Value::Array(
+        results
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "gate": r.gate.name,
+                    "metric": r.gate.metric,
+                    "comparator": r.gate.comparator.as_str(),
+                    "threshold": num(r.gate.threshold),
+                    "value": r.value.map(num),
+                    "samples": r.samples,
+                    "min_samples": r.gate.min_samples,
+                    "required": r.gate.required,
+                    "verdict": r.verdict.as_str(),
+                    "evidence": r.evidence.map(|e| serde_json::json!({
+                        "log_time_start_ns": e.start_ns,
+                        "log_time_end_ns": e.end_ns,
+                        "value": num(e.value),
+                    })),
+                })
+            })
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ pub mod parquet_in;
 pub mod parquet_out;
 
 pub use error::{Error, Result};
-pub use gate_table::{baseline_table, gate_table};
+pub use gate_table::{baseline_table, gate_table, gates_json};
 pub use junit::junit_xml;
 pub use parquet_in::read_gates;
 pub use parquet_out::{AUDIT_FILE, GATES_FILE, SYNC_FILE, write_audit, write_gates, write_sync};
