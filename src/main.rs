@@ -355,10 +355,36 @@ fn print_gates(results: &[radcam_reports::GateResult], show: Show) -> Result<()>
             "{}",
             serde_json::to_string_pretty(&radcam_reports::gates_json(results))?
         );
+    } else if std::io::stdout().is_terminal() {
+        say_raw!("{}", colour_verdicts(&gate_table(results)));
     } else {
         say_raw!("{}", gate_table(results));
     }
     Ok(())
+}
+
+/// Colours the verdict column of a gate table for a terminal (green, red, yellow).
+fn colour_verdicts(table: &str) -> String {
+    use anstyle::{AnsiColor, Style};
+    let paint = |word: &str, colour: AnsiColor| {
+        let style = Style::new().fg_color(Some(colour.into())).bold();
+        format!("{style}{word}{style:#}")
+    };
+    table
+        .lines()
+        .map(|line| {
+            for (word, colour) in [
+                ("INCONCLUSIVE", AnsiColor::Yellow),
+                ("PASS", AnsiColor::Green),
+                ("FAIL", AnsiColor::Red),
+            ] {
+                if let Some(stem) = line.strip_suffix(word) {
+                    return format!("{stem}{}\n", paint(word, colour));
+                }
+            }
+            format!("{line}\n")
+        })
+        .collect()
 }
 
 fn record(
