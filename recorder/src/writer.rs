@@ -123,11 +123,6 @@ impl<W: Write + Seek> McapSink<W> {
         self.writer.write_metadata(&m).map_err(|e| self.mcap_err(e))
     }
 
-    /// Messages written so far, by topic.
-    pub fn counts(&self) -> &BTreeMap<&'static str, u64> {
-        &self.counts
-    }
-
     /// Writes the summary and index and flushes.
     pub fn finish(mut self) -> Result<BTreeMap<&'static str, u64>> {
         self.writer.finish().map_err(|e| self.mcap_err(e))?;

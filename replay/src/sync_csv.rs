@@ -215,7 +215,7 @@ pub fn answer(req: &SyncCsvRequest) -> Result<Vec<SyncAnswer>> {
             }
             Event::Arrival(a) => {
                 let _ = sync.observe_arrival(&a);
-                if !sync_uses_latches(&sync) {
+                if !sync.uses_latches() {
                     last_sample_host = Some(a.host_arrival_ns);
                 }
             }
@@ -239,10 +239,6 @@ pub fn answer(req: &SyncCsvRequest) -> Result<Vec<SyncAnswer>> {
         }
     }
     Ok(answers.into_iter().flatten().collect())
-}
-
-fn sync_uses_latches(sync: &ClockSync) -> bool {
-    sync.estimator_name() != clock::Passive::NAME
 }
 
 /// Answers the queries and writes the output CSV.

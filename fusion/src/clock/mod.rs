@@ -69,11 +69,6 @@ impl ClockEstimate {
         let d = (device_ns - self.device_ref_ns) as f64;
         self.host_ref_ns + (d * (1.0 + self.rate_ppm * 1e-6)).round() as i64
     }
-
-    /// Device clock minus host clock at the reference, ns.
-    pub fn offset_ns(&self) -> i64 {
-        self.device_ref_ns - self.host_ref_ns
-    }
 }
 
 /// A clock estimator. Feed it samples in log-time order; ask it for the current estimate.

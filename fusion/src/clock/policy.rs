@@ -72,7 +72,6 @@ pub struct ClockSync {
     locked: bool,
     suspect_latches: Vec<LatchSample>,
     suspect_arrivals: Vec<ArrivalSample>,
-    last_residual_ns: Option<i64>,
     epoch_first_device_ns: Option<i64>,
     last_device_ns: i64,
 }
@@ -87,7 +86,6 @@ impl ClockSync {
             locked: false,
             suspect_latches: Vec::new(),
             suspect_arrivals: Vec::new(),
-            last_residual_ns: None,
             epoch_first_device_ns: None,
             last_device_ns: 0,
         }
@@ -108,9 +106,9 @@ impl ClockSync {
         self.locked
     }
 
-    /// Residual of the last accepted latch midpoint against the prediction, ns.
-    pub fn last_residual_ns(&self) -> Option<i64> {
-        self.last_residual_ns
+    /// Whether latch pairs inform the wrapped estimator (otherwise frame arrivals do).
+    pub fn uses_latches(&self) -> bool {
+        self.estimator.uses_latches()
     }
 
     /// The estimator's current estimate.
@@ -122,7 +120,6 @@ impl ClockSync {
         self.epoch += 1;
         self.locked = false;
         self.estimator.reset();
-        self.last_residual_ns = None;
         self.epoch_first_device_ns = None;
         ClockEvent::Stepped {
             epoch: self.epoch,
@@ -167,7 +164,6 @@ impl ClockSync {
                 }
                 return self.promote().or(event);
             }
-            self.last_residual_ns = Some(residual);
         }
         self.suspect_latches.clear();
         self.feed_latch(s);
