@@ -442,6 +442,16 @@ fn replay_and_report(rec: &Path, out: &Path, cfg: &ReplayConfig, show: Show) -> 
     write_gates(out, &result.gates, &result.report_metadata)?;
     write_sync(out, &result.sync, &result.report_metadata)?;
     write_audit(out, &result.audit, &result.report_metadata)?;
+    let fusion_files = radcam_reports::write_fusion_tables(
+        out,
+        &radcam_reports::FusionTables {
+            tracks: &result.fused,
+            associations: &result.associations,
+            truth: &result.truth,
+            tracking: result.tracking.as_ref(),
+        },
+        &result.report_metadata,
+    )?;
     let code = if result.passed() {
         ExitCode::SUCCESS
     } else {
@@ -460,10 +470,29 @@ fn replay_and_report(rec: &Path, out: &Path, cfg: &ReplayConfig, show: Show) -> 
         result.radar_frames,
         result.audit.len()
     );
+    if result.rejected != Default::default() {
+        say!(
+            "rejected as non-finite or out of range: {} radar points, {} detections",
+            result.rejected.radar_points,
+            result.rejected.detections
+        );
+    }
+    if let Some(t) = &result.tracking {
+        say!(
+            "tracking vs truth (match threshold {} m): MOTA {:.4}, IDF1 {:.4}, {} switches, {} misses, {} false positives",
+            t.match_threshold_m,
+            t.mota,
+            t.idf1,
+            t.num_switches,
+            t.num_misses,
+            t.num_false_positives
+        );
+    }
     print_gates(&result.gates, show)?;
     say!(
-        "report: {} (and sync.parquet, audit.parquet)",
-        out.join(GATES_FILE).display()
+        "report: {} (and sync.parquet, audit.parquet, {})",
+        out.join(GATES_FILE).display(),
+        fusion_files.join(", ")
     );
     Ok(code)
 }

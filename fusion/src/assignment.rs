@@ -1,6 +1,9 @@
 //! Global minimum-cost assignment over gated pairs (Kuhn-Munkres from `pathfinding`).
 
-use pathfinding::{kuhn_munkres::kuhn_munkres_min, matrix::Matrix};
+use pathfinding::{
+    kuhn_munkres::{kuhn_munkres, kuhn_munkres_min},
+    matrix::Matrix,
+};
 
 /// Cost units per 1.0 of caller cost: costs are rounded to 1e-6 for the integer solver.
 const SCALE: f64 = 1e6;
@@ -47,6 +50,40 @@ pub fn min_cost_pairs(
     pairs
 }
 
+/// Solves the assignment between `rows` and `cols` items maximising the total integer
+/// `weight(r, c)` (≥ 0). Returns the `(row, col)` pairs with a positive weight, sorted by row.
+pub fn max_weight_pairs(
+    rows: usize,
+    cols: usize,
+    weight: impl Fn(usize, usize) -> i64,
+) -> Vec<(usize, usize)> {
+    if rows == 0 || cols == 0 {
+        return Vec::new();
+    }
+    let transposed = rows > cols;
+    let (nr, nc) = if transposed {
+        (cols, rows)
+    } else {
+        (rows, cols)
+    };
+    let weights = Matrix::from_fn(nr, nc, |(i, j)| {
+        if transposed {
+            weight(j, i)
+        } else {
+            weight(i, j)
+        }
+    });
+    let (_, assignment) = kuhn_munkres(&weights);
+    let mut pairs: Vec<(usize, usize)> = assignment
+        .into_iter()
+        .enumerate()
+        .filter(|&(i, j)| weights[(i, j)] > 0)
+        .map(|(i, j)| if transposed { (j, i) } else { (i, j) })
+        .collect();
+    pairs.sort_unstable();
+    pairs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,5 +104,11 @@ mod tests {
         assert_eq!(pairs, vec![(2, 0)]);
         assert!(min_cost_pairs(2, 2, |_, _| None).is_empty());
         assert!(min_cost_pairs(0, 3, |_, _| Some(1.0)).is_empty());
+    }
+
+    #[test]
+    fn max_weight_takes_the_best_total() {
+        let w = [[5, 4], [4, 0], [0, 1]];
+        assert_eq!(max_weight_pairs(3, 2, |r, c| w[r][c]), vec![(0, 1), (1, 0)]);
     }
 }

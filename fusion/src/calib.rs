@@ -1,6 +1,7 @@
 //! Calibration records: intrinsics, extrinsics and the radar time offset, with version,
 //! rollback guard and a CRC over the payload.
 
+use crate::audit::{AuditKind, AuditLog};
 use crate::geometry::{Intrinsics, RigidTransform};
 use crate::{Error, Result};
 use nalgebra::Isometry3;
@@ -111,6 +112,96 @@ impl CalibrationRecord {
     }
 }
 
+/// Why a candidate calibration record was not activated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    /// The CRC does not match the payload, or a field is impossible.
+    #[error("record does not verify: {0}")]
+    Invalid(String),
+    /// The candidate's version is at or below the active record's rollback guard.
+    #[error("cal_version {version} is at or below the rollback guard {guard}")]
+    RolledBack {
+        /// Candidate version.
+        version: u64,
+        /// Guard of the active record (or the candidate's own guard).
+        guard: u64,
+    },
+    /// The candidate belongs to another rig.
+    #[error("rig_id '{got}' is not this rig's '{expected}'")]
+    WrongRig {
+        /// This rig.
+        expected: String,
+        /// The candidate's rig.
+        got: String,
+    },
+    /// The candidate targets the slot that is running.
+    #[error("slot {0:?} is the active slot; an update writes the other slot")]
+    ActiveSlot(Slot),
+}
+
+/// Checks whether `candidate` may replace `active`: it must verify (CRC, fields), belong to
+/// the same rig, carry a version above the active record's rollback guard (and its own), and
+/// target the inactive A/B slot.
+pub fn check_activation(
+    active: &CalibrationRecord,
+    candidate: &CalibrationRecord,
+) -> std::result::Result<(), Rejection> {
+    candidate
+        .verify()
+        .map_err(|e| Rejection::Invalid(e.to_string()))?;
+    if candidate.rig_id != active.rig_id {
+        return Err(Rejection::WrongRig {
+            expected: active.rig_id.clone(),
+            got: candidate.rig_id.clone(),
+        });
+    }
+    let guard = active.rollback_guard.max(candidate.rollback_guard);
+    if candidate.cal_version <= guard {
+        return Err(Rejection::RolledBack {
+            version: candidate.cal_version,
+            guard,
+        });
+    }
+    if candidate.active_slot == active.active_slot {
+        return Err(Rejection::ActiveSlot(candidate.active_slot));
+    }
+    Ok(())
+}
+
+/// Activates `candidate` in place of `*active` if [`check_activation`] allows it; either way
+/// records a `CAL_UPDATED` audit event at `at_ns` (host ns) saying what happened. On rejection
+/// the active record stays.
+pub fn activate(
+    active: &mut CalibrationRecord,
+    candidate: CalibrationRecord,
+    at_ns: i64,
+    audit: &mut AuditLog,
+) -> std::result::Result<(), Rejection> {
+    let old = format!("v{} slot {:?}", active.cal_version, active.active_slot);
+    match check_activation(active, &candidate) {
+        Ok(()) => {
+            let new = format!(
+                "v{} slot {:?}",
+                candidate.cal_version, candidate.active_slot
+            );
+            audit.cal_version = candidate.cal_version;
+            *active = candidate;
+            audit.push(at_ns, AuditKind::CalUpdated, &old, &new, "activated".into());
+            Ok(())
+        }
+        Err(why) => {
+            audit.push(
+                at_ns,
+                AuditKind::CalUpdated,
+                &old,
+                &old,
+                format!("rejected v{}: {why}", candidate.cal_version),
+            );
+            Err(why)
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -161,5 +252,60 @@ pub(crate) mod tests {
         rec.radar_time_offset_ns += 1;
         let err = CalibrationRecord::from_json(&rec.canonical_json()).expect_err("tampered");
         assert!(matches!(err, Error::BadCrc { .. }), "{err}");
+    }
+
+    fn candidate(f: impl FnOnce(&mut CalibrationRecord)) -> CalibrationRecord {
+        let mut c = sample();
+        c.cal_version = 4;
+        c.rollback_guard = 3;
+        c.active_slot = Slot::B;
+        f(&mut c);
+        c.seal()
+    }
+
+    #[test]
+    fn activation_accepts_a_newer_record_for_the_other_slot() {
+        let mut active = sample();
+        let mut audit = AuditLog::new(active.cal_version, 1);
+        activate(&mut active, candidate(|_| {}), 7, &mut audit).expect("accepted");
+        assert_eq!((active.cal_version, active.active_slot), (4, Slot::B));
+        let e = &audit.events()[0];
+        assert_eq!(
+            (e.kind, e.new_state.as_str()),
+            (AuditKind::CalUpdated, "v4 slot B")
+        );
+        assert_eq!(audit.cal_version, 4);
+    }
+
+    #[test]
+    fn activation_rejects_and_keeps_the_active_record() {
+        let active0 = sample();
+        let cases = [
+            (
+                candidate(|c| {
+                    c.cal_version = 2;
+                    c.rollback_guard = 1;
+                }),
+                "rollback guard 2",
+            ),
+            (candidate(|c| c.rig_id = "other".into()), "rig_id 'other'"),
+            (candidate(|c| c.active_slot = Slot::A), "active slot"),
+            (
+                {
+                    let mut c = candidate(|_| {});
+                    c.radar_time_offset_ns += 1;
+                    c
+                },
+                "CRC mismatch",
+            ),
+        ];
+        for (cand, why) in cases {
+            let mut active = active0.clone();
+            let mut audit = AuditLog::new(active.cal_version, 1);
+            let err = activate(&mut active, cand, 7, &mut audit).expect_err("rejected");
+            assert!(err.to_string().contains(why), "{err} lacks {why}");
+            assert_eq!(active, active0);
+            assert!(audit.events()[0].detail.starts_with("rejected"));
+        }
     }
 }

@@ -72,6 +72,17 @@ pub struct TrackOutput {
     pub vx_mps: f64,
     /// Velocity y, m/s.
     pub vy_mps: f64,
+    /// Confidence in [0, 1]: grows with hits, falls with consecutive misses.
+    pub confidence: f64,
+}
+
+/// What one tracker step produced.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StepOutput {
+    /// Confirmed tracks, in creation order.
+    pub tracks: Vec<TrackOutput>,
+    /// For each measurement, the track it updated or created.
+    pub measurement_tracks: Vec<u64>,
 }
 
 /// A multi-target tracker. Steps must come in non-decreasing time.
@@ -97,6 +108,12 @@ impl Tracker {
     /// Predicts every track to `t_ns`, assigns `measurements` (x, y in m), updates, creates and
     /// deletes tracks; returns the confirmed tracks.
     pub fn step(&mut self, t_ns: i64, measurements: &[Vector2<f64>]) -> Vec<TrackOutput> {
+        self.step_with_ids(t_ns, measurements).tracks
+    }
+
+    /// As [`Tracker::step`], also saying which track each measurement went to. Non-finite
+    /// measurements must be filtered by the caller.
+    pub fn step_with_ids(&mut self, t_ns: i64, measurements: &[Vector2<f64>]) -> StepOutput {
         let dt = self
             .last_ns
             .map_or(0.0, |l| (t_ns - l).max(0) as f64 * 1e-9);
@@ -130,6 +147,7 @@ impl Tracker {
             let d = (h * tracks[ti].state - measurements[mi]).norm();
             (d <= gate).then_some(d)
         });
+        let mut measurement_tracks = vec![0; measurements.len()];
         let mut used = vec![false; measurements.len()];
         let mut updated = vec![false; self.tracks.len()];
         for &(ti, mi) in &pairs {
@@ -147,6 +165,7 @@ impl Tracker {
                 t.status = TrackStatus::Confirmed;
             }
             used[mi] = true;
+            measurement_tracks[mi] = t.track_id;
             updated[ti] = true;
         }
         for (t, up) in self.tracks.iter_mut().zip(&updated) {
@@ -157,7 +176,8 @@ impl Tracker {
                 }
             }
         }
-        for (m, _) in measurements.iter().zip(&used).filter(|(_, u)| !**u) {
+        for (mi, m) in measurements.iter().enumerate().filter(|(i, _)| !used[*i]) {
+            measurement_tracks[mi] = self.next_id;
             let mut covariance = Matrix4::identity() * 25.0;
             covariance[(0, 0)] = r[(0, 0)];
             covariance[(1, 1)] = r[(1, 1)];
@@ -175,7 +195,9 @@ impl Tracker {
             });
             self.next_id += 1;
         }
-        self.tracks
+        let cfg = self.cfg;
+        let tracks = self
+            .tracks
             .iter()
             .filter(|t| t.status == TrackStatus::Confirmed)
             .map(|t| TrackOutput {
@@ -184,8 +206,14 @@ impl Tracker {
                 y_m: t.state.y,
                 vx_mps: t.state.z,
                 vy_mps: t.state.w,
+                confidence: (f64::from(t.hits) / f64::from(3 * cfg.confirm_hits.max(1))).min(1.0)
+                    * (1.0 - f64::from(t.misses) / f64::from(cfg.max_misses + 1)),
             })
-            .collect()
+            .collect();
+        StepOutput {
+            tracks,
+            measurement_tracks,
+        }
     }
 }
 
@@ -226,5 +254,25 @@ mod tests {
             .map(|k| tr.step(k * 33_000_000, &[Vector2::new(10.0, 0.0)]))
             .last();
         assert_eq!(out.expect("steps")[0].track_id, 2);
+    }
+
+    #[test]
+    fn says_which_track_each_measurement_fed_and_grows_confidence() {
+        let mut tr = Tracker::new(TrackerConfig::default());
+        let first = tr.step_with_ids(0, &[Vector2::new(10.0, 0.0), Vector2::new(30.0, 5.0)]);
+        assert_eq!(first.measurement_tracks, vec![1, 2]);
+        let mut conf = Vec::new();
+        for k in 1..12 {
+            let s = tr.step_with_ids(
+                k * 50_000_000,
+                &[Vector2::new(30.0, 5.0), Vector2::new(10.0, 0.0)],
+            );
+            assert_eq!(s.measurement_tracks, vec![2, 1]);
+            conf.extend(s.tracks.first().map(|t| t.confidence));
+        }
+        assert!(
+            conf.windows(2).all(|w| w[1] >= w[0]) && conf.last() == Some(&1.0),
+            "{conf:?}"
+        );
     }
 }

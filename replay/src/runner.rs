@@ -12,16 +12,19 @@ use nalgebra::{Point3, Vector2};
 use radcam_fusion::associate::{AssociationConfig, BoxPx, ProjectedObject, associate};
 use radcam_fusion::audit::{AuditEvent, AuditKind, AuditLog};
 use radcam_fusion::calib::CalibrationRecord;
+use radcam_fusion::camera_motion::{ScaleRate, ScaleRateConfig};
 use radcam_fusion::clock::{
     self, ArrivalSample, ClockEstimator, ClockSync, LatchSample, Passive, SyncPolicy,
 };
+use radcam_fusion::fused::{AssociationRecord, FusedObject, Outcome, TruthRecord};
 use radcam_fusion::gates::{self, Gate, GateResult, Metric, MetricSet, Timeline};
-use radcam_fusion::metrics::{Labeled, MotCounter};
+use radcam_fusion::metrics::{Labeled, MotCounter, MotSummary};
+use radcam_fusion::projection::{RadarMeasurement, RadarNoise, project_measurement};
 use radcam_fusion::provenance::{Provenance, clock_id, ptp_offset_bucket};
 use radcam_fusion::radar::{ClusterConfig, RadarDetection, RadarObject, cluster};
 use radcam_fusion::sync::{ClockStatus, SyncMonitor, SyncRecord, SyncState, SyncThresholds};
 use radcam_fusion::time::TimestampSource;
-use radcam_fusion::track::{Tracker, TrackerConfig};
+use radcam_fusion::track::{TrackOutput, Tracker, TrackerConfig};
 use radcam_schema::metadata::{self, keys};
 use radcam_schema::{TopicMessage, decode, proto, topics};
 use std::collections::{BTreeMap, VecDeque};
@@ -38,6 +41,9 @@ pub struct ReplayConfig {
     pub seed: u64,
     /// Ground-plane match threshold for tracking metrics, m.
     pub match_threshold_m: f64,
+    /// Offset injected into every mapped camera time, ns (0: none). A fault for studying how
+    /// association degrades with sync error.
+    pub camera_offset_ns: i64,
 }
 
 impl Default for ReplayConfig {
@@ -47,6 +53,7 @@ impl Default for ReplayConfig {
             gates: gates::default_gates(),
             seed: 0,
             match_threshold_m: 2.0,
+            camera_offset_ns: 0,
         }
     }
 }
@@ -74,6 +81,28 @@ pub struct ReplayOutput {
     pub sync: Vec<SyncRecord>,
     /// Audit events of the run.
     pub audit: Vec<AuditEvent>,
+    /// The fused object list, per camera frame.
+    pub fused: Vec<FusedObject>,
+    /// Every association decision.
+    pub associations: Vec<AssociationRecord>,
+    /// Truth objects of every evaluated frame (empty without truth).
+    pub truth: Vec<TruthRecord>,
+    /// CLEAR-MOT / ID summary against truth; `None` without truth.
+    pub tracking: Option<MotSummary>,
+    /// Input samples rejected as non-finite or out of range.
+    pub rejected: Rejected,
+    /// Calibration version in force.
+    pub cal_version: u64,
+}
+
+/// Counts of input samples rejected before fusion (non-finite or out of range); they are
+/// dropped one by one, never propagated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rejected {
+    /// Radar points.
+    pub radar_points: u64,
+    /// Camera detection boxes.
+    pub detections: u64,
 }
 
 impl ReplayOutput {
@@ -161,9 +190,15 @@ struct RadarSnapshot {
 struct PendingFrame {
     frame_id: u64,
     host_ns: i64,
-    state: SyncState,
+    provenance: Provenance,
     boxes: Vec<BoxPx>,
+    camera_ids: Vec<Option<u64>>,
 }
+
+/// Largest radar range accepted, m.
+const MAX_RADAR_RANGE_M: f64 = 1_000.0;
+/// Largest |doppler| accepted, m/s.
+const MAX_DOPPLER_MPS: f64 = 150.0;
 
 struct State {
     cal: CalibrationRecord,
@@ -173,11 +208,22 @@ struct State {
     audit: AuditLog,
     last_clock_sample_ns: Option<i64>,
     sync: Vec<SyncRecord>,
-    frame_state: BTreeMap<u64, SyncState>,
+    frame_prov: BTreeMap<u64, Provenance>,
     event_seq: u64,
     radar_clock: Passive,
     truth_host: BTreeMap<u64, i64>,
-    truth_objects: BTreeMap<u64, Vec<Labeled>>,
+    truth_objects: BTreeMap<u64, Vec<TruthRecord>>,
+    has_truth: bool,
+    camera_offset_ns: i64,
+    scale_rate: ScaleRate,
+    radar_noise: RadarNoise,
+    last_tracks: Vec<TrackOutput>,
+    camera_track: BTreeMap<u64, u64>,
+    churn: Counts,
+    fused: Vec<FusedObject>,
+    associations: Vec<AssociationRecord>,
+    truth: Vec<TruthRecord>,
+    rejected: Rejected,
     frame_host: BTreeMap<u64, i64>,
     radar: VecDeque<RadarSnapshot>,
     pending: VecDeque<PendingFrame>,
@@ -263,11 +309,22 @@ pub fn replay_with_progress(
         audit,
         last_clock_sample_ns: None,
         sync: Vec::new(),
-        frame_state: BTreeMap::new(),
+        frame_prov: BTreeMap::new(),
         event_seq: 0,
         radar_clock: Passive::default(),
         truth_host: BTreeMap::new(),
         truth_objects: BTreeMap::new(),
+        has_truth: file.message_count(topics::TRUTH_OBJECTS).unwrap_or(0) > 0,
+        camera_offset_ns: cfg.camera_offset_ns,
+        scale_rate: ScaleRate::new(ScaleRateConfig::default()),
+        radar_noise: RadarNoise::default(),
+        last_tracks: Vec::new(),
+        camera_track: BTreeMap::new(),
+        churn: Vec::new(),
+        fused: Vec::new(),
+        associations: Vec::new(),
+        truth: Vec::new(),
+        rejected: Rejected::default(),
         frame_host: BTreeMap::new(),
         radar: VecDeque::new(),
         pending: VecDeque::new(),
@@ -317,16 +374,7 @@ pub fn replay_with_progress(
             }
             proto::TruthObjects::TOPIC => {
                 let t: proto::TruthObjects = decode(m.data).map_err(dec_err)?;
-                let objs = t
-                    .objects
-                    .iter()
-                    .map(|o| Labeled {
-                        id: o.object_id,
-                        x_m: o.x_m,
-                        y_m: o.y_m,
-                    })
-                    .collect();
-                st.truth_objects.insert(t.frame_id, objs);
+                st.truth_objects(&t);
             }
             _ => {}
         }
@@ -337,6 +385,7 @@ pub fn replay_with_progress(
     }
     let metrics = st.metric_set();
     let gates = gates::evaluate(&cfg.gates, &metrics)?;
+    let tracking = st.has_truth.then(|| st.mot.summary());
     let mut report_metadata = BTreeMap::new();
     let mut put = |k: &str, v: String| {
         report_metadata.insert(k.to_owned(), v);
@@ -376,6 +425,12 @@ pub fn replay_with_progress(
         estimator_used,
         sync: st.sync,
         audit: st.audit.events().to_vec(),
+        fused: st.fused,
+        associations: st.associations,
+        truth: st.truth,
+        tracking,
+        rejected: st.rejected,
+        cal_version: st.cal.cal_version,
     })
 }
 
@@ -421,16 +476,25 @@ impl State {
             // an implausible mapping (e.g. an unseen camera reset) is never fused as locked
             state = SyncState::Resyncing;
         }
-        let host_ns = mapping.host_ns;
+        let host_ns = mapping.host_ns + self.camera_offset_ns;
         self.camera_frames_mapped += 1;
         self.frame_host.insert(f.frame_id, host_ns);
-        self.frame_state.insert(f.frame_id, state);
         let truth = self.truth_host.remove(&f.frame_id);
         if let Some(truth) = truth {
             self.sync_error_us
                 .push((f.host_arrival_ns, (host_ns - truth).abs() as f64 / 1e3));
         }
         self.event_seq += 1;
+        let provenance = Provenance {
+            timestamp_source: self.timestamp_source,
+            cal_version: self.audit.cal_version,
+            config_version: self.audit.config_version,
+            sync_state: state,
+            clock_id: clock_id(self.camera_clock.estimator_name(), mapping.epoch),
+            ptp_offset_ns_bucket: ptp_offset_bucket(self.monitor.ptp.last_offset_ns()),
+            event_seq: self.event_seq,
+        };
+        self.frame_prov.insert(f.frame_id, provenance.clone());
         self.sync.push(SyncRecord {
             frame_id: f.frame_id,
             device_ns: f.device_ns,
@@ -438,15 +502,7 @@ impl State {
             uncertainty_ns: mapping.uncertainty_ns,
             sync_epoch_id: mapping.epoch,
             true_error_ns: truth.map(|t| host_ns - t),
-            provenance: Provenance {
-                timestamp_source: self.timestamp_source,
-                cal_version: self.audit.cal_version,
-                config_version: self.audit.config_version,
-                sync_state: state,
-                clock_id: clock_id(self.camera_clock.estimator_name(), mapping.epoch),
-                ptp_offset_ns_bucket: ptp_offset_bucket(self.monitor.ptp.last_offset_ns()),
-                event_seq: self.event_seq,
-            },
+            provenance,
         });
         // truth of frames that never arrived would otherwise pile up
         self.truth_host = self.truth_host.split_off(&f.frame_id.saturating_sub(1000));
@@ -456,28 +512,35 @@ impl State {
         let Some(host_ns) = self.frame_host.remove(&d.frame_id) else {
             return;
         };
-        let state = self
-            .frame_state
-            .remove(&d.frame_id)
-            .unwrap_or(SyncState::Freerun);
-        self.frame_state = self.frame_state.split_off(&d.frame_id.saturating_sub(1000));
+        let Some(provenance) = self.frame_prov.remove(&d.frame_id) else {
+            return;
+        };
+        self.frame_prov = self.frame_prov.split_off(&d.frame_id.saturating_sub(1000));
         self.frame_host = self.frame_host.split_off(&d.frame_id.saturating_sub(1000));
-        let boxes = d
-            .detections
-            .iter()
-            .map(|b| BoxPx {
+        let mut boxes = Vec::with_capacity(d.detections.len());
+        let mut camera_ids = Vec::with_capacity(d.detections.len());
+        for b in &d.detections {
+            let bx = BoxPx {
                 x_px: b.x_px,
                 y_px: b.y_px,
                 width_px: b.width_px,
                 height_px: b.height_px,
                 score: b.score,
-            })
-            .collect();
+                scale_rate_per_s: None,
+            };
+            if bx.is_valid() {
+                boxes.push(bx);
+                camera_ids.push(b.object_id);
+            } else {
+                self.rejected.detections += 1;
+            }
+        }
         self.pending.push_back(PendingFrame {
             frame_id: d.frame_id,
             host_ns,
-            state,
+            provenance,
             boxes,
+            camera_ids,
         });
         while self.pending.len() > MAX_PENDING {
             if let Some(p) = self.pending.pop_front() {
@@ -496,15 +559,24 @@ impl State {
             return;
         };
         let host_ns = est.host_ns_at(r.device_ns) + self.cal.radar_time_offset_ns;
-        let detections: Vec<RadarDetection> = r
-            .points
-            .iter()
-            .map(|p| RadarDetection {
+        let mut detections: Vec<RadarDetection> = Vec::with_capacity(r.points.len());
+        for p in &r.points {
+            let d = RadarDetection {
                 position_m: Point3::new(f64::from(p.x_m), f64::from(p.y_m), f64::from(p.z_m)),
                 doppler_mps: f64::from(p.doppler_mps),
                 snr_db: f64::from(p.snr_db),
-            })
-            .collect();
+            };
+            let valid = d.position_m.coords.iter().all(|v| v.is_finite())
+                && d.position_m.coords.norm() <= MAX_RADAR_RANGE_M
+                && d.doppler_mps.is_finite()
+                && d.doppler_mps.abs() <= MAX_DOPPLER_MPS
+                && d.snr_db.is_finite();
+            if valid {
+                detections.push(d);
+            } else {
+                self.rejected.radar_points += 1;
+            }
+        }
         self.radar.push_back(RadarSnapshot {
             host_ns,
             objects: cluster(&detections, &self.cluster_cfg),
@@ -559,51 +631,76 @@ impl State {
             .collect()
     }
 
-    fn fuse(&mut self, p: PendingFrame) {
-        if !p.state.fuses() {
-            // HOLDOVER / FREERUN / RESYNCING: no fused output, tracks frozen
-            self.truth_objects.remove(&p.frame_id);
-            return;
-        }
-        let mut assoc_cfg = self.assoc_cfg;
-        if p.state == SyncState::Degraded {
-            assoc_cfg.margin_px *= 2.0; // widened gates while degraded
-        }
-        let objects = self.radar_objects_at(p.host_ns);
-        let camera_from_radar = self.cal.camera_from_radar();
-        let rig_from_radar = self.cal.rig_from_radar();
+    fn truth_objects(&mut self, t: &proto::TruthObjects) {
+        // only objects whose centre is in the camera's view are scored
+        let rig_from_camera = self.cal.rig_from_radar() * self.cal.camera_from_radar().inverse();
+        let camera_from_rig = rig_from_camera.inverse();
         let intr = self.cal.intrinsics;
-        let mut projected = Vec::new();
-        let mut kept = Vec::new();
-        for o in &objects {
-            if let Some(px) = intr.project(&(camera_from_radar * o.position_m))
-                && intr.contains(&px)
-            {
-                projected.push(ProjectedObject {
-                    pixel: px,
-                    snr_db: o.snr_db,
-                });
-                kept.push(*o);
-            }
-        }
-        let a = associate(&p.boxes, &projected, &assoc_cfg);
+        let objs = t
+            .objects
+            .iter()
+            .filter(|o| {
+                intr.project(&(camera_from_rig * Point3::new(o.x_m, o.y_m, o.z_m)))
+                    .is_some_and(|px| intr.contains(&px))
+            })
+            .map(|o| TruthRecord {
+                t_ns: t.host_ns,
+                frame_id: t.frame_id,
+                object_id: o.object_id,
+                class_name: o.class_name.clone(),
+                x_m: o.x_m,
+                y_m: o.y_m,
+                vx_mps: o.vx_mps,
+                vy_mps: o.vy_mps,
+            })
+            .collect();
+        self.truth_objects.insert(t.frame_id, objs);
+    }
+
+    fn fuse(&mut self, p: PendingFrame) {
+        let state = p.provenance.sync_state;
         let t = p.host_ns;
-        self.association
-            .push((t, a.unmatched_detections.len() as u64, p.boxes.len() as u64));
-        let mut measurements = Vec::new();
-        for pair in &a.pairs {
-            self.residual_px.push((t, pair.residual_px));
-            let centre = p.boxes[pair.detection].center();
-            if intr.radial_fraction(&centre) < 0.5 {
-                self.residual_center_px.push((t, pair.residual_px));
-            } else {
-                self.residual_edge_px.push((t, pair.residual_px));
-            }
-            let rig = rig_from_radar * kept[pair.object].position_m;
-            measurements.push(Vector2::new(rig.x, rig.y));
+        let tracks = if state.fuses() {
+            let tracks = self.fuse_frame(&p);
+            self.last_tracks.clone_from(&tracks);
+            tracks
+        } else {
+            // HOLDOVER / FREERUN / RESYNCING: no new fusion; the last fused tracks are held,
+            // flagged frozen
+            self.last_tracks.clone()
+        };
+        let confidence_scale = if state == SyncState::Degraded {
+            0.5
+        } else {
+            1.0
+        };
+        for tr in &tracks {
+            self.event_seq += 1;
+            self.fused.push(FusedObject {
+                t_ns: t,
+                frame_id: p.frame_id,
+                track_id: tr.track_id,
+                x_m: tr.x_m,
+                y_m: tr.y_m,
+                vx_mps: tr.vx_mps,
+                vy_mps: tr.vy_mps,
+                confidence: tr.confidence * confidence_scale,
+                frozen: !state.fuses(),
+                provenance: Provenance {
+                    event_seq: self.event_seq,
+                    ..p.provenance.clone()
+                },
+            });
         }
-        let tracks = self.tracker.step(p.host_ns, &measurements);
         if let Some(truth) = self.truth_objects.remove(&p.frame_id) {
+            let objs: Vec<Labeled> = truth
+                .iter()
+                .map(|o| Labeled {
+                    id: o.object_id,
+                    x_m: o.x_m,
+                    y_m: o.y_m,
+                })
+                .collect();
             let hyps: Vec<Labeled> = tracks
                 .iter()
                 .map(|t| Labeled {
@@ -612,17 +709,148 @@ impl State {
                     y_m: t.y_m,
                 })
                 .collect();
-            let (switches, matches) = (self.mot.num_switches, self.mot.num_matches);
-            self.mot.update(&truth, &hyps);
-            self.switches.push((
-                t,
-                self.mot.num_switches - switches,
-                self.mot.num_matches - matches,
-            ));
+            let matched = self.mot.num_matches + self.mot.num_switches;
+            let switches = self.mot.update(&objs, &hyps);
+            let matched = self.mot.num_matches + self.mot.num_switches - matched;
+            self.switches.push((t, switches, matched));
+            self.truth.extend(truth);
         }
         self.truth_objects = self
             .truth_objects
             .split_off(&p.frame_id.saturating_sub(1000));
+    }
+
+    /// Associates and tracks one frame; returns the confirmed tracks.
+    fn fuse_frame(&mut self, p: &PendingFrame) -> Vec<TrackOutput> {
+        let t = p.host_ns;
+        let mut assoc_cfg = self.assoc_cfg;
+        if p.provenance.sync_state == SyncState::Degraded {
+            assoc_cfg.margin_px *= 2.0; // widened gates while degraded
+        }
+        let mut boxes = p.boxes.clone();
+        for (b, id) in boxes.iter_mut().zip(&p.camera_ids) {
+            if let Some(id) = id {
+                b.scale_rate_per_s = self.scale_rate.observe(*id, t, b.height_px);
+            }
+        }
+        self.scale_rate.prune(t);
+        let objects = self.radar_objects_at(t);
+        let camera_from_radar = self.cal.camera_from_radar();
+        let rig_from_radar = self.cal.rig_from_radar();
+        let intr = self.cal.intrinsics;
+        let mut projected = Vec::new();
+        let mut kept = Vec::new();
+        for o in &objects {
+            let m = RadarMeasurement::from_point(&o.position_m, o.doppler_mps);
+            let noise = self.radar_noise.of_mean(o.points);
+            if let Some(est) = project_measurement(&intr, &camera_from_radar, &m, &noise)
+                && intr.contains(&est.pixel)
+            {
+                projected.push(ProjectedObject {
+                    pixel: est.pixel,
+                    sigma_px: est.max_sigma_px(),
+                    range_m: m.range_m,
+                    doppler_mps: o.doppler_mps,
+                    snr_db: o.snr_db,
+                });
+                kept.push(*o);
+            }
+        }
+        let a = associate(&boxes, &projected, &assoc_cfg);
+        self.association
+            .push((t, a.unmatched_detections.len() as u64, boxes.len() as u64));
+        self.record_associations(p, &boxes, &projected, &a);
+        let mut measurements = Vec::new();
+        let mut measured_ids = Vec::new();
+        for pair in a.pairs() {
+            self.residual_px.push((t, pair.residual_px));
+            let centre = boxes[pair.detection].center();
+            if intr.radial_fraction(&centre) < 0.5 {
+                self.residual_center_px.push((t, pair.residual_px));
+            } else {
+                self.residual_edge_px.push((t, pair.residual_px));
+            }
+            let rig = rig_from_radar * kept[pair.object].position_m;
+            measurements.push(Vector2::new(rig.x, rig.y));
+            measured_ids.push(p.camera_ids[pair.detection]);
+        }
+        let step = self.tracker.step_with_ids(t, &measurements);
+        // identity churn of fused tracks against the camera's own object ids
+        let (mut churned, mut compared) = (0, 0);
+        for (cam, track) in measured_ids.iter().zip(&step.measurement_tracks) {
+            if let Some(cam) = cam {
+                compared += 1;
+                if self
+                    .camera_track
+                    .insert(*cam, *track)
+                    .is_some_and(|prev| prev != *track)
+                {
+                    churned += 1;
+                }
+            }
+        }
+        self.churn.push((t, churned, compared));
+        step.tracks
+    }
+
+    fn record_associations(
+        &mut self,
+        p: &PendingFrame,
+        boxes: &[BoxPx],
+        objects: &[ProjectedObject],
+        a: &radcam_fusion::associate::Association,
+    ) {
+        let base = |d: usize| AssociationRecord {
+            t_ns: p.host_ns,
+            frame_id: p.frame_id,
+            detection_index: u32::try_from(d).unwrap_or(u32::MAX),
+            camera_object_id: p.camera_ids[d],
+            score: boxes[d].score,
+            radar_object_index: None,
+            residual_px: None,
+            margin_px: None,
+            projection_sigma_px: None,
+            radar_range_m: None,
+            radar_doppler_mps: None,
+            camera_radial_mps: None,
+            radar_snr_db: None,
+            position_gate: None,
+            velocity_gate: None,
+            confidence_gate: None,
+            outcome: Outcome::NoCandidate,
+            provenance: p.provenance.clone(),
+        };
+        let mut next = 0;
+        for d in 0..boxes.len() {
+            let start = next;
+            while next < a.candidates.len() && a.candidates[next].detection == d {
+                let c = &a.candidates[next];
+                let o = &objects[c.object];
+                self.associations.push(AssociationRecord {
+                    radar_object_index: u32::try_from(c.object).ok(),
+                    residual_px: Some(c.residual_px),
+                    margin_px: Some(c.margin_px),
+                    projection_sigma_px: Some(o.sigma_px),
+                    radar_range_m: Some(o.range_m),
+                    radar_doppler_mps: Some(o.doppler_mps),
+                    camera_radial_mps: c.camera_radial_mps,
+                    radar_snr_db: Some(o.snr_db),
+                    position_gate: Some(c.gates.position),
+                    velocity_gate: c.gates.velocity,
+                    confidence_gate: Some(c.gates.confidence),
+                    outcome: if c.assigned {
+                        Outcome::Assigned
+                    } else {
+                        Outcome::NotAssigned
+                    },
+                    ..base(d)
+                });
+                next += 1;
+            }
+            if next == start {
+                self.associations.push(base(d));
+            }
+        }
     }
 
     fn metric_set(&self) -> MetricSet {
@@ -632,7 +860,12 @@ impl State {
             residual_center_px: &self.residual_center_px,
             residual_edge_px: &self.residual_edge_px,
             association: &self.association,
-            switches: &self.switches,
+            // against truth when the recording has it, else against the camera's object ids
+            switches: if self.has_truth {
+                &self.switches
+            } else {
+                &self.churn
+            },
         })
     }
 }

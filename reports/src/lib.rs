@@ -5,12 +5,14 @@
 //! estimator, versions) and a pinned `created_by`, so identical inputs give identical bytes.
 
 pub mod error;
+pub mod fusion_tables;
 pub mod gate_table;
 pub mod junit;
 pub mod parquet_in;
 pub mod parquet_out;
 
 pub use error::{Error, Result};
+pub use fusion_tables::{FusionTables, write_fusion_tables};
 pub use gate_table::{baseline_table, gate_table, gates_json};
 pub use junit::junit_xml;
 pub use parquet_in::read_gates;

@@ -23,22 +23,22 @@ pub const SYNC_FILE: &str = "sync.parquet";
 /// File name of the audit table.
 pub const AUDIT_FILE: &str = "audit.parquet";
 
-fn batch(path: &str, fields: Vec<Field>, columns: Vec<ArrayRef>) -> Result<RecordBatch> {
+pub(crate) fn batch(path: &str, fields: Vec<Field>, columns: Vec<ArrayRef>) -> Result<RecordBatch> {
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| Error::Parquet {
         path: path.into(),
         detail: e.to_string(),
     })
 }
 
-fn utf8<T>(rows: &[T], f: impl Fn(&T) -> String) -> ArrayRef {
+pub(crate) fn utf8<T>(rows: &[T], f: impl Fn(&T) -> String) -> ArrayRef {
     Arc::new(StringArray::from(rows.iter().map(f).collect::<Vec<_>>()))
 }
 
-fn u64s<T>(rows: &[T], f: impl Fn(&T) -> u64) -> ArrayRef {
+pub(crate) fn u64s<T>(rows: &[T], f: impl Fn(&T) -> u64) -> ArrayRef {
     Arc::new(UInt64Array::from(rows.iter().map(f).collect::<Vec<_>>()))
 }
 
-fn i64s<T>(rows: &[T], f: impl Fn(&T) -> Option<i64>) -> ArrayRef {
+pub(crate) fn i64s<T>(rows: &[T], f: impl Fn(&T) -> Option<i64>) -> ArrayRef {
     Arc::new(Int64Array::from(rows.iter().map(f).collect::<Vec<_>>()))
 }
 
@@ -123,7 +123,7 @@ pub fn write_audit(
 }
 
 /// Writes one record batch as a zstd Parquet file with `metadata` as key-value metadata.
-fn write_table(
+pub(crate) fn write_table(
     path: &Path,
     batch: &RecordBatch,
     metadata: &BTreeMap<String, String>,

@@ -1,0 +1,114 @@
+//! The rows a fusion run emits: the fused object list, every association decision and the
+//! ground truth it was scored against. Plain data; `reports` writes them as Parquet.
+
+use crate::provenance::Provenance;
+
+/// One object of the fused object list at one camera frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FusedObject {
+    /// The object's timestamp: the camera frame's instant mapped to host time, ns.
+    pub t_ns: i64,
+    /// Camera frame it was output with.
+    pub frame_id: u64,
+    /// Stable track id.
+    pub track_id: u64,
+    /// Position on the rig ground plane, m.
+    pub x_m: f64,
+    /// Position y, m.
+    pub y_m: f64,
+    /// Velocity, m/s.
+    pub vx_mps: f64,
+    /// Velocity y, m/s.
+    pub vy_mps: f64,
+    /// Confidence in [0, 1] (halved while DEGRADED).
+    pub confidence: f64,
+    /// True when the sync state forbids fusion and the track is held at its last fused state.
+    pub frozen: bool,
+    /// Provenance (sync state, timestamp source, versions, clock id, ...).
+    pub provenance: Provenance,
+}
+
+/// Outcome of one association decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The global assignment chose this pair.
+    Assigned,
+    /// A candidate pair the assignment did not choose (a gate failed or another pair won).
+    NotAssigned,
+    /// A detection with no radar object within the candidate radius.
+    NoCandidate,
+}
+
+impl Outcome {
+    /// Contract name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Assigned => "assigned",
+            Self::NotAssigned => "not_assigned",
+            Self::NoCandidate => "no_candidate",
+        }
+    }
+}
+
+/// One row of `associations.parquet`: a (detection, radar object) candidate pair with the
+/// outcome of each gate, or a detection that had none.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssociationRecord {
+    /// Camera frame instant, host ns.
+    pub t_ns: i64,
+    /// Camera frame.
+    pub frame_id: u64,
+    /// Detection index within the frame.
+    pub detection_index: u32,
+    /// The camera's own object id for the detection, if it has one.
+    pub camera_object_id: Option<u64>,
+    /// Detector score.
+    pub score: f64,
+    /// Radar object index within the frame (range order); `None` for `no_candidate`.
+    pub radar_object_index: Option<u32>,
+    /// Projected radar centroid to box centre, px.
+    pub residual_px: Option<f64>,
+    /// Position-gate margin used (base + k·sigma), px.
+    pub margin_px: Option<f64>,
+    /// Worst-direction sigma of the projection, px.
+    pub projection_sigma_px: Option<f64>,
+    /// Radar range, m.
+    pub radar_range_m: Option<f64>,
+    /// Radar radial speed, m/s.
+    pub radar_doppler_mps: Option<f64>,
+    /// Camera-derived radial speed, m/s, when the camera had enough history.
+    pub camera_radial_mps: Option<f64>,
+    /// Radar SNR, dB.
+    pub radar_snr_db: Option<f64>,
+    /// Position gate outcome.
+    pub position_gate: Option<bool>,
+    /// Velocity gate outcome (`None`: not evaluated).
+    pub velocity_gate: Option<bool>,
+    /// Confidence gate outcome.
+    pub confidence_gate: Option<bool>,
+    /// What was decided.
+    pub outcome: Outcome,
+    /// Provenance of the frame.
+    pub provenance: Provenance,
+}
+
+/// One truth object at one evaluated camera frame (`ground_truth.parquet`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TruthRecord {
+    /// True instant of the camera frame, host ns.
+    pub t_ns: i64,
+    /// Camera frame.
+    pub frame_id: u64,
+    /// Object id.
+    pub object_id: u64,
+    /// Object class.
+    pub class_name: String,
+    /// Position on the rig ground plane, m.
+    pub x_m: f64,
+    /// Position y, m.
+    pub y_m: f64,
+    /// Velocity, m/s.
+    pub vx_mps: f64,
+    /// Velocity y, m/s.
+    pub vy_mps: f64,
+}
