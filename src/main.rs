@@ -220,7 +220,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             duration,
             seed,
         } => {
-            let scenario = Scenario::from_path(&scenario)?;
+            let scenario = Scenario::from_path_or_library(&scenario)?;
             if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
                 create_dir(parent)?;
             }

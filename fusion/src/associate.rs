@@ -9,6 +9,7 @@
 //! - **confidence**: radar SNR and detector score above their minima.
 
 use crate::assignment::min_cost_pairs;
+use crate::camera_motion::Rate;
 use nalgebra::Point2;
 
 /// A camera detection box in pixels.
@@ -24,9 +25,9 @@ pub struct BoxPx {
     pub height_px: f64,
     /// Detector score in [0, 1].
     pub score: f64,
-    /// Relative growth rate of the box height, d ln(height)/dt, 1/s, from the camera's own
-    /// history of this object; `None` when there is not enough history.
-    pub scale_rate_per_s: Option<f64>,
+    /// Relative growth rate of the box height, d ln(height)/dt, from the camera's own history
+    /// of this object; `None` when there is not enough history.
+    pub scale_rate: Option<Rate>,
 }
 
 impl BoxPx {
@@ -60,7 +61,9 @@ impl BoxPx {
             && self.width_px > 0.0
             && self.height_px > 0.0
             && (0.0..=1.0).contains(&self.score)
-            && self.scale_rate_per_s.is_none_or(f64::is_finite)
+            && self
+                .scale_rate
+                .is_none_or(|r| r.per_s.is_finite() && r.sigma_per_s.is_finite())
     }
 }
 
@@ -86,8 +89,14 @@ pub struct AssociationConfig {
     pub margin_px: f64,
     /// Sigmas of the projection's uncertainty added to the margin.
     pub sigma_k: f64,
-    /// Largest |radar radial speed − camera-derived radial speed| that passes, m/s.
+    /// Largest |radar radial speed − camera-derived radial speed| that passes, m/s, on top of
+    /// `velocity_sigma_k` standard errors of the camera-derived speed.
     pub velocity_tolerance_mps: f64,
+    /// Standard errors of the camera-derived radial speed added to the velocity tolerance.
+    pub velocity_sigma_k: f64,
+    /// The velocity gate is evaluated only when the camera-derived radial speed's standard
+    /// error is at most this, m/s: a vaguer estimate cannot tell objects apart.
+    pub velocity_max_sigma_mps: f64,
     /// Minimum radar SNR for the confidence gate, dB.
     pub min_snr_db: f64,
     /// Minimum detector score for the confidence gate.
@@ -102,7 +111,9 @@ impl Default for AssociationConfig {
         Self {
             margin_px: 20.0,
             sigma_k: 2.0,
-            velocity_tolerance_mps: 4.0,
+            velocity_tolerance_mps: 2.0,
+            velocity_sigma_k: 3.0,
+            velocity_max_sigma_mps: 1.5,
             min_snr_db: 12.0,
             min_score: 0.3,
             candidate_radius_px: 150.0,
@@ -141,6 +152,8 @@ pub struct Candidate {
     pub margin_px: f64,
     /// Camera-derived radial speed, m/s, when evaluated.
     pub camera_radial_mps: Option<f64>,
+    /// Tolerance the velocity gate used (base + k·standard error), m/s, when evaluated.
+    pub velocity_tolerance_mps: Option<f64>,
     /// The gates' outcomes.
     pub gates: GateOutcomes,
     /// Whether the global assignment chose this pair.
@@ -177,17 +190,25 @@ pub fn associate(
                 continue;
             }
             let margin_px = cfg.margin_px + cfg.sigma_k * obj.sigma_px;
-            let camera_radial_mps = b.scale_rate_per_s.map(|s| -obj.range_m * s);
+            let informative = b
+                .scale_rate
+                .filter(|r| obj.range_m * r.sigma_per_s <= cfg.velocity_max_sigma_mps);
+            let camera_radial_mps = informative.map(|r| -obj.range_m * r.per_s);
+            let velocity_tolerance_mps = informative.map(|r| {
+                cfg.velocity_tolerance_mps + cfg.velocity_sigma_k * obj.range_m * r.sigma_per_s
+            });
             candidates.push(Candidate {
                 detection: d,
                 object: o,
                 residual_px: (b.center() - obj.pixel).norm(),
                 margin_px,
                 camera_radial_mps,
+                velocity_tolerance_mps,
                 gates: GateOutcomes {
                     position: b.contains_with_margin(&obj.pixel, margin_px),
                     velocity: camera_radial_mps
-                        .map(|c| (c - obj.doppler_mps).abs() <= cfg.velocity_tolerance_mps),
+                        .zip(velocity_tolerance_mps)
+                        .map(|(c, tol)| (c - obj.doppler_mps).abs() <= tol),
                     confidence: obj.snr_db >= cfg.min_snr_db && b.score >= cfg.min_score,
                 },
                 assigned: false,
@@ -231,7 +252,7 @@ mod tests {
             width_px: 100.0,
             height_px: 80.0,
             score: 0.9,
-            scale_rate_per_s: None,
+            scale_rate: None,
         }
     }
 
@@ -277,7 +298,10 @@ mod tests {
     fn the_velocity_gate_splits_two_objects_behind_one_box() {
         // approaching at 5 m/s from 20 m: the box grows at 0.25 /s
         let mut b = bx(0.0, 0.0);
-        b.scale_rate_per_s = Some(0.25);
+        b.scale_rate = Some(Rate {
+            per_s: 0.25,
+            sigma_per_s: 0.01,
+        });
         let mut receding = obj(50.0, 40.0);
         receding.doppler_mps = 6.0;
         let mut approaching = obj(60.0, 45.0);
@@ -290,6 +314,17 @@ mod tests {
         assert_eq!(assigned(&a), vec![(0, 1)]);
         assert_eq!(a.candidates[0].gates.velocity, Some(false));
         assert_eq!(a.candidates[1].camera_radial_mps, Some(-5.0));
+        // a vague camera estimate is not used at all
+        b.scale_rate = Some(Rate {
+            per_s: 0.25,
+            sigma_per_s: 0.1,
+        });
+        let a = associate(
+            &[b],
+            &[receding, approaching],
+            &AssociationConfig::default(),
+        );
+        assert!(a.candidates.iter().all(|c| c.gates.velocity.is_none()));
     }
 
     #[test]

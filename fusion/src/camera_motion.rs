@@ -21,11 +21,20 @@ pub struct ScaleRateConfig {
 impl Default for ScaleRateConfig {
     fn default() -> Self {
         Self {
-            window_ns: 600_000_000,
-            min_samples: 10,
-            min_span_ns: 400_000_000,
+            window_ns: 350_000_000,
+            min_samples: 8,
+            min_span_ns: 230_000_000,
         }
     }
+}
+
+/// A relative growth rate and its standard error.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    /// d ln(height)/dt, 1/s.
+    pub per_s: f64,
+    /// Standard error of `per_s`, 1/s.
+    pub sigma_per_s: f64,
 }
 
 /// Box-height histories by camera object id.
@@ -45,9 +54,10 @@ impl ScaleRate {
     }
 
     /// Adds the box height (px) of `object_id` at `t_ns` and returns d ln(height)/dt (1/s) from
-    /// the window ending there, if there is enough history. Samples must come in time order per
-    /// object; non-positive or non-finite heights are ignored.
-    pub fn observe(&mut self, object_id: u64, t_ns: i64, height_px: f64) -> Option<f64> {
+    /// the window ending there with its standard error (1/s, from the fit residual), if there is
+    /// enough history. Samples must come in time order per object; non-positive or non-finite
+    /// heights are ignored.
+    pub fn observe(&mut self, object_id: u64, t_ns: i64, height_px: f64) -> Option<Rate> {
         if !(height_px.is_finite() && height_px > 0.0) {
             return None;
         }
@@ -77,7 +87,18 @@ impl ScaleRate {
             stt += dt * dt;
             stv += dt * (v - mean_v);
         }
-        (stt > 0.0).then(|| stv / stt)
+        if stt <= 0.0 {
+            return None;
+        }
+        let slope = stv / stt;
+        let sse: f64 = h
+            .iter()
+            .map(|&(t, v)| (v - mean_v - slope * (ts(t) - mean_t)).powi(2))
+            .sum();
+        Some(Rate {
+            per_s: slope,
+            sigma_per_s: (sse / (n - 2.0) / stt).sqrt(),
+        })
     }
 
     /// Forgets objects not seen since before `t_ns` − window.
@@ -101,10 +122,10 @@ mod tests {
             let t = k * 33_333_333;
             let range = 30.0 - 5.0 * t as f64 * 1e-9;
             last = s.observe(7, t, 1100.0 * 1.5 / range);
-            // 0.4 s of history spans 13 frames
-            assert_eq!(last.is_some(), k >= 13, "frame {k}");
+            // 0.23 s of history spans 8 frames
+            assert_eq!(last.is_some(), k >= 7, "frame {k}");
         }
-        let rate = last.expect("enough history");
+        let rate = last.expect("enough history").per_s;
         let range_now = 30.0 - 5.0 * 19.0 / 30.0;
         // camera radial speed −range·rate ≈ −5 m/s (the window mean range lags: ~5 %)
         assert!(

@@ -78,6 +78,8 @@ pub struct AssociationRecord {
     pub radar_doppler_mps: Option<f64>,
     /// Camera-derived radial speed, m/s, when the camera had enough history.
     pub camera_radial_mps: Option<f64>,
+    /// Velocity-gate tolerance used, m/s, when evaluated.
+    pub velocity_tolerance_mps: Option<f64>,
     /// Radar SNR, dB.
     pub radar_snr_db: Option<f64>,
     /// Position gate outcome.

@@ -526,7 +526,7 @@ impl State {
                 width_px: b.width_px,
                 height_px: b.height_px,
                 score: b.score,
-                scale_rate_per_s: None,
+                scale_rate: None,
             };
             if bx.is_valid() {
                 boxes.push(bx);
@@ -730,7 +730,7 @@ impl State {
         let mut boxes = p.boxes.clone();
         for (b, id) in boxes.iter_mut().zip(&p.camera_ids) {
             if let Some(id) = id {
-                b.scale_rate_per_s = self.scale_rate.observe(*id, t, b.height_px);
+                b.scale_rate = self.scale_rate.observe(*id, t, b.height_px);
             }
         }
         self.scale_rate.prune(t);
@@ -813,6 +813,7 @@ impl State {
             radar_range_m: None,
             radar_doppler_mps: None,
             camera_radial_mps: None,
+            velocity_tolerance_mps: None,
             radar_snr_db: None,
             position_gate: None,
             velocity_gate: None,
@@ -834,6 +835,7 @@ impl State {
                     radar_range_m: Some(o.range_m),
                     radar_doppler_mps: Some(o.doppler_mps),
                     camera_radial_mps: c.camera_radial_mps,
+                    velocity_tolerance_mps: c.velocity_tolerance_mps,
                     radar_snr_db: Some(o.snr_db),
                     position_gate: Some(c.gates.position),
                     velocity_gate: c.gates.velocity,

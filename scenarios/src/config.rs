@@ -219,6 +219,22 @@ pub struct RadarConfig {
     pub clock: ClockConfig,
     /// Delay from the frame's start to its last byte reaching the host (processing + UART).
     pub arrival_delay: DelayConfig,
+    /// Reflective wall that makes multipath ghosts; none when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multipath: Option<MultipathConfig>,
+}
+
+/// A reflective wall parallel to the rig's x axis: each target, with some probability per
+/// radar frame, also appears mirrored behind it (a ghost with mirrored velocity, weaker).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MultipathConfig {
+    /// The wall's y in the rig frame, m.
+    pub wall_y_m: f64,
+    /// Chance per target per radar frame that its ghost is detected, in [0, 1].
+    pub probability: f64,
+    /// SNR lost by the reflection, dB.
+    pub snr_loss_db: f64,
 }
 
 /// PTP offset process as ptp4l would report it.
@@ -301,7 +317,33 @@ impl Scenario {
 
     /// The embedded demo scenario.
     pub fn demo() -> Result<Self> {
-        Self::from_toml(crate::DEMO_TOML, Path::new("<embedded demo.toml>"))
+        Self::library("demo")
+    }
+
+    /// A scenario of the embedded library by name (see [`crate::LIBRARY`]).
+    pub fn library(name: &str) -> Result<Self> {
+        let (_, text) = crate::LIBRARY
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| Error::UnknownScenario {
+                name: name.to_owned(),
+                known: crate::LIBRARY
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        Self::from_toml(text, Path::new(&format!("<library {name}.toml>")))
+    }
+
+    /// A scenario file, or if no such file exists, the library scenario of that name.
+    pub fn from_path_or_library(path: &Path) -> Result<Self> {
+        match path.to_str() {
+            Some(name) if !path.exists() && crate::LIBRARY.iter().any(|(n, _)| *n == name) => {
+                Self::library(name)
+            }
+            _ => Self::from_path(path),
+        }
     }
 
     /// Canonical TOML of this scenario (what is hashed and stored in recordings).
@@ -368,6 +410,16 @@ impl Scenario {
         delay("camera.latch.read", &self.camera.latch.read)?;
         delay("camera.detector.latency", &self.camera.detector.latency)?;
         delay("radar.arrival_delay", &self.radar.arrival_delay)?;
+        if let Some(m) = &self.radar.multipath
+            && !((0.0..=1.0).contains(&m.probability)
+                && m.wall_y_m.is_finite()
+                && m.snr_loss_db.is_finite())
+        {
+            return Err(bad(
+                "radar.multipath",
+                "needs probability within [0, 1] and finite wall_y_m, snr_loss_db".into(),
+            ));
+        }
         if !(0.0..=1.0).contains(&self.camera.detector.miss_probability) {
             return Err(bad(
                 "camera.detector.miss_probability",

@@ -34,4 +34,14 @@ pub enum Error {
         /// What is wrong.
         problem: String,
     },
+    /// No file of that name and no library scenario either.
+    #[error(
+        "no scenario named '{name}' in the library (known: {known}); give a file path or one of those"
+    )]
+    UnknownScenario {
+        /// The name asked for.
+        name: String,
+        /// Library scenario names.
+        known: String,
+    },
 }

@@ -20,3 +20,16 @@ pub use sim::{SimEvent, SimMessage, Simulator};
 
 /// The embedded default scenario: the demo and benchmark rig.
 pub const DEMO_TOML: &str = include_str!("../library/demo.toml");
+
+/// The embedded scenario library, by name (the files in `scenarios/library/`).
+pub const LIBRARY: &[(&str, &str)] = &[
+    ("demo", DEMO_TOML),
+    ("separated", include_str!("../library/separated.toml")),
+    ("crossing", include_str!("../library/crossing.toml")),
+    ("close_pair", include_str!("../library/close_pair.toml")),
+    ("multipath", include_str!("../library/multipath.toml")),
+    (
+        "dense_clutter",
+        include_str!("../library/dense_clutter.toml"),
+    ),
+];

@@ -685,6 +685,7 @@ fn radar(rig: &Rig, st: &mut Stream, out: &mut Out) {
             continue;
         }
         let (c, sn) = (s.heading_rad.cos(), s.heading_rad.sin());
+        let mut body = Vec::new();
         for _ in 0..r.points_per_target {
             let (dx, dy, dz) = (
                 normal(&mut st.rng, l / 8.0),
@@ -705,6 +706,27 @@ fn radar(rig: &Rig, st: &mut Stream, out: &mut Out) {
                 doppler,
                 snr.max(1.0),
             ));
+            body.push((p_rig, snr));
+        }
+        if let Some(m) = &r.multipath {
+            // the ghost: the target mirrored behind the wall, its velocity mirrored too
+            let seen = st.rng.random::<f64>() < m.probability;
+            for &(p_rig, snr) in body.iter().filter(|_| seen) {
+                let ghost = Point3::new(p_rig.x, 2.0 * m.wall_y_m - p_rig.y, p_rig.z);
+                let p_radar = radar_from_rig * ghost;
+                let (g_range, g_az, g_el) = geometry::radar_spherical(&p_radar);
+                if g_range > r.max_range_m || g_az.abs() > fov_az || g_el.abs() > fov_el {
+                    continue;
+                }
+                let los: Vector3<f64> = (ghost - radar_origin_rig).normalize();
+                let doppler = Vector3::new(s.vx_mps, -s.vy_mps, 0.0).dot(&los);
+                points.push(point(
+                    &mut st.rng,
+                    p_radar,
+                    doppler,
+                    (snr - m.snr_loss_db).max(1.0),
+                ));
+            }
         }
     }
     for _ in 0..r.clutter_points {
