@@ -116,6 +116,9 @@ enum Command {
         /// Seed for injected randomness.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Inject a constant offset into every mapped camera time, ms (a fault).
+        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+        offset_ms: f64,
         /// Gates file (TOML); default: the seed's three gates.
         #[arg(long)]
         gates: Option<PathBuf>,
@@ -232,14 +235,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out,
             estimator,
             seed,
+            offset_ms,
             gates,
             baseline,
             tolerance,
             json,
         } => {
+            if !offset_ms.is_finite() || offset_ms.abs() > 3_600_000.0 {
+                anyhow::bail!("--offset-ms {offset_ms}: must be a finite offset within one hour");
+            }
             let mut cfg = ReplayConfig {
                 estimator,
                 seed,
+                camera_offset_ns: (offset_ms * 1e6).round() as i64,
                 ..ReplayConfig::default()
             };
             if let Some(path) = gates {

@@ -8,5 +8,5 @@ pub mod sim_source;
 pub mod writer;
 
 pub use error::{Error, Result};
-pub use sim_source::{RecordRequest, RecordSummary, record_scenario};
+pub use sim_source::{RecordRequest, RecordSummary, record_scenario, record_scenario_with};
 pub use writer::McapSink;

@@ -37,8 +37,15 @@ pub fn partial_path(out: &Path) -> PathBuf {
 }
 
 /// Records the simulator into an MCAP file. `progress` is called with the fraction done.
-pub fn record_scenario(
+pub fn record_scenario(req: &RecordRequest, progress: impl FnMut(f64)) -> Result<RecordSummary> {
+    record_scenario_with(req, |_| {}, progress)
+}
+
+/// As [`record_scenario`], passing every simulated event through `edit` before it is written
+/// (to damage inputs on purpose: NaN points, impossible boxes).
+pub fn record_scenario_with(
     req: &RecordRequest,
+    mut edit: impl FnMut(&mut radcam_scenarios::SimEvent),
     mut progress: impl FnMut(f64),
 ) -> Result<RecordSummary> {
     let part = partial_path(&req.out);
@@ -75,7 +82,8 @@ pub fn record_scenario(
     let start = sim.start_ns();
     let span = (req.duration_s * 1e9).max(1.0);
     let mut last_report = 0.0;
-    for ev in sim {
+    for mut ev in sim {
+        edit(&mut ev);
         let t = ev.log_time_ns;
         match &ev.message {
             SimMessage::CameraFrame(m) => sink.write(t, m)?,

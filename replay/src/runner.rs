@@ -404,7 +404,14 @@ pub fn replay_with_progress(
         recording.get(keys::SEED).cloned().unwrap_or_default(),
     );
     put("seed", cfg.seed.to_string());
-    put("fault_plan", "none".to_owned());
+    put(
+        "fault_plan",
+        if cfg.camera_offset_ns == 0 {
+            "none".to_owned()
+        } else {
+            format!("camera_offset_ns={}", cfg.camera_offset_ns)
+        },
+    );
     put("estimator", estimator_used.clone());
     put("cal_version", st.cal.cal_version.to_string());
     put(
@@ -1030,5 +1037,120 @@ mod tests {
         let kinds: Vec<&str> = r.audit.iter().map(|e| e.new_state.as_str()).collect();
         assert!(kinds.contains(&"RESYNCING"), "{kinds:?}");
         assert!(r.passed(), "{:?}", r.gates);
+    }
+
+    fn fail_rate(o: &ReplayOutput) -> f64 {
+        o.metrics
+            .lookup("t", "association_fail_rate")
+            .expect("metric")
+            .0
+            .expect("samples")
+    }
+
+    #[test]
+    fn well_separated_targets_associate_cleanly_and_never_switch() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let scenario = Scenario::library("separated").expect("library");
+        let rec = record(dir.path(), "sep.mcap", scenario, 20.0);
+        let r = replay(&rec, &ReplayConfig::default()).expect("replay");
+        let t = r.tracking.expect("truth");
+        assert_eq!(t.num_switches, 0, "{t:?}");
+        assert!(t.mota > 0.85 && t.idf1 > 0.9, "{t:?}");
+        assert!(
+            fail_rate(&r) < 0.01,
+            "association_fail_rate {}",
+            fail_rate(&r)
+        );
+        // every fused object carries the provenance of its frame
+        assert!(!r.fused.is_empty());
+        assert!(
+            r.fused
+                .iter()
+                .all(|f| f.provenance.cal_version == r.cal_version
+                    && f.provenance.clock_id == "camera/bracket/epoch0"
+                    && !f.frozen)
+        );
+        let seqs: Vec<u64> = r.fused.iter().map(|f| f.provenance.event_seq).collect();
+        assert!(seqs.windows(2).all(|w| w[1] > w[0]));
+        // every detection has at least one association row, and assigned rows passed every gate
+        for a in &r.associations {
+            if a.outcome == Outcome::Assigned {
+                assert!(a.position_gate == Some(true) && a.confidence_gate == Some(true));
+                assert_ne!(a.velocity_gate, Some(false));
+            }
+        }
+    }
+
+    #[test]
+    fn association_degrades_as_the_camera_offset_grows() {
+        let dir = tempfile::tempdir().expect("tmp");
+        // lateral traffic: crossing pedestrians and cyclists
+        let scenario = Scenario::library("crossing").expect("library");
+        let rec = record(dir.path(), "cross.mcap", scenario, 30.0);
+        let rates: Vec<f64> = [0, 200, 400, 800]
+            .iter()
+            .map(|ms| {
+                let cfg = ReplayConfig {
+                    camera_offset_ns: ms * 1_000_000,
+                    ..ReplayConfig::default()
+                };
+                fail_rate(&replay(&rec, &cfg).expect("replay"))
+            })
+            .collect();
+        assert!(
+            rates.windows(2).all(|w| w[1] >= w[0]),
+            "fail rate should not fall as the offset grows: {rates:?}"
+        );
+        assert!(rates[3] > 2.0 * rates[0], "{rates:?}");
+    }
+
+    #[test]
+    fn non_finite_and_impossible_inputs_are_rejected_one_by_one() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let out = dir.path().join("bad.mcap");
+        let (mut points, mut boxes) = (0u64, 0u64);
+        radcam_recorder::record_scenario_with(
+            &RecordRequest {
+                scenario: Scenario::demo().expect("demo"),
+                seed: 1,
+                duration_s: 5.0,
+                out: out.clone(),
+            },
+            |ev| match &mut ev.message {
+                radcam_scenarios::SimMessage::RadarFrame(f) if f.radar_frame_id % 3 == 0 => {
+                    if let Some(p) = f.points.first_mut() {
+                        p.x_m = f32::NAN;
+                        points += 1;
+                    }
+                    if let Some(p) = f.points.get_mut(1) {
+                        p.doppler_mps = f32::INFINITY;
+                        points += 1;
+                    }
+                }
+                radcam_scenarios::SimMessage::CameraDetections(d) if d.frame_id % 5 == 0 => {
+                    if let Some(b) = d.detections.first_mut() {
+                        b.width_px = -3.0;
+                        boxes += 1;
+                    }
+                }
+                _ => {}
+            },
+            |_| {},
+        )
+        .expect("record");
+        let r = replay(&out, &ReplayConfig::default()).expect("replay");
+        assert_eq!(r.rejected.radar_points, points);
+        // boxes of frames never mapped (before the first estimate) are never looked at
+        assert!(r.rejected.detections > 0 && r.rejected.detections <= boxes);
+        assert!(
+            r.fused
+                .iter()
+                .all(|f| f.x_m.is_finite() && f.y_m.is_finite())
+        );
+        let residuals = r
+            .metrics
+            .lookup("t", "reprojection_residual_px.p95")
+            .expect("metric");
+        assert!(residuals.0.expect("samples").is_finite());
     }
 }
