@@ -29,6 +29,8 @@ macro_rules! say_raw {
     }};
 }
 
+mod calib_cmd;
+
 #[derive(Parser)]
 #[command(
     name = "radcam",
@@ -160,6 +162,11 @@ enum Command {
         /// Output CSV: device_ns,host_ns,uncertainty_ns,sync_state.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Calibration records: show, verify, activate; estimate the radar time offset.
+    Calib {
+        #[command(subcommand)]
+        which: calib_cmd::CalibCommand,
     },
     /// Benchmarks.
     Bench {
@@ -323,6 +330,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Calib { which } => calib_cmd::run(which, quiet),
         Command::Bench {
             which: BenchCommand::Sync { json, seed },
         } => {

@@ -60,6 +60,10 @@ fn demo_passes_its_gates_and_is_byte_identical_for_a_seed() {
         "gates.parquet",
         "sync.parquet",
         "audit.parquet",
+        "tracks.parquet",
+        "associations.parquet",
+        "ground_truth.parquet",
+        "tracking.parquet",
     ] {
         assert_eq!(
             read(&a, f),
@@ -498,4 +502,100 @@ fn quiet_prints_nothing_and_json_is_machine_readable() {
     let out = radcam(&["report", out_dir.to_str().expect("utf8"), "--json"]);
     let again: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(again.as_array().map(Vec::len), Some(3));
+}
+
+#[test]
+fn calib_show_verify_activate_and_rejections() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let rec = short_recording(tmp.path());
+    let p = |name: &str| tmp.path().join(name);
+    let s = |path: &Path| path.to_str().expect("utf8").to_owned();
+    // the recording's record, shown and exported
+    let out = radcam(&["calib", "show", &s(&rec)]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("crc32") && text(&out.stdout).contains("(ok)"));
+    let out = radcam(&["calib", "show", &s(&rec), "--json"]);
+    std::fs::write(p("active.json"), &out.stdout).expect("write");
+    assert_eq!(
+        code(&radcam(&["calib", "verify", &s(&p("active.json"))])),
+        0
+    );
+    // a successor for the other slot
+    let json = text(&out.stdout);
+    let mut v: serde_json::Value = serde_json::from_str(&json).expect("json");
+    v["cal_version"] = 2.into();
+    v["rollback_guard"] = 1.into();
+    v["active_slot"] = "B".into();
+    v["crc32"] = 0.into();
+    let unsealed = serde_json::to_string(&v).expect("json");
+    let sealed = radcam_fusion::calib::CalibrationRecord::parse(&unsealed)
+        .expect("parses")
+        .seal();
+    std::fs::write(p("next.json"), sealed.canonical_json()).expect("write");
+    // a damaged copy: its CRC no longer matches
+    std::fs::write(
+        p("damaged.json"),
+        sealed
+            .canonical_json()
+            .replace("\"rig_id\":\"demo-rig\"", "\"rig_id\":\"demo-rig2\""),
+    )
+    .expect("write");
+    assert_bad_input(&["calib", "verify", &s(&p("damaged.json"))], "CRC mismatch");
+    let out = radcam(&["calib", "show", &s(&p("damaged.json"))]);
+    assert_eq!(code(&out), 0, "show displays a damaged record");
+    assert!(text(&out.stdout).contains("CRC mismatch"));
+    assert_bad_input(
+        &[
+            "calib",
+            "activate",
+            &s(&p("damaged.json")),
+            "--active",
+            &s(&p("active.json")),
+        ],
+        "damaged.json",
+    );
+    let before = std::fs::read(p("active.json")).expect("read");
+    assert_eq!(
+        std::fs::read(p("active.json")).expect("read"),
+        before,
+        "untouched"
+    );
+    // the successor activates; replaying it again is a rollback and is refused
+    let out = radcam(&[
+        "calib",
+        "activate",
+        &s(&p("next.json")),
+        "--active",
+        &s(&p("active.json")),
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("CAL_UPDATED"));
+    assert_eq!(
+        std::fs::read_to_string(p("active.json"))
+            .expect("read")
+            .trim(),
+        sealed.canonical_json()
+    );
+    assert_bad_input(
+        &[
+            "calib",
+            "activate",
+            &s(&p("next.json")),
+            "--active",
+            &s(&p("active.json")),
+        ],
+        "active slot",
+    );
+    std::fs::write(p("old.json"), &before).expect("write");
+    assert_bad_input(
+        &[
+            "calib",
+            "activate",
+            &s(&p("old.json")),
+            "--active",
+            &s(&p("active.json")),
+        ],
+        "rollback guard",
+    );
+    assert_bad_input(&["calib", "show", &s(&p("missing.json"))], "missing.json");
 }

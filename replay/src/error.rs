@@ -80,6 +80,22 @@ pub enum Error {
         /// Why it was rejected.
         source: radcam_fusion::Error,
     },
+    /// A calibration record was not activated.
+    #[error("{path}: calibration rejected")]
+    CalibrationRejected {
+        /// Candidate record path.
+        path: PathBuf,
+        /// Why.
+        source: radcam_fusion::calib::Rejection,
+    },
+    /// An input or request that cannot be carried out.
+    #[error("{path}: {problem}")]
+    Invalid {
+        /// The input concerned.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
     /// A configuration problem found by the fusion core (unknown estimator or metric).
     #[error(transparent)]
     Fusion(#[from] radcam_fusion::Error),

@@ -5,12 +5,14 @@
 //! evaluates the gates. Nothing here reads a clock: the same recording and configuration give
 //! the same results.
 
+pub mod calib_file;
 pub mod error;
 pub mod gates_file;
 pub mod inspect;
 pub mod reader;
 pub mod runner;
 pub mod sync_csv;
+pub mod time_offset;
 pub mod tolerance_file;
 
 pub use error::{Error, Result};

@@ -44,6 +44,9 @@ pub struct ReplayConfig {
     /// Offset injected into every mapped camera time, ns (0: none). A fault for studying how
     /// association degrades with sync error.
     pub camera_offset_ns: i64,
+    /// Radar↔camera time offset to use instead of the recording's calibration, ns (`None`:
+    /// the calibration's). For estimating that offset.
+    pub radar_time_offset_ns: Option<i64>,
 }
 
 impl Default for ReplayConfig {
@@ -54,6 +57,7 @@ impl Default for ReplayConfig {
             seed: 0,
             match_threshold_m: 2.0,
             camera_offset_ns: 0,
+            radar_time_offset_ns: None,
         }
     }
 }
@@ -266,10 +270,13 @@ pub fn replay_with_progress(
         .get(metadata::CALIBRATION_METADATA)
         .and_then(|m| m.get(metadata::CALIBRATION_JSON_KEY))
         .ok_or_else(|| missing("no calibration record (metadata 'radcam.calibration')"))?;
-    let cal = CalibrationRecord::from_json(cal_json).map_err(|source| Error::Calibration {
+    let mut cal = CalibrationRecord::from_json(cal_json).map_err(|source| Error::Calibration {
         path: path.to_owned(),
         source,
     })?;
+    if let Some(offset) = cfg.radar_time_offset_ns {
+        cal.radar_time_offset_ns = offset;
+    }
     let recording = meta
         .get(metadata::RECORDING_METADATA)
         .cloned()
