@@ -109,13 +109,13 @@ pub fn estimate(
     let cal = crate::calib_file::load(path)?;
     let mut runs: BTreeMap<i64, BTreeMap<u64, (f64, u64)>> = BTreeMap::new();
     let run = |offset: i64, runs: &mut BTreeMap<i64, BTreeMap<u64, (f64, u64)>>| -> Result<()> {
-        if !runs.contains_key(&offset) {
+        if let std::collections::btree_map::Entry::Vacant(e) = runs.entry(offset) {
             let cfg = ReplayConfig {
                 radar_time_offset_ns: Some(offset),
                 gates: Vec::new(),
                 ..ReplayConfig::default()
             };
-            runs.insert(offset, frame_costs(&replay(path, &cfg)?));
+            e.insert(frame_costs(&replay(path, &cfg)?));
         }
         Ok(())
     };
