@@ -192,6 +192,37 @@ pub fn project_measurement(
     })
 }
 
+/// Projects clustered radar objects into the image with their pixel uncertainty (per-point
+/// `noise` reduced by each object's point count). Returns the objects that land inside the
+/// image, with the index of each in `objects`.
+pub fn project_objects(
+    i: &Intrinsics,
+    camera_from_radar: &Isometry3<f64>,
+    objects: &[crate::radar::RadarObject],
+    noise: &RadarNoise,
+) -> Vec<(usize, crate::associate::ProjectedObject)> {
+    objects
+        .iter()
+        .enumerate()
+        .filter_map(|(k, o)| {
+            let m = RadarMeasurement::from_point(&o.position_m, o.doppler_mps);
+            let est = project_measurement(i, camera_from_radar, &m, &noise.of_mean(o.points))?;
+            i.contains(&est.pixel).then(|| {
+                (
+                    k,
+                    crate::associate::ProjectedObject {
+                        pixel: est.pixel,
+                        sigma_px: est.max_sigma_px(),
+                        range_m: m.range_m,
+                        doppler_mps: o.doppler_mps,
+                        snr_db: o.snr_db,
+                    },
+                )
+            })
+        })
+        .collect()
+}
+
 /// Inverts the projection: the camera-frame point at depth `depth_m` (m, along the optical
 /// axis) that projects to `pixel`. Undistortion by Newton's method to 1e-14 in normalised
 /// coordinates; `None` if it does not converge.

@@ -19,7 +19,7 @@ use radcam_fusion::clock::{
 use radcam_fusion::fused::{AssociationRecord, FusedObject, Outcome, TruthRecord};
 use radcam_fusion::gates::{self, Gate, GateResult, Metric, MetricSet, Timeline};
 use radcam_fusion::metrics::{Labeled, MotCounter, MotSummary};
-use radcam_fusion::projection::{RadarMeasurement, RadarNoise, project_measurement};
+use radcam_fusion::projection::{RadarNoise, project_objects};
 use radcam_fusion::provenance::{Provenance, clock_id, ptp_offset_bucket};
 use radcam_fusion::radar::{ClusterConfig, RadarDetection, RadarObject, cluster};
 use radcam_fusion::sync::{ClockStatus, SyncMonitor, SyncRecord, SyncState, SyncThresholds};
@@ -752,24 +752,10 @@ impl State {
         let camera_from_radar = self.cal.camera_from_radar();
         let rig_from_radar = self.cal.rig_from_radar();
         let intr = self.cal.intrinsics;
-        let mut projected = Vec::new();
-        let mut kept = Vec::new();
-        for o in &objects {
-            let m = RadarMeasurement::from_point(&o.position_m, o.doppler_mps);
-            let noise = self.radar_noise.of_mean(o.points);
-            if let Some(est) = project_measurement(&intr, &camera_from_radar, &m, &noise)
-                && intr.contains(&est.pixel)
-            {
-                projected.push(ProjectedObject {
-                    pixel: est.pixel,
-                    sigma_px: est.max_sigma_px(),
-                    range_m: m.range_m,
-                    doppler_mps: o.doppler_mps,
-                    snr_db: o.snr_db,
-                });
-                kept.push(*o);
-            }
-        }
+        let (kept, projected): (Vec<usize>, Vec<ProjectedObject>) =
+            project_objects(&intr, &camera_from_radar, &objects, &self.radar_noise)
+                .into_iter()
+                .unzip();
         let a = associate(&boxes, &projected, &assoc_cfg);
         self.association
             .push((t, a.unmatched_detections.len() as u64, boxes.len() as u64));
@@ -784,7 +770,7 @@ impl State {
             } else {
                 self.residual_edge_px.push((t, pair.residual_px));
             }
-            let rig = rig_from_radar * kept[pair.object].position_m;
+            let rig = rig_from_radar * objects[kept[pair.object]].position_m;
             measurements.push(Vector2::new(rig.x, rig.y));
             measured_ids.push(p.camera_ids[pair.detection]);
         }
