@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Interop check: pyarrow reads radcam's gates.parquet (columns, verdicts, key-value metadata),
-sync.parquet and audit.parquet.
+sync.parquet, audit.parquet and the fusion tables (tracks, associations, ground_truth, tracking).
 
 usage: check_parquet.py REPORT_DIR
 """
@@ -37,6 +37,37 @@ def check_sync_and_audit(report_dir):
           f"audit.parquet {audit.num_rows} events")
 
 
+PROVENANCE = ["sync_state", "timestamp_source", "cal_version", "config_version", "clock_id", "ptp_offset_ns_bucket",
+              "event_seq"]
+TRACKS_COLUMNS = ["t_ns", "frame_id", "track_id", "x_m", "y_m", "vx_mps", "vy_mps", "confidence", "frozen"] + PROVENANCE
+ASSOCIATIONS_COLUMNS = ["t_ns", "frame_id", "detection_index", "camera_object_id", "score", "radar_object_index",
+                        "residual_px", "margin_px", "projection_sigma_px", "radar_range_m", "radar_doppler_mps",
+                        "camera_radial_mps", "velocity_tolerance_mps", "radar_snr_db", "position_gate",
+                        "velocity_gate", "confidence_gate", "outcome"] + PROVENANCE
+GROUND_TRUTH_COLUMNS = ["t_ns", "frame_id", "object_id", "class_name", "x_m", "y_m", "vx_mps", "vy_mps"]
+TRACKING_COLUMNS = ["num_switches", "num_matches", "num_misses", "num_false_positives", "num_objects",
+                    "num_predictions", "num_frames", "mota", "idf1", "idtp", "match_threshold_m"]
+
+
+def check_fusion_tables(report_dir):
+    tables = {}
+    for name, cols in [("tracks", TRACKS_COLUMNS), ("associations", ASSOCIATIONS_COLUMNS),
+                       ("ground_truth", GROUND_TRUTH_COLUMNS), ("tracking", TRACKING_COLUMNS)]:
+        t = pq.read_table(os.path.join(report_dir, f"{name}.parquet"))
+        if t.column_names != cols:
+            raise SystemExit(f"{name}.parquet: columns {t.column_names} != {cols}")
+        tables[name] = t
+    outcomes = set(tables["associations"].column("outcome").to_pylist())
+    if not outcomes <= {"assigned", "not_assigned", "no_candidate"} or "assigned" not in outcomes:
+        raise SystemExit(f"associations.parquet: unexpected outcomes {outcomes}")
+    cal = set(tables["tracks"].column("cal_version").to_pylist())
+    if len(cal) != 1:
+        raise SystemExit(f"tracks.parquet: cal_version should be one value, got {cal}")
+    print(f"parquet interop: tracks {tables['tracks'].num_rows} rows, associations "
+          f"{tables['associations'].num_rows} rows, ground_truth {tables['ground_truth'].num_rows} rows, "
+          f"tracking {tables['tracking'].to_pylist()[0]['num_switches']} switches")
+
+
 def main(report_dir):
     path = os.path.join(report_dir, "gates.parquet")
     table = pq.read_table(path)
@@ -58,6 +89,7 @@ def main(report_dir):
         raise SystemExit(f"{path}: key-value metadata missing {missing}")
     print(f"parquet interop: {path}: {len(rows)} gates, verdicts {[r['verdict'] for r in rows]}")
     check_sync_and_audit(report_dir)
+    check_fusion_tables(report_dir)
 
 
 if __name__ == "__main__":
