@@ -420,19 +420,21 @@ mod tests {
 
     #[test]
     fn heavy_tails_never_leave_a_frame_mislabelled_locked() {
-        // seeds 2 and 4 once made kalman diverge while claiming LOCKED
+        // seeds 2 and 4 once made kalman diverge while claiming LOCKED, and once made the
+        // policy see steps in bursts of delayed latches; the targets hold on other seeds too
         let heavy = profiles()
             .into_iter()
             .find(|p| p.name == "heavy-tail")
             .expect("profile");
-        for seed in [2, 4] {
+        for seed in [2, 3, 4] {
             for r in run_profile(&heavy, seed) {
                 assert_eq!(r.mislabelled_locked, 0, "seed {seed} {}", r.estimator);
                 if r.estimator == "bracket" || r.estimator == "kalman" {
                     assert!(
-                        r.p99_ratio_to_seed <= 0.1,
-                        "seed {seed} {}: {}",
+                        r.p99_ratio_to_seed <= 0.1 && r.error_us.p99 <= 20.0,
+                        "seed {seed} {}: P99 {} µs, ratio {}",
                         r.estimator,
+                        r.error_us.p99,
                         r.p99_ratio_to_seed
                     );
                 }

@@ -18,8 +18,10 @@
 use super::{ClockEstimate, ClockEstimator, LatchSample};
 use std::collections::VecDeque;
 
-/// Candidate window sizes, bursts (at 2 Hz: 2 s to 128 s).
-const WINDOWS: [usize; 7] = [4, 8, 16, 32, 64, 128, 256];
+/// Candidate window sizes, bursts (at 2 Hz: 8 s to 128 s). Nothing shorter: a slope through
+/// a few midpoints that each carry tens of µs of leg asymmetry is off by many ppm, and under
+/// heavy tails such a window won the prediction-error contest by luck and then drifted.
+const WINDOWS: [usize; 5] = [16, 32, 64, 128, 256];
 /// Bursts kept: the longest window plus the one being scored.
 const HISTORY: usize = 257;
 /// Weight of a new squared prediction error in each window's running mean.

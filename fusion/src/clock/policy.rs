@@ -148,11 +148,20 @@ impl ClockSync {
         if !self.estimator.uses_latches() {
             return None;
         }
-        let midpoint = s.host_before_ns + (s.host_after_ns - s.host_before_ns) / 2;
         let mut event = None;
-        // a step is a jump away from a locked clock; before the lock the estimator converges
+        // a step is a jump away from a locked clock; before the lock the estimator converges.
+        // The latch instant lies inside [host_before, host_after], so only a prediction outside
+        // that bracket by more than the threshold is evidence: a wide (delayed) bracket that
+        // still contains the prediction is not, however far its midpoint.
         if let Some(e) = self.estimator.estimate().filter(|_| self.locked) {
-            let residual = midpoint - e.host_ns_at(s.device_ns);
+            let predicted = e.host_ns_at(s.device_ns);
+            let residual = if predicted < s.host_before_ns {
+                s.host_before_ns - predicted
+            } else if predicted > s.host_after_ns {
+                s.host_after_ns - predicted
+            } else {
+                0
+            };
             if residual.abs() > self.policy.step_threshold_ns {
                 self.suspect_latches.push(*s);
                 if self.suspect_latches.len() < self.policy.step_confirm as usize {
@@ -293,6 +302,22 @@ mod tests {
         wild.device_ns += 50_000_000;
         assert_eq!(sync.observe_latch(&wild), None);
         assert!(run(&mut sync, 5, 8, 0).is_empty());
+        assert_eq!(sync.epoch(), 0);
+        assert!(sync.locked());
+    }
+
+    #[test]
+    fn delayed_latches_whose_brackets_contain_the_prediction_are_no_step() {
+        // a burst of latches all held up by ~6 ms on the return leg: midpoints ~3 ms late,
+        // but each bracket still contains the true latch instant
+        let mut sync = ClockSync::new(by_name("bracket").expect("bracket"), SyncPolicy::default());
+        run(&mut sync, 0, 5, 0);
+        for k in 0..4u32 {
+            let mut slow = latch(5_000_000_000 + i64::from(k) * 7_000_000, 0, k);
+            slow.host_after_ns += 6_000_000;
+            slow.host_after_read_ns += 6_000_000;
+            assert_eq!(sync.observe_latch(&slow), None, "latch {k}");
+        }
         assert_eq!(sync.epoch(), 0);
         assert!(sync.locked());
     }
