@@ -6,7 +6,7 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use radcam_recorder::{RecordRequest, record_scenario};
-use radcam_replay::{ReplayConfig, ReplayOutput, inspect, replay_with_progress};
+use radcam_replay::{ReplayConfig, ReplayOutput, inspect, replay_into};
 use radcam_reports::{GATES_FILE, gate_table, write_audit, write_gates, write_sync};
 use radcam_scenarios::Scenario;
 use std::io::IsTerminal;
@@ -444,30 +444,27 @@ fn record(
 
 fn replay_and_report(rec: &Path, out: &Path, cfg: &ReplayConfig, show: Show) -> Result<ExitCode> {
     let mut bar: Option<indicatif::ProgressBar> = None;
-    let result: ReplayOutput = replay_with_progress(rec, cfg, |done, total| {
-        let bar = bar.get_or_insert_with(|| {
-            let b = progress_bar(show, total > PROGRESS_MIN_MESSAGES, "replaying");
-            b.set_length(total.max(1));
-            b
-        });
-        bar.set_position(done);
-    })?;
+    let mut tables = radcam_reports::FusionTablesWriter::new(out);
+    let result: ReplayOutput = replay_into(
+        rec,
+        cfg,
+        |done, total| {
+            let bar = bar.get_or_insert_with(|| {
+                let b = progress_bar(show, total > PROGRESS_MIN_MESSAGES, "replaying");
+                b.set_length(total.max(1));
+                b
+            });
+            bar.set_position(done);
+        },
+        &mut tables,
+    )?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
     write_gates(out, &result.gates, &result.report_metadata)?;
     write_sync(out, &result.sync, &result.report_metadata)?;
     write_audit(out, &result.audit, &result.report_metadata)?;
-    let fusion_files = radcam_reports::write_fusion_tables(
-        out,
-        &radcam_reports::FusionTables {
-            tracks: &result.fused,
-            associations: &result.associations,
-            truth: &result.truth,
-            tracking: result.tracking.as_ref(),
-        },
-        &result.report_metadata,
-    )?;
+    let fusion_files = tables.finish(&result.report_metadata, result.tracking.as_ref())?;
     let code = if result.passed() {
         ExitCode::SUCCESS
     } else {

@@ -114,3 +114,40 @@ pub struct TruthRecord {
     /// Velocity y, m/s.
     pub vy_mps: f64,
 }
+
+/// Where a fusion run puts its rows as it makes them, so that nothing proportional to the
+/// recording's length has to stay in memory. Implementations that can fail (a file) keep the
+/// first error and report it when they are finished.
+pub trait FusionSink {
+    /// One fused object.
+    fn fused(&mut self, row: FusedObject);
+    /// One association decision.
+    fn association(&mut self, row: AssociationRecord);
+    /// One scored truth object.
+    fn truth(&mut self, row: TruthRecord);
+}
+
+/// A sink that keeps every row in memory (tests, small runs).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CollectSink {
+    /// Fused objects, in output order.
+    pub fused: Vec<FusedObject>,
+    /// Association decisions, in order.
+    pub associations: Vec<AssociationRecord>,
+    /// Scored truth objects, in order.
+    pub truth: Vec<TruthRecord>,
+}
+
+impl FusionSink for CollectSink {
+    fn fused(&mut self, row: FusedObject) {
+        self.fused.push(row);
+    }
+
+    fn association(&mut self, row: AssociationRecord) {
+        self.associations.push(row);
+    }
+
+    fn truth(&mut self, row: TruthRecord) {
+        self.truth.push(row);
+    }
+}

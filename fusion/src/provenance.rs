@@ -15,7 +15,7 @@ pub struct Provenance {
     /// Sync state when the output was made.
     pub sync_state: SyncState,
     /// Which clock mapping produced the timestamp: `camera/<estimator>/epoch<N>`.
-    pub clock_id: String,
+    pub clock_id: std::sync::Arc<str>,
     /// The PTP offset magnitude bucket at the time (`none`, `<1us`, `<10us`, `<100us`, `<1ms`,
     /// `>=1ms`).
     pub ptp_offset_ns_bucket: &'static str,
@@ -36,8 +36,8 @@ pub fn ptp_offset_bucket(offset_ns: Option<f64>) -> &'static str {
 }
 
 /// A clock id as used in provenance.
-pub fn clock_id(estimator: &str, epoch: u64) -> String {
-    format!("camera/{estimator}/epoch{epoch}")
+pub fn clock_id(estimator: &str, epoch: u64) -> std::sync::Arc<str> {
+    format!("camera/{estimator}/epoch{epoch}").into()
 }
 
 #[cfg(test)]
@@ -50,6 +50,6 @@ mod tests {
         assert_eq!(ptp_offset_bucket(Some(-999.0)), "<1us");
         assert_eq!(ptp_offset_bucket(Some(1_000.0)), "<10us");
         assert_eq!(ptp_offset_bucket(Some(5e6)), ">=1ms");
-        assert_eq!(clock_id("bracket", 2), "camera/bracket/epoch2");
+        assert_eq!(&*clock_id("bracket", 2), "camera/bracket/epoch2");
     }
 }

@@ -17,7 +17,7 @@ pub mod tolerance_file;
 
 pub use error::{Error, Result};
 pub use reader::McapFile;
-pub use runner::{ReplayConfig, ReplayOutput, replay, replay_with_progress};
+pub use runner::{ReplayConfig, ReplayOutput, replay, replay_into, replay_with_progress};
 
 /// Reads a text input file, naming it in the error.
 pub(crate) fn read_text(path: &std::path::Path) -> Result<String> {

@@ -16,7 +16,9 @@ use radcam_fusion::camera_motion::{ScaleRate, ScaleRateConfig};
 use radcam_fusion::clock::{
     self, ArrivalSample, ClockEstimator, ClockSync, LatchSample, Passive, SyncPolicy,
 };
-use radcam_fusion::fused::{AssociationRecord, FusedObject, Outcome, TruthRecord};
+use radcam_fusion::fused::{
+    AssociationRecord, CollectSink, FusedObject, FusionSink, Outcome, TruthRecord,
+};
 use radcam_fusion::gates::{self, Gate, GateResult, Metric, MetricSet, Timeline};
 use radcam_fusion::metrics::{Labeled, MotCounter, MotSummary};
 use radcam_fusion::projection::{RadarNoise, project_objects};
@@ -85,11 +87,11 @@ pub struct ReplayOutput {
     pub sync: Vec<SyncRecord>,
     /// Audit events of the run.
     pub audit: Vec<AuditEvent>,
-    /// The fused object list, per camera frame.
+    /// The fused object list, per camera frame ([`replay`] only; [`replay_into`] streams it).
     pub fused: Vec<FusedObject>,
-    /// Every association decision.
+    /// Every association decision ([`replay`] only).
     pub associations: Vec<AssociationRecord>,
-    /// Truth objects of every evaluated frame (empty without truth).
+    /// Truth objects of every evaluated frame ([`replay`] only; empty without truth).
     pub truth: Vec<TruthRecord>,
     /// CLEAR-MOT / ID summary against truth; `None` without truth.
     pub tracking: Option<MotSummary>,
@@ -204,7 +206,7 @@ const MAX_RADAR_RANGE_M: f64 = 1_000.0;
 /// Largest |doppler| accepted, m/s.
 const MAX_DOPPLER_MPS: f64 = 150.0;
 
-struct State {
+struct State<'s> {
     cal: CalibrationRecord,
     camera_clock: ClockSync,
     timestamp_source: TimestampSource,
@@ -224,9 +226,7 @@ struct State {
     last_tracks: Vec<TrackOutput>,
     camera_track: BTreeMap<u64, u64>,
     churn: Counts,
-    fused: Vec<FusedObject>,
-    associations: Vec<AssociationRecord>,
-    truth: Vec<TruthRecord>,
+    sink: &'s mut dyn FusionSink,
     rejected: Rejected,
     frame_host: BTreeMap<u64, i64>,
     radar: VecDeque<RadarSnapshot>,
@@ -251,11 +251,29 @@ pub fn replay(path: &Path, cfg: &ReplayConfig) -> Result<ReplayOutput> {
     replay_with_progress(path, cfg, |_, _| {})
 }
 
-/// Replays `path` with `cfg`, calling `progress(messages_done, messages_total)` as it goes.
+/// Replays `path` with `cfg`, calling `progress(messages_done, messages_total)` as it goes;
+/// keeps every fused object, association decision and truth row in the output.
 pub fn replay_with_progress(
     path: &Path,
     cfg: &ReplayConfig,
+    progress: impl FnMut(u64, u64),
+) -> Result<ReplayOutput> {
+    let mut rows = CollectSink::default();
+    let mut out = replay_into(path, cfg, progress, &mut rows)?;
+    out.fused = rows.fused;
+    out.associations = rows.associations;
+    out.truth = rows.truth;
+    Ok(out)
+}
+
+/// Replays `path` with `cfg`, handing fused objects, association decisions and truth rows to
+/// `sink` as they are made (the output's row vectors stay empty): memory does not grow with
+/// the recording's length for them.
+pub fn replay_into(
+    path: &Path,
+    cfg: &ReplayConfig,
     mut progress: impl FnMut(u64, u64),
+    sink: &mut dyn FusionSink,
 ) -> Result<ReplayOutput> {
     let mut estimator = clock::by_name(&cfg.estimator)?;
     gates::validate(&cfg.gates, &metric_set(&MetricParts::default()))?;
@@ -328,9 +346,7 @@ pub fn replay_with_progress(
         last_tracks: Vec::new(),
         camera_track: BTreeMap::new(),
         churn: Vec::new(),
-        fused: Vec::new(),
-        associations: Vec::new(),
-        truth: Vec::new(),
+        sink,
         rejected: Rejected::default(),
         frame_host: BTreeMap::new(),
         radar: VecDeque::new(),
@@ -439,16 +455,16 @@ pub fn replay_with_progress(
         estimator_used,
         sync: st.sync,
         audit: st.audit.events().to_vec(),
-        fused: st.fused,
-        associations: st.associations,
-        truth: st.truth,
+        fused: Vec::new(),
+        associations: Vec::new(),
+        truth: Vec::new(),
         tracking,
         rejected: st.rejected,
         cal_version: st.cal.cal_version,
     })
 }
 
-impl State {
+impl State<'_> {
     fn latch(&mut self, l: &proto::CameraLatch) {
         let _ = self.camera_clock.observe_latch(&LatchSample {
             host_before_ns: l.host_before_ns,
@@ -690,7 +706,7 @@ impl State {
         };
         for tr in &tracks {
             self.event_seq += 1;
-            self.fused.push(FusedObject {
+            self.sink.fused(FusedObject {
                 t_ns: t,
                 frame_id: p.frame_id,
                 track_id: tr.track_id,
@@ -727,7 +743,9 @@ impl State {
             let switches = self.mot.update(&objs, &hyps);
             let matched = self.mot.num_matches + self.mot.num_switches - matched;
             self.switches.push((t, switches, matched));
-            self.truth.extend(truth);
+            for row in truth {
+                self.sink.truth(row);
+            }
         }
         self.truth_objects = self
             .truth_objects
@@ -827,7 +845,7 @@ impl State {
             while next < a.candidates.len() && a.candidates[next].detection == d {
                 let c = &a.candidates[next];
                 let o = &objects[c.object];
-                self.associations.push(AssociationRecord {
+                self.sink.association(AssociationRecord {
                     radar_object_index: u32::try_from(c.object).ok(),
                     residual_px: Some(c.residual_px),
                     margin_px: Some(c.margin_px),
@@ -850,7 +868,7 @@ impl State {
                 next += 1;
             }
             if next == start {
-                self.associations.push(base(d));
+                self.sink.association(base(d));
             }
         }
     }
@@ -1060,7 +1078,7 @@ mod tests {
             r.fused
                 .iter()
                 .all(|f| f.provenance.cal_version == r.cal_version
-                    && f.provenance.clock_id == "camera/bracket/epoch0"
+                    && &*f.provenance.clock_id == "camera/bracket/epoch0"
                     && !f.frozen)
         );
         let seqs: Vec<u64> = r.fused.iter().map(|f| f.provenance.event_seq).collect();

@@ -2,15 +2,16 @@
 //! gates), `ground_truth` and `tracking` (the CLEAR-MOT / ID summary), so anyone can recompute
 //! the tracking metrics (e.g. with py-motmetrics) from the first three.
 
-use crate::Result;
-use crate::parquet_out::{batch, i64s, u64s, utf8, write_table};
+use crate::parquet_out::{batch, close_writer, i64s, open_writer, u64s, utf8, write_table};
+use crate::{Error, Result};
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, UInt32Array};
 use arrow_schema::{DataType, Field};
-use radcam_fusion::fused::{AssociationRecord, FusedObject, TruthRecord};
+use parquet::arrow::ArrowWriter;
+use radcam_fusion::fused::{AssociationRecord, FusedObject, FusionSink, TruthRecord};
 use radcam_fusion::metrics::MotSummary;
 use radcam_fusion::provenance::Provenance;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// File name of the fused object list.
@@ -43,12 +44,12 @@ fn provenance_columns<T>(rows: &[T], p: impl Fn(&T) -> &Provenance) -> (Vec<Fiel
             Field::new("event_seq", DataType::UInt64, false),
         ],
         vec![
-            utf8(rows, |r| p(r).sync_state.as_str().to_owned()),
-            utf8(rows, |r| p(r).timestamp_source.as_str().to_owned()),
+            utf8(rows, |r| p(r).sync_state.as_str()),
+            utf8(rows, |r| p(r).timestamp_source.as_str()),
             u64s(rows, |r| p(r).cal_version),
             u64s(rows, |r| p(r).config_version),
-            utf8(rows, |r| p(r).clock_id.clone()),
-            utf8(rows, |r| p(r).ptp_offset_ns_bucket.to_owned()),
+            utf8(rows, |r| &p(r).clock_id),
+            utf8(rows, |r| p(r).ptp_offset_ns_bucket),
             u64s(rows, |r| p(r).event_seq),
         ],
     )
@@ -132,7 +133,7 @@ pub fn associations_batch(rows: &[AssociationRecord]) -> Result<RecordBatch> {
         bools(rows, |r| r.position_gate),
         bools(rows, |r| r.velocity_gate),
         bools(rows, |r| r.confidence_gate),
-        utf8(rows, |r| r.outcome.as_str().to_owned()),
+        utf8(rows, |r| r.outcome.as_str()),
     ];
     let (pf, pc) = provenance_columns(rows, |r| &r.provenance);
     fields.extend(pf);
@@ -156,7 +157,7 @@ pub fn ground_truth_batch(rows: &[TruthRecord]) -> Result<RecordBatch> {
         i64s(rows, |r| Some(r.t_ns)),
         u64s(rows, |r| r.frame_id),
         u64s(rows, |r| r.object_id),
-        utf8(rows, |r| r.class_name.clone()),
+        utf8(rows, |r| &r.class_name),
         f64s(rows, |r| Some(r.x_m)),
         f64s(rows, |r| Some(r.y_m)),
         f64s(rows, |r| Some(r.vx_mps)),
@@ -197,41 +198,206 @@ pub fn tracking_batch(s: &MotSummary) -> Result<RecordBatch> {
     batch(TRACKING_FILE, fields, columns)
 }
 
-/// What a run fused, for [`write_fusion_tables`].
-#[derive(Debug, Clone, Copy)]
-pub struct FusionTables<'a> {
-    /// Fused object list.
-    pub tracks: &'a [FusedObject],
-    /// Association decisions.
-    pub associations: &'a [AssociationRecord],
-    /// Truth of evaluated frames (empty without truth).
-    pub truth: &'a [TruthRecord],
-    /// Tracking summary (`None` without truth).
-    pub tracking: Option<&'a MotSummary>,
+/// Rows buffered per table before they are written as one row group.
+const ROW_GROUP_ROWS: usize = 16_384;
+
+/// One table being streamed: rows are buffered and written a row group at a time.
+struct TableStream<T> {
+    path: PathBuf,
+    to_batch: fn(&[T]) -> Result<RecordBatch>,
+    writer: Option<ArrowWriter<std::fs::File>>,
+    buf: Vec<T>,
 }
 
-/// Writes `tracks.parquet` and `associations.parquet`, and with truth `ground_truth.parquet`
-/// and `tracking.parquet`, into `dir`. Returns the file names written.
-pub fn write_fusion_tables(
-    dir: &Path,
-    t: &FusionTables<'_>,
-    metadata: &BTreeMap<String, String>,
-) -> Result<Vec<&'static str>> {
-    write_table(&dir.join(TRACKS_FILE), &tracks_batch(t.tracks)?, metadata)?;
-    write_table(
-        &dir.join(ASSOCIATIONS_FILE),
-        &associations_batch(t.associations)?,
-        metadata,
-    )?;
-    let mut written = vec![TRACKS_FILE, ASSOCIATIONS_FILE];
-    if let Some(s) = t.tracking {
-        write_table(
-            &dir.join(GROUND_TRUTH_FILE),
-            &ground_truth_batch(t.truth)?,
-            metadata,
-        )?;
-        write_table(&dir.join(TRACKING_FILE), &tracking_batch(s)?, metadata)?;
-        written.extend([GROUND_TRUTH_FILE, TRACKING_FILE]);
+impl<T> TableStream<T> {
+    fn new(path: PathBuf, to_batch: fn(&[T]) -> Result<RecordBatch>) -> Self {
+        Self {
+            path,
+            to_batch,
+            writer: None,
+            buf: Vec::new(),
+        }
     }
-    Ok(written)
+
+    fn flush(&mut self) -> Result<()> {
+        let batch = (self.to_batch)(&self.buf)?;
+        self.buf.clear();
+        let w = match &mut self.writer {
+            Some(w) => w,
+            None => self.writer.insert(open_writer(&self.path, batch.schema())?),
+        };
+        // one row group per batch, so the writer never holds more than one in memory
+        w.write(&batch)
+            .and_then(|()| w.flush())
+            .map_err(|e| Error::Parquet {
+                path: self.path.clone(),
+                detail: e.to_string(),
+            })
+    }
+
+    fn push(&mut self, row: T) -> Result<()> {
+        self.buf.push(row);
+        if self.buf.len() >= ROW_GROUP_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is buffered (an empty table if nothing ever came) and closes the file.
+    fn finish(mut self, metadata: &BTreeMap<String, String>) -> Result<()> {
+        if !self.buf.is_empty() || self.writer.is_none() {
+            self.flush()?;
+        }
+        match self.writer.take() {
+            Some(w) => close_writer(&self.path, w, metadata),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Streams `tracks.parquet`, `associations.parquet` and `ground_truth.parquet` into a report
+/// directory as a replay makes the rows; [`FusionTablesWriter::finish`] adds the key-value
+/// metadata, `tracking.parquet`, and drops `ground_truth.parquet` for a recording without
+/// truth. The first write error is kept and returned by `finish`.
+pub struct FusionTablesWriter {
+    tracks: TableStream<FusedObject>,
+    associations: TableStream<AssociationRecord>,
+    truth: TableStream<TruthRecord>,
+    dir: PathBuf,
+    error: Option<Error>,
+}
+
+impl FusionTablesWriter {
+    /// A writer into `dir` (which must exist). Files are created on the first row group.
+    pub fn new(dir: &Path) -> Self {
+        Self {
+            tracks: TableStream::new(dir.join(TRACKS_FILE), tracks_batch),
+            associations: TableStream::new(dir.join(ASSOCIATIONS_FILE), associations_batch),
+            truth: TableStream::new(dir.join(GROUND_TRUTH_FILE), ground_truth_batch),
+            dir: dir.to_owned(),
+            error: None,
+        }
+    }
+
+    fn keep(&mut self, r: Result<()>) {
+        if let Err(e) = r
+            && self.error.is_none()
+        {
+            self.error = Some(e);
+        }
+    }
+
+    /// Closes every table with `metadata`; with a tracking summary also writes
+    /// `ground_truth.parquet` and `tracking.parquet`. Returns the file names written.
+    pub fn finish(
+        self,
+        metadata: &BTreeMap<String, String>,
+        tracking: Option<&MotSummary>,
+    ) -> Result<Vec<&'static str>> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        self.tracks.finish(metadata)?;
+        self.associations.finish(metadata)?;
+        let mut written = vec![TRACKS_FILE, ASSOCIATIONS_FILE];
+        match tracking {
+            Some(s) => {
+                self.truth.finish(metadata)?;
+                write_table(&self.dir.join(TRACKING_FILE), &tracking_batch(s)?, metadata)?;
+                written.extend([GROUND_TRUTH_FILE, TRACKING_FILE]);
+            }
+            None => {
+                // no truth: no truth tables (and none left over from an earlier run)
+                for f in [GROUND_TRUTH_FILE, TRACKING_FILE] {
+                    let _ = std::fs::remove_file(self.dir.join(f));
+                }
+            }
+        }
+        Ok(written)
+    }
+}
+
+impl FusionSink for FusionTablesWriter {
+    fn fused(&mut self, row: FusedObject) {
+        let r = self.tracks.push(row);
+        self.keep(r);
+    }
+
+    fn association(&mut self, row: AssociationRecord) {
+        let r = self.associations.push(row);
+        self.keep(r);
+    }
+
+    fn truth(&mut self, row: TruthRecord) {
+        let r = self.truth.push(row);
+        self.keep(r);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use radcam_fusion::provenance::Provenance;
+    use radcam_fusion::sync::SyncState;
+    use radcam_fusion::time::TimestampSource;
+
+    fn object(i: u64) -> FusedObject {
+        FusedObject {
+            t_ns: i as i64 * 33_333_333,
+            frame_id: i / 8,
+            track_id: i % 8,
+            x_m: i as f64 * 0.01,
+            y_m: -1.0,
+            vx_mps: 2.0,
+            vy_mps: 0.0,
+            confidence: 0.9,
+            frozen: false,
+            provenance: Provenance {
+                timestamp_source: TimestampSource::Hw,
+                cal_version: 3,
+                config_version: 1,
+                sync_state: SyncState::Locked,
+                clock_id: "camera/bracket/epoch0".into(),
+                ptp_offset_ns_bucket: "<1us",
+                event_seq: i + 1,
+            },
+        }
+    }
+
+    fn write(dir: &Path, n: u64, tracking: Option<&MotSummary>) -> Vec<&'static str> {
+        let mut w = FusionTablesWriter::new(dir);
+        for i in 0..n {
+            w.fused(object(i));
+        }
+        let meta: BTreeMap<String, String> = [("seed".to_owned(), "1".to_owned())].into();
+        w.finish(&meta, tracking).expect("finish")
+    }
+
+    #[test]
+    fn streams_row_groups_with_every_row_and_identical_bytes() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::create_dir_all(&a).expect("mkdir");
+        std::fs::create_dir_all(&b).expect("mkdir");
+        let n = 2 * ROW_GROUP_ROWS as u64 + 17;
+        assert_eq!(write(&a, n, None), vec![TRACKS_FILE, ASSOCIATIONS_FILE]);
+        write(&b, n, None);
+        let bytes = |d: &Path| std::fs::read(d.join(TRACKS_FILE)).expect("read");
+        assert_eq!(bytes(&a), bytes(&b));
+        let reader =
+            SerializedFileReader::new(std::fs::File::open(a.join(TRACKS_FILE)).expect("open"))
+                .expect("parquet");
+        let md = reader.metadata();
+        assert_eq!(
+            md.file_metadata().num_rows(),
+            i64::try_from(n).expect("fits")
+        );
+        assert_eq!(md.num_row_groups(), 3);
+        let kv = md.file_metadata().key_value_metadata().expect("kv");
+        assert!(kv.iter().any(|k| k.key == "seed"));
+        // an empty table is still a valid file; no truth, no truth tables
+        assert!(a.join(ASSOCIATIONS_FILE).exists());
+        assert!(!a.join(GROUND_TRUTH_FILE).exists() && !a.join(TRACKING_FILE).exists());
+    }
 }

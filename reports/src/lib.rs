@@ -12,7 +12,7 @@ pub mod parquet_in;
 pub mod parquet_out;
 
 pub use error::{Error, Result};
-pub use fusion_tables::{FusionTables, write_fusion_tables};
+pub use fusion_tables::FusionTablesWriter;
 pub use gate_table::{baseline_table, gate_table, gates_json};
 pub use junit::junit_xml;
 pub use parquet_in::read_gates;

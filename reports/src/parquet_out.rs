@@ -30,8 +30,8 @@ pub(crate) fn batch(path: &str, fields: Vec<Field>, columns: Vec<ArrayRef>) -> R
     })
 }
 
-pub(crate) fn utf8<T>(rows: &[T], f: impl Fn(&T) -> String) -> ArrayRef {
-    Arc::new(StringArray::from(rows.iter().map(f).collect::<Vec<_>>()))
+pub(crate) fn utf8<T>(rows: &[T], f: impl Fn(&T) -> &str) -> ArrayRef {
+    Arc::new(StringArray::from_iter_values(rows.iter().map(f)))
 }
 
 pub(crate) fn u64s<T>(rows: &[T], f: impl Fn(&T) -> u64) -> ArrayRef {
@@ -66,14 +66,14 @@ pub fn sync_batch(rows: &[SyncRecord]) -> Result<RecordBatch> {
         Arc::new(Float64Array::from(
             rows.iter().map(|r| r.uncertainty_ns).collect::<Vec<_>>(),
         )) as ArrayRef,
-        utf8(rows, |r| r.provenance.sync_state.as_str().to_owned()),
+        utf8(rows, |r| r.provenance.sync_state.as_str()),
         u64s(rows, |r| r.sync_epoch_id),
         i64s(rows, |r| r.true_error_ns),
-        utf8(rows, |r| r.provenance.timestamp_source.as_str().to_owned()),
+        utf8(rows, |r| r.provenance.timestamp_source.as_str()),
         u64s(rows, |r| r.provenance.cal_version),
         u64s(rows, |r| r.provenance.config_version),
-        utf8(rows, |r| r.provenance.clock_id.clone()),
-        utf8(rows, |r| r.provenance.ptp_offset_ns_bucket.to_owned()),
+        utf8(rows, |r| &r.provenance.clock_id),
+        utf8(rows, |r| r.provenance.ptp_offset_ns_bucket),
         u64s(rows, |r| r.provenance.event_seq),
     ];
     batch(SYNC_FILE, fields, columns)
@@ -94,12 +94,12 @@ pub fn audit_batch(rows: &[AuditEvent]) -> Result<RecordBatch> {
     let columns = vec![
         u64s(rows, |r| r.event_id),
         i64s(rows, |r| Some(r.event_ts_ns)),
-        utf8(rows, |r| r.kind.as_str().to_owned()),
-        utf8(rows, |r| r.old_state.clone()),
-        utf8(rows, |r| r.new_state.clone()),
+        utf8(rows, |r| r.kind.as_str()),
+        utf8(rows, |r| &r.old_state),
+        utf8(rows, |r| &r.new_state),
         u64s(rows, |r| r.cal_version),
         u64s(rows, |r| r.config_version),
-        utf8(rows, |r| r.detail.clone()),
+        utf8(rows, |r| &r.detail),
     ];
     batch(AUDIT_FILE, fields, columns)
 }
@@ -122,35 +122,57 @@ pub fn write_audit(
     write_table(&dir.join(AUDIT_FILE), &audit_batch(rows)?, metadata)
 }
 
-/// Writes one record batch as a zstd Parquet file with `metadata` as key-value metadata.
-pub(crate) fn write_table(
+/// A zstd Parquet writer at `path` for `schema`, `created_by` pinned, no key-value metadata
+/// yet (append it before closing).
+pub(crate) fn open_writer(
     path: &Path,
-    batch: &RecordBatch,
-    metadata: &BTreeMap<String, String>,
-) -> Result<()> {
+    schema: arrow_schema::SchemaRef,
+) -> Result<ArrowWriter<std::fs::File>> {
     let pq = |e: &dyn std::fmt::Display| Error::Parquet {
         path: path.to_owned(),
         detail: e.to_string(),
     };
-    let kv = metadata
-        .iter()
-        .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
-        .collect();
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3).map_err(|e| pq(&e))?,
         ))
-        .set_key_value_metadata(Some(kv))
         .set_created_by(format!("radcam {}", env!("CARGO_PKG_VERSION")))
         .build();
     let file = std::fs::File::create(path).map_err(|source| Error::Io {
         path: path.to_owned(),
         source,
     })?;
-    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(|e| pq(&e))?;
-    w.write(batch).map_err(|e| pq(&e))?;
-    w.close().map_err(|e| pq(&e))?;
+    ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| pq(&e))
+}
+
+/// Appends `metadata` as key-value metadata and closes the writer.
+pub(crate) fn close_writer(
+    path: &Path,
+    mut w: ArrowWriter<std::fs::File>,
+    metadata: &BTreeMap<String, String>,
+) -> Result<()> {
+    for (k, v) in metadata {
+        w.append_key_value_metadata(KeyValue::new(k.clone(), v.clone()));
+    }
+    w.close().map_err(|e| Error::Parquet {
+        path: path.to_owned(),
+        detail: e.to_string(),
+    })?;
     Ok(())
+}
+
+/// Writes one record batch as a zstd Parquet file with `metadata` as key-value metadata.
+pub(crate) fn write_table(
+    path: &Path,
+    batch: &RecordBatch,
+    metadata: &BTreeMap<String, String>,
+) -> Result<()> {
+    let mut w = open_writer(path, batch.schema())?;
+    w.write(batch).map_err(|e| Error::Parquet {
+        path: path.to_owned(),
+        detail: e.to_string(),
+    })?;
+    close_writer(path, w, metadata)
 }
 
 /// The `gates` table: `gate`, `metric`, `comparator`, `threshold`, `value`, `samples`,
