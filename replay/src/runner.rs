@@ -1047,6 +1047,18 @@ mod tests {
         );
         let kinds: Vec<&str> = r.audit.iter().map(|e| e.new_state.as_str()).collect();
         assert!(kinds.contains(&"RESYNCING"), "{kinds:?}");
+        // while resyncing nothing is fused: the last tracks are held and flagged frozen
+        let frozen: Vec<&FusedObject> = r.fused.iter().filter(|f| f.frozen).collect();
+        assert!(!frozen.is_empty(), "tracks are held through the resync");
+        for f in &r.fused {
+            assert_eq!(
+                f.frozen,
+                !f.provenance.sync_state.fuses(),
+                "frame {} {:?}",
+                f.frame_id,
+                f.provenance.sync_state
+            );
+        }
         assert!(r.passed(), "{:?}", r.gates);
     }
 
