@@ -18,36 +18,17 @@ pub fn min_cost_pairs(
     cols: usize,
     cost: impl Fn(usize, usize) -> Option<f64>,
 ) -> Vec<(usize, usize)> {
-    if rows == 0 || cols == 0 {
-        return Vec::new();
-    }
     let scaled = |r: usize, c: usize| match cost(r, c) {
         Some(v) if v.is_finite() => ((v * SCALE).round() as i64).clamp(0, INFEASIBLE - 1),
         _ => INFEASIBLE,
     };
-    // The solver wants rows <= columns.
-    let transposed = rows > cols;
-    let (nr, nc) = if transposed {
-        (cols, rows)
-    } else {
-        (rows, cols)
-    };
-    let weights = Matrix::from_fn(nr, nc, |(i, j)| {
-        if transposed {
-            scaled(j, i)
-        } else {
-            scaled(i, j)
-        }
-    });
-    let (_, assignment) = kuhn_munkres_min(&weights);
-    let mut pairs: Vec<(usize, usize)> = assignment
-        .into_iter()
-        .enumerate()
-        .filter(|&(i, j)| weights[(i, j)] < INFEASIBLE)
-        .map(|(i, j)| if transposed { (j, i) } else { (i, j) })
-        .collect();
-    pairs.sort_unstable();
-    pairs
+    solve(
+        rows,
+        cols,
+        scaled,
+        |w| kuhn_munkres_min(w).1,
+        |w| w < INFEASIBLE,
+    )
 }
 
 /// Solves the assignment between `rows` and `cols` items maximising the total integer
@@ -56,6 +37,18 @@ pub fn max_weight_pairs(
     rows: usize,
     cols: usize,
     weight: impl Fn(usize, usize) -> i64,
+) -> Vec<(usize, usize)> {
+    solve(rows, cols, weight, |w| kuhn_munkres(w).1, |w| w > 0)
+}
+
+/// Runs `solver` on the weight matrix (transposed when there are more rows than columns, as
+/// the solver wants rows ≤ columns) and keeps the pairs whose weight passes `keep`.
+fn solve(
+    rows: usize,
+    cols: usize,
+    weight: impl Fn(usize, usize) -> i64,
+    solver: impl Fn(&Matrix<i64>) -> Vec<usize>,
+    keep: impl Fn(i64) -> bool,
 ) -> Vec<(usize, usize)> {
     if rows == 0 || cols == 0 {
         return Vec::new();
@@ -73,11 +66,10 @@ pub fn max_weight_pairs(
             weight(i, j)
         }
     });
-    let (_, assignment) = kuhn_munkres(&weights);
-    let mut pairs: Vec<(usize, usize)> = assignment
+    let mut pairs: Vec<(usize, usize)> = solver(&weights)
         .into_iter()
         .enumerate()
-        .filter(|&(i, j)| weights[(i, j)] > 0)
+        .filter(|&(i, j)| keep(weights[(i, j)]))
         .map(|(i, j)| if transposed { (j, i) } else { (i, j) })
         .collect();
     pairs.sort_unstable();

@@ -1,7 +1,9 @@
 //! The rows a fusion run emits: the fused object list, every association decision and the
 //! ground truth it was scored against. Plain data; `reports` writes them as Parquet.
 
+use crate::metrics::Labeled;
 use crate::provenance::Provenance;
+use crate::track::TrackOutput;
 
 /// One object of the fused object list at one camera frame.
 #[derive(Debug, Clone, PartialEq)]
@@ -149,5 +151,25 @@ impl FusionSink for CollectSink {
 
     fn truth(&mut self, row: TruthRecord) {
         self.truth.push(row);
+    }
+}
+
+impl From<&TruthRecord> for Labeled {
+    fn from(o: &TruthRecord) -> Self {
+        Self {
+            id: o.object_id,
+            x_m: o.x_m,
+            y_m: o.y_m,
+        }
+    }
+}
+
+impl From<&TrackOutput> for Labeled {
+    fn from(t: &TrackOutput) -> Self {
+        Self {
+            id: t.track_id,
+            x_m: t.x_m,
+            y_m: t.y_m,
+        }
     }
 }

@@ -723,22 +723,8 @@ impl State<'_> {
             });
         }
         if let Some(truth) = self.truth_objects.remove(&p.frame_id) {
-            let objs: Vec<Labeled> = truth
-                .iter()
-                .map(|o| Labeled {
-                    id: o.object_id,
-                    x_m: o.x_m,
-                    y_m: o.y_m,
-                })
-                .collect();
-            let hyps: Vec<Labeled> = tracks
-                .iter()
-                .map(|t| Labeled {
-                    id: t.track_id,
-                    x_m: t.x_m,
-                    y_m: t.y_m,
-                })
-                .collect();
+            let objs: Vec<Labeled> = truth.iter().map(Labeled::from).collect();
+            let hyps: Vec<Labeled> = tracks.iter().map(Labeled::from).collect();
             let matched = self.mot.num_matches + self.mot.num_switches;
             let switches = self.mot.update(&objs, &hyps);
             let matched = self.mot.num_matches + self.mot.num_switches - matched;
