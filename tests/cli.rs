@@ -599,3 +599,31 @@ fn calib_show_verify_activate_and_rejections() {
     );
     assert_bad_input(&["calib", "show", &s(&p("missing.json"))], "missing.json");
 }
+
+#[test]
+fn record_takes_a_library_name_and_lists_the_library_for_an_unknown_one() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = tmp.path().join("sep.mcap");
+    let o = radcam(&[
+        "record",
+        "--scenario",
+        "separated",
+        "--duration",
+        "2",
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let o = radcam(&["inspect", out.to_str().expect("utf8"), "--json"]);
+    assert!(text(&o.stdout).contains("separated"), "{}", text(&o.stdout));
+    assert_bad_input(
+        &[
+            "record",
+            "--scenario",
+            "nosuch",
+            "--out",
+            out.to_str().expect("utf8"),
+        ],
+        "known: demo, separated, crossing, close_pair, multipath, dense_clutter",
+    );
+}

@@ -339,9 +339,8 @@ impl Scenario {
     /// A scenario file, or if no such file exists, the library scenario of that name.
     pub fn from_path_or_library(path: &Path) -> Result<Self> {
         match path.to_str() {
-            Some(name) if !path.exists() && crate::LIBRARY.iter().any(|(n, _)| *n == name) => {
-                Self::library(name)
-            }
+            // a bare name (no directory, no extension) that is not a file: the library's
+            Some(name) if !path.exists() && !name.contains(['/', '\\', '.']) => Self::library(name),
             _ => Self::from_path(path),
         }
     }
