@@ -141,6 +141,9 @@ enum Command {
         /// Write JUnit XML here: one testcase per gate.
         #[arg(long)]
         junit: Option<PathBuf>,
+        /// Write a self-contained HTML report (gate table, tracking summary, plots) here.
+        #[arg(long)]
+        html: Option<PathBuf>,
         /// Print the gate results as JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -291,9 +294,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(code)
         }
-        Command::Report { dir, junit, json } => {
+        Command::Report {
+            dir,
+            junit,
+            html,
+            json,
+        } => {
             let results = radcam_reports::read_gates(&dir)?;
             print_gates(&results, show(json))?;
+            if let Some(path) = html {
+                let page = radcam_reports::html_report(&dir)?;
+                std::fs::write(&path, page)
+                    .with_context(|| format!("{}: cannot write the HTML report", path.display()))?;
+                if !quiet {
+                    eprintln!("html: {}", path.display());
+                }
+            }
             if let Some(path) = junit {
                 let suite = dir.display().to_string();
                 std::fs::write(&path, radcam_reports::junit_xml(&suite, &results))

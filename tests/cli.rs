@@ -627,3 +627,33 @@ fn record_takes_a_library_name_and_lists_the_library_for_an_unknown_one() {
         "known: demo, separated, crossing, close_pair, multipath, dense_clutter",
     );
 }
+
+#[test]
+fn report_html_is_self_contained_and_deterministic() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let rec = short_recording(tmp.path());
+    assert!(rec.exists());
+    let dir = tmp.path().to_str().expect("utf8");
+    let (a, b) = (tmp.path().join("a.html"), tmp.path().join("b.html"));
+    for p in [&a, &b] {
+        let o = radcam(&["report", dir, "--html", p.to_str().expect("utf8")]);
+        assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    }
+    let page = std::fs::read_to_string(&a).expect("html");
+    assert_eq!(
+        page,
+        std::fs::read_to_string(&b).expect("html"),
+        "same bytes"
+    );
+    assert_eq!(page.matches("<svg").count(), 4, "four plots");
+    for gate in ["sync_p999", "reprojection_p95", "track_id_switch_rate"] {
+        assert!(page.contains(gate), "lacks {gate}");
+    }
+    assert!(page.contains("Tracking against truth") && page.contains("MOTA"));
+    // nothing to fetch: no scripts, no external resources
+    assert!(!page.contains("<script") && !page.contains(" src=") && !page.contains(" href="));
+    assert_bad_input(
+        &["report", "/nonexistent/dir", "--html", "/tmp/x.html"],
+        "gates.parquet",
+    );
+}

@@ -7,6 +7,7 @@
 pub mod error;
 pub mod fusion_tables;
 pub mod gate_table;
+pub mod html;
 pub mod junit;
 pub mod parquet_in;
 pub mod parquet_out;
@@ -14,6 +15,7 @@ pub mod parquet_out;
 pub use error::{Error, Result};
 pub use fusion_tables::FusionTablesWriter;
 pub use gate_table::{baseline_table, gate_table, gates_json};
+pub use html::html_report;
 pub use junit::junit_xml;
 pub use parquet_in::read_gates;
 pub use parquet_out::{AUDIT_FILE, GATES_FILE, SYNC_FILE, write_audit, write_gates, write_sync};

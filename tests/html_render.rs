@@ -1,0 +1,95 @@
+//! The HTML report renders in a real browser: Debian's headless Chromium loads it from a file
+//! (no network), its DOM has every plot, and a screenshot is taken and kept
+//! (`target/tmp/report.png`). Needs `chromium` on the PATH; runs with `--features chromium`
+//! (`.ci/run` installs it) and fails, never skips, when it is missing.
+#![cfg(feature = "chromium")]
+
+use std::path::Path;
+use std::process::Command;
+
+fn radcam(args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_radcam"))
+        .args(args)
+        .output()
+        .expect("radcam runs");
+    assert!(
+        out.status.code() == Some(0),
+        "radcam {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn chromium(profile: &Path, extra: &[&str], page: &Path) -> std::process::Output {
+    Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium is installed (Debian package 'chromium')")
+}
+
+#[test]
+fn the_html_report_renders_in_headless_chromium() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("report");
+    let s = |p: &Path| p.to_str().expect("utf8").to_owned();
+    radcam(&["demo", "--quiet", "--out", &s(&dir), "--duration", "30"]);
+    let page = dir.join("report.html");
+    radcam(&["report", "--quiet", &s(&dir), "--html", &s(&page)]);
+
+    let dom = chromium(&tmp.path().join("profile-dom"), &["--dump-dom"], &page);
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert_eq!(
+        dom.matches("<svg").count(),
+        4,
+        "every plot is in the rendered DOM"
+    );
+    for text in [
+        "Gates",
+        "sync_p999",
+        "Camera sync error CDF",
+        "Tracking against truth",
+    ] {
+        assert!(dom.contains(text), "rendered page lacks {text}");
+    }
+
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report.png");
+    let _ = std::fs::remove_file(&shot);
+    let out = chromium(
+        &tmp.path().join("profile-shot"),
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1280,2200",
+        ],
+        &page,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = std::fs::read(&shot).expect("screenshot written");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    // a blank page compresses to a few kB; gate table, text and four plots do not
+    assert!(
+        png.len() > 40_000,
+        "screenshot is {} bytes: nothing drawn?",
+        png.len()
+    );
+}
