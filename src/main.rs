@@ -480,6 +480,7 @@ fn replay_and_report(rec: &Path, out: &Path, cfg: &ReplayConfig, show: Show) -> 
     write_gates(out, &result.gates, &result.report_metadata)?;
     write_sync(out, &result.sync, &result.report_metadata)?;
     write_audit(out, &result.audit, &result.report_metadata)?;
+    radcam_reports::write_windows(out, &result.metrics, &result.report_metadata)?;
     let fusion_files = tables.finish(&result.report_metadata, result.tracking.as_ref())?;
     let code = if result.passed() {
         ExitCode::SUCCESS
@@ -519,7 +520,7 @@ fn replay_and_report(rec: &Path, out: &Path, cfg: &ReplayConfig, show: Show) -> 
     }
     print_gates(&result.gates, show)?;
     say!(
-        "report: {} (and sync.parquet, audit.parquet, {})",
+        "report: {} (and sync.parquet, audit.parquet, windows.parquet, {})",
         out.join(GATES_FILE).display(),
         fusion_files.join(", ")
     );

@@ -657,3 +657,45 @@ fn report_html_is_self_contained_and_deterministic() {
         "gates.parquet",
     );
 }
+
+#[test]
+fn a_windowed_gate_judges_every_window_and_is_recorded() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let rec = short_recording(tmp.path());
+    let gates = tmp.path().join("g.toml");
+    std::fs::write(
+        &gates,
+        "[[gate]]\nname = \"assoc_every_5s\"\nmetric = \"association_fail_rate\"\ncomparator = \"<=\"\nthreshold = 0.5\nmin_samples = 10\nwindow = \"5s\"\n\n[[gate]]\nname = \"sync_every_5s_impossible\"\nmetric = \"sync_error_us.p50\"\ncomparator = \"<=\"\nthreshold = 0.001\nwindow = \"5s\"\n",
+    )
+    .expect("write");
+    let out_dir = tmp.path().join("out");
+    let o = radcam(&[
+        "replay",
+        rec.to_str().expect("utf8"),
+        "--out",
+        out_dir.to_str().expect("utf8"),
+        "--gates",
+        gates.to_str().expect("utf8"),
+        "--json",
+    ]);
+    assert_eq!(
+        code(&o),
+        1,
+        "the impossible gate fails: {}",
+        text(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v[0]["verdict"], "PASS");
+    assert_eq!(v[0]["window_s"], 5.0);
+    assert_eq!(v[1]["verdict"], "FAIL");
+    let e = &v[1]["evidence"];
+    let (start, end) = (
+        e["log_time_start_ns"].as_i64().expect("start"),
+        e["log_time_end_ns"].as_i64().expect("end"),
+    );
+    assert_eq!(end - start, 5_000_000_000, "the evidence is one 5 s window");
+    assert!(out_dir.join("windows.parquet").exists());
+    let back = radcam(&["report", out_dir.to_str().expect("utf8"), "--json"]);
+    let v2: serde_json::Value = serde_json::from_slice(&back.stdout).expect("json");
+    assert_eq!(v2[0]["window_s"], 5.0, "window_s survives gates.parquet");
+}

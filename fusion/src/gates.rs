@@ -65,6 +65,10 @@ pub struct Gate {
     pub min_samples: u64,
     /// Whether a FAIL or INCONCLUSIVE verdict fails the run (otherwise it is only reported).
     pub required: bool,
+    /// Per-window gate: every window of this many seconds of log time (aligned to multiples
+    /// of it) that has at least `min_samples` samples must pass; the value is the worst such
+    /// window's. `None`: the whole run is one sample set.
+    pub window_s: Option<f64>,
 }
 
 /// A gate's verdict.
@@ -193,11 +197,18 @@ impl MetricSet {
     /// The worst window of `path` (a distribution statistic or a rate) for `comparator`: the
     /// largest value for `<`/`<=` gates, the smallest for `>`/`>=`; ties go to the earliest.
     pub fn evidence(&self, path: &str, comparator: Comparator) -> Option<Evidence> {
+        worst(self.per_window(path, EVIDENCE_WINDOW_NS)?, comparator, 0)
+    }
+
+    /// `path` (a distribution statistic or a rate) in every window of `window_ns` of log time
+    /// (aligned to multiples of it) that has samples, in time order; `None` without a timeline.
+    pub fn per_window(&self, path: &str, window_ns: i64) -> Option<Vec<Evidence>> {
         let (name, stat) = match self.metrics.get(path) {
             Some(Metric::Ratio { .. }) => (path, None),
             _ => path.rsplit_once('.').map(|(n, s)| (n, Some(s)))?,
         };
-        let window = |t: i64| t.div_euclid(EVIDENCE_WINDOW_NS);
+        let window_ns = window_ns.max(1);
+        let window = |t: i64| t.div_euclid(window_ns);
         let mut per_window: Vec<(i64, f64, u64)> = Vec::new();
         match (self.timelines.get(name)?, stat) {
             (Timeline::Samples(samples), Some(stat)) => {
@@ -226,22 +237,17 @@ impl MetricSet {
             }
             _ => return None,
         }
-        let worse = |a: f64, b: f64| match comparator {
-            Comparator::Le | Comparator::Lt => a > b,
-            Comparator::Ge | Comparator::Gt => a < b,
-        };
-        let mut best: Option<(i64, f64, u64)> = None;
-        for cand in per_window {
-            if best.is_none_or(|b| worse(cand.1, b.1)) {
-                best = Some(cand);
-            }
-        }
-        best.map(|(w, value, samples)| Evidence {
-            start_ns: w * EVIDENCE_WINDOW_NS,
-            end_ns: (w + 1) * EVIDENCE_WINDOW_NS,
-            value,
-            samples,
-        })
+        Some(
+            per_window
+                .into_iter()
+                .map(|(w, value, samples)| Evidence {
+                    start_ns: w * window_ns,
+                    end_ns: (w + 1) * window_ns,
+                    value,
+                    samples,
+                })
+                .collect(),
+        )
     }
 
     /// Every metric path that [`MetricSet::lookup`] accepts, sorted.
@@ -259,6 +265,22 @@ impl MetricSet {
     }
 }
 
+/// The worst of `windows` for `comparator` among those with at least `min_samples` samples:
+/// the largest value for `<`/`<=` gates, the smallest for `>`/`>=`; ties go to the earliest.
+fn worst(windows: Vec<Evidence>, comparator: Comparator, min_samples: u64) -> Option<Evidence> {
+    let worse = |a: f64, b: f64| match comparator {
+        Comparator::Le | Comparator::Lt => a > b,
+        Comparator::Ge | Comparator::Gt => a < b,
+    };
+    let mut best: Option<Evidence> = None;
+    for cand in windows.into_iter().filter(|w| w.samples >= min_samples) {
+        if best.is_none_or(|b| worse(cand.value, b.value)) {
+            best = Some(cand);
+        }
+    }
+    best
+}
+
 /// The seed's gates: sync error P99.9, reprojection residual, track id switch rate.
 pub fn default_gates() -> Vec<Gate> {
     vec![
@@ -269,6 +291,7 @@ pub fn default_gates() -> Vec<Gate> {
             threshold: 500.0,
             min_samples: 100,
             required: true,
+            window_s: None,
         },
         Gate {
             name: "reprojection_p95".into(),
@@ -277,6 +300,7 @@ pub fn default_gates() -> Vec<Gate> {
             threshold: 20.0,
             min_samples: 100,
             required: true,
+            window_s: None,
         },
         Gate {
             name: "track_id_switch_rate".into(),
@@ -285,6 +309,7 @@ pub fn default_gates() -> Vec<Gate> {
             threshold: 0.01,
             min_samples: 100,
             required: true,
+            window_s: None,
         },
     ]
 }
@@ -310,6 +335,25 @@ pub fn evaluate(gates: &[Gate], metrics: &MetricSet) -> Result<Vec<GateResult>> 
         .iter()
         .map(|g| {
             let (value, samples) = metrics.lookup(&g.name, &g.metric)?;
+            if let Some(window_s) = g.window_s {
+                // every window with enough samples must pass: judge the worst of them
+                let window_ns = (window_s * 1e9).round() as i64;
+                let worst_window = metrics
+                    .per_window(&g.metric, window_ns)
+                    .and_then(|w| worst(w, g.comparator, g.min_samples.max(1)));
+                let verdict = match worst_window {
+                    Some(w) if g.comparator.holds(w.value, g.threshold) => Verdict::Pass,
+                    Some(_) => Verdict::Fail,
+                    None => Verdict::Inconclusive,
+                };
+                return Ok(GateResult {
+                    gate: g.clone(),
+                    value: worst_window.map(|w| w.value),
+                    samples: worst_window.map_or(samples, |w| w.samples),
+                    verdict,
+                    evidence: worst_window,
+                });
+            }
             let verdict = match value {
                 Some(v) if samples >= g.min_samples.max(1) => {
                     if g.comparator.holds(v, g.threshold) {
@@ -491,6 +535,52 @@ mod tests {
             absolute: 0.0,
         });
         assert!(!loose[0].regressed);
+    }
+
+    #[test]
+    fn a_windowed_gate_fails_on_one_bad_window_that_the_whole_run_hides() {
+        let s = EVIDENCE_WINDOW_NS;
+        let mut m = MetricSet::default();
+        // 50 windows of 10 s, one with 20 % failures, the rest with none
+        let counts: Vec<(i64, u64, u64)> = (0..50)
+            .map(|w| (w * s + 1, u64::from(w == 30) * 20, 100))
+            .collect();
+        m.metrics.insert(
+            "association_fail_rate".into(),
+            Metric::Ratio {
+                numerator: 20,
+                denominator: 5000,
+            },
+        );
+        m.timelines
+            .insert("association_fail_rate".into(), Timeline::Counts(counts));
+        let gate = |window_s: Option<f64>, min_samples: u64| Gate {
+            name: "assoc".into(),
+            metric: "association_fail_rate".into(),
+            comparator: Comparator::Le,
+            threshold: 0.05,
+            min_samples,
+            required: true,
+            window_s,
+        };
+        let r = evaluate(
+            &[
+                gate(None, 100),
+                gate(Some(10.0), 100),
+                gate(Some(10.0), 101),
+            ],
+            &m,
+        )
+        .expect("evaluates");
+        assert_eq!(r[0].verdict, Verdict::Pass, "0.4 % over the run");
+        assert_eq!(r[1].verdict, Verdict::Fail, "20 % in one window");
+        assert_eq!(r[1].value, Some(0.2));
+        assert_eq!(r[1].evidence.map(|e| e.start_ns), Some(30 * s));
+        assert_eq!(
+            r[2].verdict,
+            Verdict::Inconclusive,
+            "no window has 101 samples"
+        );
     }
 
     #[test]

@@ -8,10 +8,12 @@
 //! threshold = 500.0
 //! required = true                 # optional (default true): false reports without failing
 //! min_samples = 100               # optional (default 1): fewer samples is INCONCLUSIVE
+//! window = "10s"                  # optional: every 10 s window with >= min_samples must pass
 //! ```
 //!
-//! Unknown keys are errors (per-window gates, `window`, are not supported yet). Metric names
-//! are checked against what a replay computes before any work starts.
+//! `window` is a duration with a unit (`ms`, `s`, `min`, `h`); without it the whole run is
+//! judged at once. Unknown keys are errors. Metric names are checked against what a replay
+//! computes before any work starts.
 
 use crate::{Error, Result};
 use radcam_fusion::gates::{Comparator, Gate};
@@ -35,6 +37,25 @@ struct GateEntry {
     required: bool,
     #[serde(default = "default_min_samples")]
     min_samples: u64,
+    #[serde(default)]
+    window: Option<String>,
+}
+
+/// Parses a window duration such as `10s`, `500ms`, `5min`, `1h` into seconds.
+fn parse_window(text: &str) -> Option<f64> {
+    let t = text.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic())?;
+    let (num, unit) = t.split_at(split);
+    let v: f64 = num.trim().parse().ok()?;
+    let scale = match unit {
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "min" => 60.0,
+        "h" => 3600.0,
+        _ => return None,
+    };
+    let s = v * scale;
+    (s.is_finite() && s >= 0.001).then_some(s)
 }
 
 fn default_required() -> bool {
@@ -84,6 +105,14 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Gate>> {
             if !g.threshold.is_finite() {
                 return Err(bad(format!("gate[{i}].threshold: must be a finite number")));
             }
+            let window_s = match &g.window {
+                None => None,
+                Some(w) => Some(parse_window(w).ok_or_else(|| {
+                    bad(format!(
+                        "gate[{i}].window: '{w}' is not a duration like \"10s\", \"500ms\", \"5min\", \"1h\" (at least 1 ms)"
+                    ))
+                })?),
+            };
             Ok(Gate {
                 name: g.name,
                 metric: g.metric,
@@ -91,6 +120,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Gate>> {
                 threshold: g.threshold,
                 min_samples: g.min_samples,
                 required: g.required,
+                window_s,
             })
         })
         .collect()
@@ -115,6 +145,23 @@ mod tests {
         assert_eq!(g.len(), 2);
         assert!(g[0].required && g[0].min_samples == 1);
         assert!(!g[1].required && g[1].min_samples == 50 && g[1].comparator == Comparator::Lt);
+        assert_eq!((g[0].window_s, g[1].window_s), (None, None));
+    }
+
+    #[test]
+    fn windows_take_units() {
+        for (text, s) in [
+            ("10s", 10.0),
+            ("500ms", 0.5),
+            ("5min", 300.0),
+            ("1h", 3600.0),
+            ("2.5 s", 2.5),
+        ] {
+            assert_eq!(parse_window(text), Some(s), "{text}");
+        }
+        for bad in ["10", "s", "-1s", "0s", "10 parsecs", "1e400s"] {
+            assert_eq!(parse_window(bad), None, "{bad}");
+        }
     }
 
     #[test]
@@ -133,10 +180,17 @@ mod tests {
             e.contains("g.toml") && e.contains("gate[0].comparator"),
             "{e}"
         );
-        let e = parse("[[gate]]\nname = \"a\"\nmetric = \"x\"\ncomparator = \"<=\"\nthreshold = 1.0\nwindow = \"1s\"\n", Path::new("g.toml"))
+        let e = parse("[[gate]]\nname = \"a\"\nmetric = \"sync_error_us.p99\"\ncomparator = \"<=\"\nthreshold = 1.0\nwindow = \"10 parsecs\"\n", Path::new("g.toml"))
             .expect_err("window")
             .to_string();
-        assert!(e.contains("window") && e.contains("line"), "{e}");
+        assert!(
+            e.contains("gate[0].window") && e.contains("10 parsecs"),
+            "{e}"
+        );
+        let e = parse("[[gate]]\nname = \"a\"\nmetric = \"sync_error_us.p99\"\ncomparator = \"<=\"\nthreshold = 1.0\nwindw = \"1s\"\n", Path::new("g.toml"))
+            .expect_err("unknown key")
+            .to_string();
+        assert!(e.contains("windw") && e.contains("line"), "{e}");
         let e = parse("[[gate]]\nname = ", Path::new("g.toml"))
             .expect_err("syntax")
             .to_string();

@@ -94,6 +94,7 @@ pub fn gates_json(results: &[GateResult]) -> serde_json::Value {
                     "samples": r.samples,
                     "min_samples": r.gate.min_samples,
                     "required": r.gate.required,
+                    "window_s": r.gate.window_s,
                     "verdict": r.verdict.as_str(),
                     "evidence": r.evidence.map(|e| serde_json::json!({
                         "log_time_start_ns": e.start_ns,

@@ -47,6 +47,7 @@ pub fn read_gates(dir: &Path) -> Result<Vec<GateResult>> {
         let w_start = column::<Int64Array>(&batch, "worst_window_start_ns", &path)?;
         let w_end = column::<Int64Array>(&batch, "worst_window_end_ns", &path)?;
         let w_value = column::<Float64Array>(&batch, "worst_window_value", &path)?;
+        let window_s = column::<Float64Array>(&batch, "window_s", &path)?;
         for i in 0..batch.num_rows() {
             let row = |what: &str, v: &str| pq(format!("row {i}: {what} '{v}'"));
             out.push(GateResult {
@@ -58,6 +59,7 @@ pub fn read_gates(dir: &Path) -> Result<Vec<GateResult>> {
                     threshold: threshold.value(i),
                     min_samples: min_samples.value(i),
                     required: required.value(i),
+                    window_s: (!window_s.is_null(i)).then(|| window_s.value(i)),
                 },
                 value: (!value.is_null(i)).then(|| value.value(i)),
                 samples: samples.value(i),

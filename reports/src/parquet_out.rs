@@ -10,7 +10,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use radcam_fusion::audit::AuditEvent;
-use radcam_fusion::gates::GateResult;
+use radcam_fusion::gates::{EVIDENCE_WINDOW_NS, Evidence, GateResult, MetricSet};
 use radcam_fusion::sync::SyncRecord;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -104,6 +104,50 @@ pub fn audit_batch(rows: &[AuditEvent]) -> Result<RecordBatch> {
     batch(AUDIT_FILE, fields, columns)
 }
 
+/// File name of the per-window metrics table.
+pub const WINDOWS_FILE: &str = "windows.parquet";
+
+/// The `windows` table, long format: one row per (10 s log-time window, metric path) with
+/// samples in that window, by metric path then time: `window_start_ns`, `window_end_ns`,
+/// `metric`, `value`, `samples`.
+pub fn windows_batch(metrics: &MetricSet) -> Result<RecordBatch> {
+    let mut rows: Vec<(String, Evidence)> = Vec::new();
+    for path in metrics.known_paths() {
+        for w in metrics
+            .per_window(&path, EVIDENCE_WINDOW_NS)
+            .unwrap_or_default()
+        {
+            rows.push((path.clone(), w));
+        }
+    }
+    let fields = vec![
+        Field::new("window_start_ns", DataType::Int64, false),
+        Field::new("window_end_ns", DataType::Int64, false),
+        Field::new("metric", DataType::Utf8, false),
+        Field::new("value", DataType::Float64, false),
+        Field::new("samples", DataType::UInt64, false),
+    ];
+    let columns = vec![
+        i64s(&rows, |r| Some(r.1.start_ns)),
+        i64s(&rows, |r| Some(r.1.end_ns)),
+        utf8(&rows, |r| &r.0),
+        Arc::new(Float64Array::from(
+            rows.iter().map(|r| r.1.value).collect::<Vec<_>>(),
+        )) as ArrayRef,
+        u64s(&rows, |r| r.1.samples),
+    ];
+    batch(WINDOWS_FILE, fields, columns)
+}
+
+/// Writes `dir/windows.parquet`.
+pub fn write_windows(
+    dir: &Path,
+    metrics: &MetricSet,
+    metadata: &BTreeMap<String, String>,
+) -> Result<()> {
+    write_table(&dir.join(WINDOWS_FILE), &windows_batch(metrics)?, metadata)
+}
+
 /// Writes `dir/sync.parquet`.
 pub fn write_sync(
     dir: &Path,
@@ -192,6 +236,7 @@ pub fn gates_batch(results: &[GateResult]) -> Result<RecordBatch> {
         Field::new("worst_window_start_ns", DataType::Int64, true),
         Field::new("worst_window_end_ns", DataType::Int64, true),
         Field::new("worst_window_value", DataType::Float64, true),
+        Field::new("window_s", DataType::Float64, true),
     ]));
     let strings = |f: &dyn Fn(&GateResult) -> String| -> ArrayRef {
         Arc::new(StringArray::from(results.iter().map(f).collect::<Vec<_>>()))
@@ -226,6 +271,9 @@ pub fn gates_batch(results: &[GateResult]) -> Result<RecordBatch> {
                 .iter()
                 .map(|r| r.evidence.map(|e| e.value))
                 .collect::<Vec<_>>(),
+        )),
+        Arc::new(Float64Array::from(
+            results.iter().map(|r| r.gate.window_s).collect::<Vec<_>>(),
         )),
     ];
     RecordBatch::try_new(schema, columns).map_err(|e| Error::Parquet {

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Interop check: pyarrow reads radcam's gates.parquet (columns, verdicts, key-value metadata),
-sync.parquet, audit.parquet and the fusion tables (tracks, associations, ground_truth, tracking).
+sync.parquet, audit.parquet, windows.parquet and the fusion tables (tracks, associations,
+ground_truth, tracking); DuckDB queries windows.parquet and gates.parquet and reads their
+key-value metadata.
 
 usage: check_parquet.py REPORT_DIR
 """
@@ -10,7 +12,7 @@ import sys
 import pyarrow.parquet as pq
 
 COLUMNS = ["gate", "metric", "comparator", "threshold", "value", "samples", "verdict", "min_samples", "required",
-           "worst_window_start_ns", "worst_window_end_ns", "worst_window_value"]
+           "worst_window_start_ns", "worst_window_end_ns", "worst_window_value", "window_s"]
 METADATA = ["tool_version", "recording_content_hash", "scenario_hash", "seed", "fault_plan", "estimator",
             "cal_version", "config_version"]
 
@@ -68,6 +70,36 @@ def check_fusion_tables(report_dir):
           f"tracking {tables['tracking'].to_pylist()[0]['num_switches']} switches")
 
 
+WINDOWS_COLUMNS = ["window_start_ns", "window_end_ns", "metric", "value", "samples"]
+
+
+def check_windows_and_duckdb(report_dir):
+    import duckdb
+
+    windows = os.path.join(report_dir, "windows.parquet")
+    t = pq.read_table(windows)
+    if t.column_names != WINDOWS_COLUMNS:
+        raise SystemExit(f"windows.parquet: columns {t.column_names} != {WINDOWS_COLUMNS}")
+    con = duckdb.connect()
+    worst = con.execute(
+        "SELECT window_start_ns, value FROM read_parquet(?) WHERE metric = 'sync_error_us.p999' "
+        "ORDER BY value DESC, window_start_ns LIMIT 1", [windows]).fetchone()
+    gates = os.path.join(report_dir, "gates.parquet")
+    evidence = con.execute(
+        "SELECT worst_window_start_ns, worst_window_value FROM read_parquet(?) WHERE gate = 'sync_p999'",
+        [gates]).fetchone()
+    # the gate's evidence is the worst window of windows.parquet, as DuckDB sees both files
+    if worst is None or evidence is None or worst[0] != evidence[0] or abs(worst[1] - evidence[1]) > 1e-9:
+        raise SystemExit(f"duckdb: worst sync window {worst} != gate evidence {evidence}")
+    kv = dict(con.execute("SELECT decode(key), decode(value) FROM parquet_kv_metadata(?)", [windows]).fetchall())
+    missing = [k for k in METADATA if k not in kv]
+    if missing:
+        raise SystemExit(f"duckdb: windows.parquet key-value metadata missing {missing}")
+    n = con.execute("SELECT count(*) FROM read_parquet(?)", [os.path.join(report_dir, "associations.parquet")]).fetchone()[0]
+    print(f"duckdb interop: windows.parquet {t.num_rows} rows; worst sync P99.9 window {worst[0]} agrees with the "
+          f"gate's evidence; associations.parquet {n} rows; metadata estimator={kv['estimator']}")
+
+
 def main(report_dir):
     path = os.path.join(report_dir, "gates.parquet")
     table = pq.read_table(path)
@@ -90,6 +122,7 @@ def main(report_dir):
     print(f"parquet interop: {path}: {len(rows)} gates, verdicts {[r['verdict'] for r in rows]}")
     check_sync_and_audit(report_dir)
     check_fusion_tables(report_dir)
+    check_windows_and_duckdb(report_dir)
 
 
 if __name__ == "__main__":
