@@ -48,10 +48,16 @@ fn demo_passes_its_gates_and_is_byte_identical_for_a_seed() {
     let out = demo(&a, "3");
     assert_eq!(code(&out), 0, "stderr: {}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    for gate in ["sync_p999", "reprojection_p95", "track_id_switch_rate"] {
+    for gate in [
+        "sync_p999",
+        "reprojection_p95",
+        "track_id_switch_rate",
+        "e2e_latency_p999",
+        "association_fail_rate",
+    ] {
         assert!(stdout.contains(gate), "gate table lacks {gate}:\n{stdout}");
     }
-    assert_eq!(stdout.matches("PASS").count(), 3, "{stdout}");
+    assert_eq!(stdout.matches("PASS").count(), 5, "{stdout}");
     assert_eq!(code(&demo(&b, "3")), 0);
     assert_eq!(code(&demo(&c, "4")), 0);
     let read = |d: &Path, f: &str| std::fs::read(d.join(f)).expect("output exists");
@@ -356,8 +362,14 @@ fn gates_files_junit_and_baseline_regressions() {
     let out = radcam(&["report", &p(""), "--junit", &p("junit.xml")]);
     assert_eq!(code(&out), 0, "{}", text(&out.stderr));
     let xml = std::fs::read_to_string(p("junit.xml")).expect("junit");
-    assert_eq!(xml.matches("<testcase ").count(), 3, "{xml}");
-    for gate in ["sync_p999", "reprojection_p95", "track_id_switch_rate"] {
+    assert_eq!(xml.matches("<testcase ").count(), 5, "{xml}");
+    for gate in [
+        "sync_p999",
+        "reprojection_p95",
+        "track_id_switch_rate",
+        "e2e_latency_p999",
+        "association_fail_rate",
+    ] {
         assert!(xml.contains(&format!("name=\"{gate}\"")), "{gate}");
     }
     assert!(!xml.contains("<failure"), "{xml}");
@@ -492,7 +504,7 @@ fn quiet_prints_nothing_and_json_is_machine_readable() {
     assert_eq!(code(&out), 0);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json on stdout");
     let gates = v.as_array().expect("array");
-    assert_eq!(gates.len(), 3);
+    assert_eq!(gates.len(), 5);
     assert!(gates.iter().all(|g| g["verdict"] == "PASS"));
     let e = &gates[0]["evidence"];
     assert!(
@@ -501,7 +513,7 @@ fn quiet_prints_nothing_and_json_is_machine_readable() {
     );
     let out = radcam(&["report", out_dir.to_str().expect("utf8"), "--json"]);
     let again: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(again.as_array().map(Vec::len), Some(3));
+    assert_eq!(again.as_array().map(Vec::len), Some(5));
 }
 
 #[test]
@@ -645,7 +657,8 @@ fn report_html_is_self_contained_and_deterministic() {
         std::fs::read_to_string(&b).expect("html"),
         "same bytes"
     );
-    assert_eq!(page.matches("<svg").count(), 4, "four plots");
+    assert_eq!(page.matches("<svg").count(), 7, "seven plots");
+    assert!(page.contains("Latency CDF per segment") && page.contains("against temperature"));
     for gate in ["sync_p999", "reprojection_p95", "track_id_switch_rate"] {
         assert!(page.contains(gate), "lacks {gate}");
     }

@@ -57,13 +57,15 @@ fn the_html_report_renders_in_headless_chromium() {
     let dom = String::from_utf8_lossy(&dom.stdout);
     assert_eq!(
         dom.matches("<svg").count(),
-        4,
+        7,
         "every plot is in the rendered DOM"
     );
     for text in [
         "Gates",
         "sync_p999",
         "Camera sync error CDF",
+        "Latency CDF per segment",
+        "Sync error against temperature",
         "Tracking against truth",
     ] {
         assert!(dom.contains(text), "rendered page lacks {text}");

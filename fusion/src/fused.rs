@@ -117,6 +117,33 @@ pub struct TruthRecord {
     pub vy_mps: f64,
 }
 
+/// One camera frame through the node: when it was exposed, arrived, was detected and fused,
+/// what it yielded (`frames.parquet`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameRecord {
+    /// Camera frame.
+    pub frame_id: u64,
+    /// Exposure instant mapped to host time, ns.
+    pub t_ns: i64,
+    /// When the frame reached host memory, ns.
+    pub arrival_ns: i64,
+    /// When its detections were available, ns (log time).
+    pub detections_ns: i64,
+    /// When it was fused (the radar frame after it arrived), ns; `None` if the recording
+    /// ended first.
+    pub fused_ns: Option<i64>,
+    /// Detections in the frame (valid ones).
+    pub detections: u32,
+    /// Detections associated with a radar object.
+    pub associated: u32,
+    /// Fused objects output with the frame.
+    pub fused_objects: u32,
+    /// Node temperature at the frame (the camera zone, else the first), °C.
+    pub temperature_c: Option<f64>,
+    /// Provenance of the frame's time mapping.
+    pub provenance: Provenance,
+}
+
 /// Where a fusion run puts its rows as it makes them, so that nothing proportional to the
 /// recording's length has to stay in memory. Implementations that can fail (a file) keep the
 /// first error and report it when they are finished.
@@ -127,6 +154,8 @@ pub trait FusionSink {
     fn association(&mut self, row: AssociationRecord);
     /// One scored truth object.
     fn truth(&mut self, row: TruthRecord);
+    /// One camera frame's passage through the node.
+    fn frame(&mut self, row: FrameRecord);
 }
 
 /// A sink that keeps every row in memory (tests, small runs).
@@ -138,6 +167,8 @@ pub struct CollectSink {
     pub associations: Vec<AssociationRecord>,
     /// Scored truth objects, in order.
     pub truth: Vec<TruthRecord>,
+    /// Camera frames, in fusion order.
+    pub frames: Vec<FrameRecord>,
 }
 
 impl FusionSink for CollectSink {
@@ -151,6 +182,10 @@ impl FusionSink for CollectSink {
 
     fn truth(&mut self, row: TruthRecord) {
         self.truth.push(row);
+    }
+
+    fn frame(&mut self, row: FrameRecord) {
+        self.frames.push(row);
     }
 }
 

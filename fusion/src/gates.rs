@@ -281,8 +281,34 @@ fn worst(windows: Vec<Evidence>, comparator: Comparator, min_samples: u64) -> Op
     best
 }
 
-/// The seed's gates: sync error P99.9, reprojection residual, track id switch rate.
+/// The default gates: the seed's three ([`seed_gates`]) plus end-to-end latency P99.9
+/// (camera exposure to fused output ≤ 150 ms) and the association fail rate (≤ 5 % of
+/// detections without a radar partner).
 pub fn default_gates() -> Vec<Gate> {
+    let mut g = seed_gates();
+    g.push(Gate {
+        name: "e2e_latency_p999".into(),
+        metric: "latency_e2e_ms.p999".into(),
+        comparator: Comparator::Le,
+        threshold: 150.0,
+        min_samples: 100,
+        required: true,
+        window_s: None,
+    });
+    g.push(Gate {
+        name: "association_fail_rate".into(),
+        metric: "association_fail_rate".into(),
+        comparator: Comparator::Le,
+        threshold: 0.05,
+        min_samples: 100,
+        required: true,
+        window_s: None,
+    });
+    g
+}
+
+/// The seed's gates: sync error P99.9, reprojection residual, track id switch rate.
+pub fn seed_gates() -> Vec<Gate> {
     vec![
         Gate {
             name: "sync_p999".into(),
@@ -502,7 +528,7 @@ mod tests {
 
     #[test]
     fn verdicts_follow_values_and_sample_counts() {
-        let r = evaluate(&default_gates(), &metrics()).expect("known metrics");
+        let r = evaluate(&seed_gates(), &metrics()).expect("known metrics");
         assert_eq!(r[0].verdict, Verdict::Fail, "{:?}", r[0]); // p999 of 0..999 is 998.001 > 500
         assert_eq!(r[1].verdict, Verdict::Inconclusive);
         assert_eq!(r[1].samples, 0);
@@ -512,7 +538,7 @@ mod tests {
 
     #[test]
     fn baseline_catches_worsening_beyond_tolerance_in_the_penalised_direction() {
-        let old = evaluate(&default_gates(), &metrics()).expect("known");
+        let old = evaluate(&seed_gates(), &metrics()).expect("known");
         let mut worse = metrics();
         worse.metrics.insert(
             "sync_error_us".into(),
@@ -525,7 +551,7 @@ mod tests {
                 denominator: 1000,
             },
         );
-        let new = evaluate(&default_gates(), &worse).expect("known");
+        let new = evaluate(&seed_gates(), &worse).expect("known");
         let rows = compare_to_baseline(&old, &new, |_| Tolerance::default());
         assert!(rows[0].regressed, "{:?}", rows[0]); // p999 grew 20 % > 10 %
         assert!(!rows[1].regressed, "{:?}", rows[1]); // no values either side
@@ -618,7 +644,7 @@ mod tests {
 
     #[test]
     fn unknown_metric_lists_the_known_ones() {
-        let mut g = default_gates();
+        let mut g = seed_gates();
         g[0].metric = "sync_eror_us.p999".into();
         let err = evaluate(&g, &metrics()).expect_err("unknown");
         let msg = err.to_string();

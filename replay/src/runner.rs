@@ -17,7 +17,7 @@ use radcam_fusion::clock::{
     self, ArrivalSample, ClockEstimator, ClockSync, LatchSample, Passive, SyncPolicy,
 };
 use radcam_fusion::fused::{
-    AssociationRecord, CollectSink, FusedObject, FusionSink, Outcome, TruthRecord,
+    AssociationRecord, CollectSink, FrameRecord, FusedObject, FusionSink, Outcome, TruthRecord,
 };
 use radcam_fusion::gates::{self, Gate, GateResult, Metric, MetricSet, Timeline};
 use radcam_fusion::metrics::{Labeled, MotCounter, MotSummary};
@@ -119,8 +119,9 @@ impl ReplayOutput {
 }
 
 /// Topics the runner reads.
-const TOPICS: [&str; 7] = [
+const TOPICS: [&str; 8] = [
     topics::PTP_STATUS,
+    topics::NODE_STATS,
     topics::CAMERA_LATCH,
     topics::CAMERA_FRAME,
     topics::CAMERA_DETECTIONS,
@@ -143,6 +144,10 @@ struct MetricParts<'a> {
     residual_edge_px: &'a [(i64, f64)],
     association: &'a [(i64, u64, u64)],
     switches: &'a [(i64, u64, u64)],
+    latency_camera_ms: &'a [(i64, f64)],
+    latency_detector_ms: &'a [(i64, f64)],
+    latency_radar_ms: &'a [(i64, f64)],
+    latency_e2e_ms: &'a [(i64, f64)],
 }
 
 /// Every metric a replay computes, by name (units in the names), with its timeline.
@@ -153,6 +158,10 @@ fn metric_set(p: &MetricParts<'_>) -> MetricSet {
         ("reprojection_residual_px", p.residual_px),
         ("reprojection_residual_center_px", p.residual_center_px),
         ("reprojection_residual_edge_px", p.residual_edge_px),
+        ("latency_camera_ms", p.latency_camera_ms),
+        ("latency_detector_ms", p.latency_detector_ms),
+        ("latency_radar_ms", p.latency_radar_ms),
+        ("latency_e2e_ms", p.latency_e2e_ms),
     ] {
         m.metrics.insert(
             name.to_owned(),
@@ -196,6 +205,8 @@ struct RadarSnapshot {
 struct PendingFrame {
     frame_id: u64,
     host_ns: i64,
+    arrival_ns: i64,
+    detections_ns: i64,
     provenance: Provenance,
     boxes: Vec<BoxPx>,
     camera_ids: Vec<Option<u64>>,
@@ -228,7 +239,15 @@ struct State<'s> {
     churn: Counts,
     sink: &'s mut dyn FusionSink,
     rejected: Rejected,
-    frame_host: BTreeMap<u64, i64>,
+    /// Mapped exposure instant and arrival of frames awaiting their detections, ns.
+    frame_host: BTreeMap<u64, (i64, i64)>,
+    temperature_c: Option<f64>,
+    /// Log time of the message being processed; `None` while flushing at the end.
+    now_ns: Option<i64>,
+    latency_camera_ms: Samples,
+    latency_detector_ms: Samples,
+    latency_radar_ms: Samples,
+    latency_e2e_ms: Samples,
     radar: VecDeque<RadarSnapshot>,
     pending: VecDeque<PendingFrame>,
     tracker: Tracker,
@@ -349,6 +368,12 @@ pub fn replay_into(
         sink,
         rejected: Rejected::default(),
         frame_host: BTreeMap::new(),
+        temperature_c: None,
+        now_ns: None,
+        latency_camera_ms: Vec::new(),
+        latency_detector_ms: Vec::new(),
+        latency_radar_ms: Vec::new(),
+        latency_e2e_ms: Vec::new(),
         radar: VecDeque::new(),
         pending: VecDeque::new(),
         tracker: Tracker::new(TrackerConfig::default()),
@@ -369,6 +394,7 @@ pub fn replay_into(
     let mut done = 0u64;
     file.for_each_message(&TOPICS, |m| {
         done += 1;
+        st.now_ns = i64::try_from(m.log_time_ns).ok();
         if done.is_multiple_of(4096) {
             progress(done, total);
         }
@@ -389,7 +415,23 @@ pub fn replay_into(
             }
             proto::CameraLatch::TOPIC => st.latch(&decode(m.data).map_err(dec_err)?),
             proto::CameraFrame::TOPIC => st.camera_frame(&decode(m.data).map_err(dec_err)?),
-            proto::CameraDetections::TOPIC => st.detections(&decode(m.data).map_err(dec_err)?),
+            proto::CameraDetections::TOPIC => {
+                st.detections(
+                    &decode(m.data).map_err(dec_err)?,
+                    i64::try_from(m.log_time_ns).unwrap_or(i64::MAX),
+                );
+            }
+            proto::NodeStats::TOPIC => {
+                let n: proto::NodeStats = decode(m.data).map_err(dec_err)?;
+                let zone = n
+                    .temperatures
+                    .iter()
+                    .find(|t| t.zone == "camera")
+                    .or(n.temperatures.first());
+                if let Some(z) = zone.filter(|z| z.temperature_c.is_finite()) {
+                    st.temperature_c = Some(z.temperature_c);
+                }
+            }
             proto::RadarFrame::TOPIC => st.radar_frame(&decode(m.data).map_err(dec_err)?),
             proto::TruthClock::TOPIC => {
                 let t: proto::TruthClock = decode(m.data).map_err(dec_err)?;
@@ -403,6 +445,9 @@ pub fn replay_into(
         }
         Ok(())
     })?;
+    // frames still waiting for radar when the recording ended: fused, but their latency is
+    // not known (no later radar frame released them)
+    st.now_ns = None;
     while let Some(p) = st.pending.pop_front() {
         st.fuse(p);
     }
@@ -508,7 +553,12 @@ impl State<'_> {
         }
         let host_ns = mapping.host_ns + self.camera_offset_ns;
         self.camera_frames_mapped += 1;
-        self.frame_host.insert(f.frame_id, host_ns);
+        self.frame_host
+            .insert(f.frame_id, (host_ns, f.host_arrival_ns));
+        self.latency_camera_ms.push((
+            f.host_arrival_ns,
+            (f.host_arrival_ns - host_ns) as f64 / 1e6,
+        ));
         let truth = self.truth_host.remove(&f.frame_id);
         if let Some(truth) = truth {
             self.sync_error_us
@@ -538,10 +588,12 @@ impl State<'_> {
         self.truth_host = self.truth_host.split_off(&f.frame_id.saturating_sub(1000));
     }
 
-    fn detections(&mut self, d: &proto::CameraDetections) {
-        let Some(host_ns) = self.frame_host.remove(&d.frame_id) else {
+    fn detections(&mut self, d: &proto::CameraDetections, log_time_ns: i64) {
+        let Some((host_ns, arrival_ns)) = self.frame_host.remove(&d.frame_id) else {
             return;
         };
+        self.latency_detector_ms
+            .push((log_time_ns, (log_time_ns - arrival_ns) as f64 / 1e6));
         let Some(provenance) = self.frame_prov.remove(&d.frame_id) else {
             return;
         };
@@ -568,6 +620,8 @@ impl State<'_> {
         self.pending.push_back(PendingFrame {
             frame_id: d.frame_id,
             host_ns,
+            arrival_ns,
+            detections_ns: log_time_ns,
             provenance,
             boxes,
             camera_ids,
@@ -589,6 +643,10 @@ impl State<'_> {
             return;
         };
         let host_ns = est.host_ns_at(r.device_ns) + self.cal.radar_time_offset_ns;
+        self.latency_radar_ms.push((
+            r.host_arrival_ns,
+            (r.host_arrival_ns - host_ns) as f64 / 1e6,
+        ));
         let mut detections: Vec<RadarDetection> = Vec::with_capacity(r.points.len());
         for p in &r.points {
             let d = RadarDetection {
@@ -690,15 +748,31 @@ impl State<'_> {
     fn fuse(&mut self, p: PendingFrame) {
         let state = p.provenance.sync_state;
         let t = p.host_ns;
-        let tracks = if state.fuses() {
-            let tracks = self.fuse_frame(&p);
+        let (tracks, associated) = if state.fuses() {
+            let (tracks, associated) = self.fuse_frame(&p);
             self.last_tracks.clone_from(&tracks);
-            tracks
+            (tracks, associated)
         } else {
             // HOLDOVER / FREERUN / RESYNCING: no new fusion; the last fused tracks are held,
             // flagged frozen
-            self.last_tracks.clone()
+            (self.last_tracks.clone(), 0)
         };
+        if let Some(now) = self.now_ns {
+            self.latency_e2e_ms.push((now, (now - t) as f64 / 1e6));
+        }
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        self.sink.frame(FrameRecord {
+            frame_id: p.frame_id,
+            t_ns: t,
+            arrival_ns: p.arrival_ns,
+            detections_ns: p.detections_ns,
+            fused_ns: self.now_ns,
+            detections: count(p.boxes.len()),
+            associated: count(associated),
+            fused_objects: count(tracks.len()),
+            temperature_c: self.temperature_c,
+            provenance: p.provenance.clone(),
+        });
         let confidence_scale = if state == SyncState::Degraded {
             0.5
         } else {
@@ -738,8 +812,9 @@ impl State<'_> {
             .split_off(&p.frame_id.saturating_sub(1000));
     }
 
-    /// Associates and tracks one frame; returns the confirmed tracks.
-    fn fuse_frame(&mut self, p: &PendingFrame) -> Vec<TrackOutput> {
+    /// Associates and tracks one frame; returns the confirmed tracks and how many detections
+    /// were associated.
+    fn fuse_frame(&mut self, p: &PendingFrame) -> (Vec<TrackOutput>, usize) {
         let t = p.host_ns;
         let mut assoc_cfg = self.assoc_cfg;
         if p.provenance.sync_state == SyncState::Degraded {
@@ -794,7 +869,7 @@ impl State<'_> {
             }
         }
         self.churn.push((t, churned, compared));
-        step.tracks
+        (step.tracks, measurements.len())
     }
 
     fn record_associations(
@@ -865,6 +940,10 @@ impl State<'_> {
             residual_px: &self.residual_px,
             residual_center_px: &self.residual_center_px,
             residual_edge_px: &self.residual_edge_px,
+            latency_camera_ms: &self.latency_camera_ms,
+            latency_detector_ms: &self.latency_detector_ms,
+            latency_radar_ms: &self.latency_radar_ms,
+            latency_e2e_ms: &self.latency_e2e_ms,
             association: &self.association,
             // against truth when the recording has it, else against the camera's object ids
             switches: if self.has_truth {

@@ -7,7 +7,7 @@ use crate::{Error, Result};
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, UInt32Array};
 use arrow_schema::{DataType, Field};
 use parquet::arrow::ArrowWriter;
-use radcam_fusion::fused::{AssociationRecord, FusedObject, FusionSink, TruthRecord};
+use radcam_fusion::fused::{AssociationRecord, FrameRecord, FusedObject, FusionSink, TruthRecord};
 use radcam_fusion::metrics::MotSummary;
 use radcam_fusion::provenance::Provenance;
 use std::collections::BTreeMap;
@@ -22,6 +22,8 @@ pub const ASSOCIATIONS_FILE: &str = "associations.parquet";
 pub const GROUND_TRUTH_FILE: &str = "ground_truth.parquet";
 /// File name of the tracking summary.
 pub const TRACKING_FILE: &str = "tracking.parquet";
+/// File name of the per-frame table.
+pub const FRAMES_FILE: &str = "frames.parquet";
 
 fn f64s<T>(rows: &[T], f: impl Fn(&T) -> Option<f64>) -> ArrayRef {
     Arc::new(Float64Array::from(rows.iter().map(f).collect::<Vec<_>>()))
@@ -139,6 +141,46 @@ pub fn associations_batch(rows: &[AssociationRecord]) -> Result<RecordBatch> {
     fields.extend(pf);
     columns.extend(pc);
     batch(ASSOCIATIONS_FILE, fields, columns)
+}
+
+/// The `frames` table: one row per camera frame that reached fusion, in fusion order.
+pub fn frames_batch(rows: &[FrameRecord]) -> Result<RecordBatch> {
+    let ms = |a: i64, b: i64| (b - a) as f64 / 1e6;
+    let mut fields = vec![
+        Field::new("frame_id", DataType::UInt64, false),
+        Field::new("t_ns", DataType::Int64, false),
+        Field::new("arrival_ns", DataType::Int64, false),
+        Field::new("detections_ns", DataType::Int64, false),
+        Field::new("fused_ns", DataType::Int64, true),
+        Field::new("latency_camera_ms", DataType::Float64, false),
+        Field::new("latency_detector_ms", DataType::Float64, false),
+        Field::new("latency_e2e_ms", DataType::Float64, true),
+        Field::new("detections", DataType::UInt32, false),
+        Field::new("associated", DataType::UInt32, false),
+        Field::new("fused_objects", DataType::UInt32, false),
+        Field::new("temperature_c", DataType::Float64, true),
+    ];
+    let u32s = |f: &dyn Fn(&FrameRecord) -> u32| -> ArrayRef {
+        Arc::new(UInt32Array::from(rows.iter().map(f).collect::<Vec<_>>()))
+    };
+    let mut columns = vec![
+        u64s(rows, |r| r.frame_id),
+        i64s(rows, |r| Some(r.t_ns)),
+        i64s(rows, |r| Some(r.arrival_ns)),
+        i64s(rows, |r| Some(r.detections_ns)),
+        i64s(rows, |r| r.fused_ns),
+        f64s(rows, |r| Some(ms(r.t_ns, r.arrival_ns))),
+        f64s(rows, |r| Some(ms(r.arrival_ns, r.detections_ns))),
+        f64s(rows, |r| r.fused_ns.map(|f| ms(r.t_ns, f))),
+        u32s(&|r| r.detections),
+        u32s(&|r| r.associated),
+        u32s(&|r| r.fused_objects),
+        f64s(rows, |r| r.temperature_c),
+    ];
+    let (pf, pc) = provenance_columns(rows, |r| &r.provenance);
+    fields.extend(pf);
+    columns.extend(pc);
+    batch(FRAMES_FILE, fields, columns)
 }
 
 /// The `ground_truth` table: the truth objects of every evaluated frame, in evaluation order.
@@ -263,6 +305,7 @@ pub struct FusionTablesWriter {
     tracks: TableStream<FusedObject>,
     associations: TableStream<AssociationRecord>,
     truth: TableStream<TruthRecord>,
+    frames: TableStream<FrameRecord>,
     dir: PathBuf,
     error: Option<Error>,
 }
@@ -274,6 +317,7 @@ impl FusionTablesWriter {
             tracks: TableStream::new(dir.join(TRACKS_FILE), tracks_batch),
             associations: TableStream::new(dir.join(ASSOCIATIONS_FILE), associations_batch),
             truth: TableStream::new(dir.join(GROUND_TRUTH_FILE), ground_truth_batch),
+            frames: TableStream::new(dir.join(FRAMES_FILE), frames_batch),
             dir: dir.to_owned(),
             error: None,
         }
@@ -299,7 +343,8 @@ impl FusionTablesWriter {
         }
         self.tracks.finish(metadata)?;
         self.associations.finish(metadata)?;
-        let mut written = vec![TRACKS_FILE, ASSOCIATIONS_FILE];
+        self.frames.finish(metadata)?;
+        let mut written = vec![FRAMES_FILE, TRACKS_FILE, ASSOCIATIONS_FILE];
         match tracking {
             Some(s) => {
                 self.truth.finish(metadata)?;
@@ -330,6 +375,11 @@ impl FusionSink for FusionTablesWriter {
 
     fn truth(&mut self, row: TruthRecord) {
         let r = self.truth.push(row);
+        self.keep(r);
+    }
+
+    fn frame(&mut self, row: FrameRecord) {
+        let r = self.frames.push(row);
         self.keep(r);
     }
 }
@@ -381,7 +431,10 @@ mod tests {
         std::fs::create_dir_all(&a).expect("mkdir");
         std::fs::create_dir_all(&b).expect("mkdir");
         let n = 2 * ROW_GROUP_ROWS as u64 + 17;
-        assert_eq!(write(&a, n, None), vec![TRACKS_FILE, ASSOCIATIONS_FILE]);
+        assert_eq!(
+            write(&a, n, None),
+            vec![FRAMES_FILE, TRACKS_FILE, ASSOCIATIONS_FILE]
+        );
         write(&b, n, None);
         let bytes = |d: &Path| std::fs::read(d.join(TRACKS_FILE)).expect("read");
         assert_eq!(bytes(&a), bytes(&b));

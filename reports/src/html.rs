@@ -120,7 +120,8 @@ fn thin(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
     out
 }
 
-fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+/// The axis range of `values`, padded by 5 %; from zero when `from_zero` and all are ≥ 0.
+fn range(values: impl Iterator<Item = f64>, from_zero: bool) -> (f64, f64) {
     let (lo, hi) = values
         .filter(|v| v.is_finite())
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
@@ -129,8 +130,12 @@ fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     if !lo.is_finite() {
         return (0.0, 1.0);
     }
-    let pad = ((hi - lo) * 0.05).max(1e-9);
-    (lo.min(0.0), hi + pad)
+    let pad = ((hi - lo) * 0.05).max(1e-6);
+    if from_zero && lo >= 0.0 {
+        (0.0, hi + pad)
+    } else {
+        (lo - pad, hi + pad)
+    }
 }
 
 /// A named curve: label, colour, (x, y) points.
@@ -146,8 +151,8 @@ fn line_plot(title: &str, x_desc: &str, y_desc: &str, series: &[Series<'_>]) -> 
     {
         let root = SVGBackend::with_string(&mut svg, PLOT_SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(|e| err(&e))?;
-        let xs = range(series.iter().flat_map(|s| s.2.iter().map(|p| p.0)));
-        let ys = range(series.iter().flat_map(|s| s.2.iter().map(|p| p.1)));
+        let xs = range(series.iter().flat_map(|s| s.2.iter().map(|p| p.0)), false);
+        let ys = range(series.iter().flat_map(|s| s.2.iter().map(|p| p.1)), true);
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 16))
             .margin(12)
@@ -290,6 +295,81 @@ pub fn html_report(dir: &Path) -> Result<String> {
             &sync_series,
         )?);
     }
+    let frames_path = dir.join(crate::fusion_tables::FRAMES_FILE);
+    if frames_path.exists() {
+        let f = read_table(&frames_path)?;
+        let ids = f.u64s("frame_id")?;
+        let temp = f.f64s("temperature_c")?;
+        let mut segments = Vec::new();
+        for (name, col, color) in [
+            (
+                "exposure → host memory",
+                "latency_camera_ms",
+                RGBColor(30, 90, 200),
+            ),
+            (
+                "host memory → detections",
+                "latency_detector_ms",
+                RGBColor(230, 140, 30),
+            ),
+            (
+                "exposure → fused output (end to end)",
+                "latency_e2e_ms",
+                RGBColor(200, 50, 50),
+            ),
+        ] {
+            segments.push((
+                name,
+                color,
+                cdf(f.f64s(col)?.into_iter().flatten().collect()),
+            ));
+        }
+        plots.push(line_plot(
+            "Latency CDF per segment",
+            "latency, ms",
+            "fraction of frames",
+            &segments,
+        )?);
+        // the chamber curves: clock offset and sync error against temperature, in time order
+        let temp_of: BTreeMap<u64, f64> = ids
+            .iter()
+            .zip(&temp)
+            .filter_map(|(id, t)| Some((*id, (*t)?)))
+            .collect();
+        if !temp_of.is_empty() {
+            let frame = sync.u64s("frame_id")?;
+            let device = sync.i64s("device_ns")?;
+            let mut offset = Vec::new();
+            let mut error = Vec::new();
+            let mut first: Option<i64> = None;
+            for i in 0..frame.len() {
+                let (Some(t), Some(h), Some(d)) = (temp_of.get(&frame[i]), host[i], device[i])
+                else {
+                    continue;
+                };
+                let o = h - d;
+                let base = *first.get_or_insert(o);
+                offset.push((*t, (o - base) as f64 / 1e3));
+                if let Some(e) = truth_err[i] {
+                    error.push((*t, e.unsigned_abs() as f64 / 1e3));
+                }
+            }
+            plots.push(line_plot(
+                "Camera clock offset against temperature (change since the first frame)",
+                "temperature, °C",
+                "host − device offset change, µs",
+                &[("offset", RGBColor(120, 60, 170), offset)],
+            )?);
+            if !error.is_empty() {
+                plots.push(line_plot(
+                    "Sync error against temperature",
+                    "temperature, °C",
+                    "|error| vs truth, µs",
+                    &[("|error|", RGBColor(30, 90, 200), error)],
+                )?);
+            }
+        }
+    }
     let assoc_path = dir.join(crate::fusion_tables::ASSOCIATIONS_FILE);
     if assoc_path.exists() {
         let a = read_table(&assoc_path)?;
@@ -392,7 +472,7 @@ pub fn html_report(dir: &Path) -> Result<String> {
     for svg in plots {
         let _ = writeln!(html, "<figure>{svg}</figure>");
     }
-    html.push_str("<p>Offset and residual against temperature, latency per segment and sweep envelopes appear once a replay records temperature, node timing and sweeps.</p>\n</body></html>\n");
+    html.push_str("<p>Association fail rate against injected offset and the tolerance envelope appear with sweeps (<code>radcam sweep</code>, not built yet).</p>\n</body></html>\n");
     Ok(html)
 }
 

@@ -29,7 +29,7 @@ pub use radcam_fusion::gates::{BaselineRow, GateResult, all_required_passed, com
 /// one FAIL.
 #[cfg(test)]
 pub(crate) fn sample_results() -> Vec<radcam_fusion::gates::GateResult> {
-    use radcam_fusion::gates::{Metric, MetricSet, default_gates, evaluate};
+    use radcam_fusion::gates::{Metric, MetricSet, evaluate, seed_gates};
     let mut m = MetricSet::default();
     let mut put = |k: &str, v| {
         m.metrics.insert(k.to_owned(), v);
@@ -46,5 +46,5 @@ pub(crate) fn sample_results() -> Vec<radcam_fusion::gates::GateResult> {
             denominator: 1000,
         },
     );
-    evaluate(&default_gates(), &m).unwrap_or_default()
+    evaluate(&seed_gates(), &m).unwrap_or_default()
 }
