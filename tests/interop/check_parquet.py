@@ -47,6 +47,9 @@ ASSOCIATIONS_COLUMNS = ["t_ns", "frame_id", "detection_index", "camera_object_id
                         "camera_radial_mps", "velocity_tolerance_mps", "radar_snr_db", "position_gate",
                         "velocity_gate", "confidence_gate", "outcome"] + PROVENANCE
 GROUND_TRUTH_COLUMNS = ["t_ns", "frame_id", "object_id", "class_name", "x_m", "y_m", "vx_mps", "vy_mps"]
+FRAMES_COLUMNS = ["frame_id", "t_ns", "arrival_ns", "detections_ns", "fused_ns", "latency_camera_ms",
+                  "latency_detector_ms", "latency_e2e_ms", "detections", "associated", "fused_objects",
+                  "temperature_c"] + PROVENANCE
 TRACKING_COLUMNS = ["num_switches", "num_matches", "num_misses", "num_false_positives", "num_objects",
                     "num_predictions", "num_frames", "mota", "idf1", "idtp", "match_threshold_m"]
 
@@ -54,7 +57,8 @@ TRACKING_COLUMNS = ["num_switches", "num_matches", "num_misses", "num_false_posi
 def check_fusion_tables(report_dir):
     tables = {}
     for name, cols in [("tracks", TRACKS_COLUMNS), ("associations", ASSOCIATIONS_COLUMNS),
-                       ("ground_truth", GROUND_TRUTH_COLUMNS), ("tracking", TRACKING_COLUMNS)]:
+                       ("ground_truth", GROUND_TRUTH_COLUMNS), ("tracking", TRACKING_COLUMNS),
+                       ("frames", FRAMES_COLUMNS)]:
         t = pq.read_table(os.path.join(report_dir, f"{name}.parquet"))
         if t.column_names != cols:
             raise SystemExit(f"{name}.parquet: columns {t.column_names} != {cols}")
@@ -62,6 +66,10 @@ def check_fusion_tables(report_dir):
     outcomes = set(tables["associations"].column("outcome").to_pylist())
     if not outcomes <= {"assigned", "not_assigned", "no_candidate"} or "assigned" not in outcomes:
         raise SystemExit(f"associations.parquet: unexpected outcomes {outcomes}")
+    frames = tables["frames"].to_pydict()
+    for t, a, d, f in zip(frames["t_ns"], frames["arrival_ns"], frames["detections_ns"], frames["fused_ns"]):
+        if not (t < a <= d) or (f is not None and f < d):
+            raise SystemExit(f"frames.parquet: times out of order: exposure {t}, arrival {a}, detections {d}, fused {f}")
     cal = set(tables["tracks"].column("cal_version").to_pylist())
     if len(cal) != 1:
         raise SystemExit(f"tracks.parquet: cal_version should be one value, got {cal}")
