@@ -301,6 +301,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             json,
         } => {
             let results = radcam_reports::read_gates(&dir)?;
+            if !quiet && !json {
+                say_raw!("{}", radcam_reports::report_summary(&dir)?);
+            }
             print_gates(&results, show(json))?;
             if let Some(path) = html {
                 let page = radcam_reports::html_report(&dir)?;

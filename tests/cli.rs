@@ -712,3 +712,13 @@ fn a_windowed_gate_judges_every_window_and_is_recorded() {
     let v2: serde_json::Value = serde_json::from_slice(&back.stdout).expect("json");
     assert_eq!(v2[0]["window_s"], 5.0, "window_s survives gates.parquet");
 }
+
+#[test]
+fn report_summary_snapshot_for_a_fixed_seed() {
+    // the demo rig, seed 7, 10 s: every number below is a function of the seed
+    let tmp = tempfile::tempdir().expect("tmp");
+    short_recording(tmp.path());
+    let o = radcam(&["report", tmp.path().to_str().expect("utf8")]);
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    insta::assert_snapshot!(text(&o.stdout));
+}

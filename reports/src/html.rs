@@ -14,6 +14,7 @@ use arrow_array::{
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use plotters::prelude::*;
 use radcam_fusion::gates::{GateResult, Verdict};
+use radcam_fusion::metrics::MotSummary;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -30,6 +31,34 @@ struct Table {
     path: std::path::PathBuf,
     batches: Vec<RecordBatch>,
     metadata: BTreeMap<String, String>,
+}
+
+/// The key-value metadata of a report table.
+pub(crate) fn read_metadata(path: &Path) -> Result<BTreeMap<String, String>> {
+    Ok(read_table(path)?.metadata)
+}
+
+/// The one row of `tracking.parquet`.
+pub(crate) fn read_tracking(path: &Path) -> Result<MotSummary> {
+    let t = read_table(path)?;
+    let get = |n: &str| t.u64s(n).map(|v| v.first().copied().unwrap_or(0));
+    let getf = |n: &str| {
+        t.f64s(n)
+            .map(|v| v.first().copied().flatten().unwrap_or(f64::NAN))
+    };
+    Ok(MotSummary {
+        num_switches: get("num_switches")?,
+        num_matches: get("num_matches")?,
+        num_misses: get("num_misses")?,
+        num_false_positives: get("num_false_positives")?,
+        num_objects: get("num_objects")?,
+        num_predictions: get("num_predictions")?,
+        num_frames: get("num_frames")?,
+        mota: getf("mota")?,
+        idf1: getf("idf1")?,
+        idtp: get("idtp")?,
+        match_threshold_m: getf("match_threshold_m")?,
+    })
 }
 
 fn read_table(path: &Path) -> Result<Table> {
@@ -423,22 +452,17 @@ pub fn html_report(dir: &Path) -> Result<String> {
     }
     let tracking_path = dir.join(crate::fusion_tables::TRACKING_FILE);
     let tracking = if tracking_path.exists() {
-        let t = read_table(&tracking_path)?;
-        let get = |n: &str| t.u64s(n).map(|v| v.first().copied().unwrap_or(0));
-        let getf = |n: &str| {
-            t.f64s(n)
-                .map(|v| v.first().copied().flatten().unwrap_or(f64::NAN))
-        };
+        let t = read_tracking(&tracking_path)?;
         format!(
             "<h2>Tracking against truth</h2>\n<table><tr><th>MOTA</th><th>IDF1</th><th>switches</th><th>matches</th><th>misses</th><th>false positives</th><th>objects</th><th>match threshold</th></tr>\n<tr><td>{:.4}</td><td>{:.4}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} m</td></tr></table>\n",
-            getf("mota")?,
-            getf("idf1")?,
-            get("num_switches")?,
-            get("num_matches")?,
-            get("num_misses")?,
-            get("num_false_positives")?,
-            get("num_objects")?,
-            getf("match_threshold_m")?,
+            t.mota,
+            t.idf1,
+            t.num_switches,
+            t.num_matches,
+            t.num_misses,
+            t.num_false_positives,
+            t.num_objects,
+            t.match_threshold_m,
         )
     } else {
         String::new()

@@ -11,6 +11,7 @@ pub mod html;
 pub mod junit;
 pub mod parquet_in;
 pub mod parquet_out;
+pub mod summary;
 
 pub use error::{Error, Result};
 pub use fusion_tables::FusionTablesWriter;
@@ -24,6 +25,7 @@ pub use parquet_out::{
 };
 /// Gate types and the baseline comparison, re-exported for the report's callers.
 pub use radcam_fusion::gates::{BaselineRow, GateResult, all_required_passed, compare_to_baseline};
+pub use summary::report_summary;
 
 /// Gate results over fixed metrics, shared by this crate's tests: one PASS, one INCONCLUSIVE,
 /// one FAIL.
