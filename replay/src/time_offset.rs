@@ -8,9 +8,10 @@
 //! confidence interval, and the cost's rise 50 ms either side says whether the recording had
 //! enough lateral motion to tell.
 
-use crate::runner::{ReplayConfig, ReplayOutput, replay};
+use crate::runner::{ReplayConfig, replay_into};
 use crate::{Error, Result};
 use radcam_fusion::calib::CalibrationRecord;
+use radcam_fusion::fused::{AssociationRecord, FrameRecord, FusedObject, FusionSink, TruthRecord};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -63,29 +64,58 @@ pub struct TimeOffsetEstimate {
     pub curve: Vec<(i64, f64)>,
 }
 
-/// Per-frame (sum of capped residuals, detections) of one replay.
-fn frame_costs(out: &ReplayOutput) -> BTreeMap<u64, (f64, u64)> {
-    let mut best: BTreeMap<(u64, u32), f64> = BTreeMap::new();
-    for a in &out.associations {
-        if a.camera_object_id.is_none() {
-            continue;
-        }
-        let r = a.residual_px.unwrap_or(CAP_PX).min(CAP_PX);
-        let e = best
-            .entry((a.frame_id, a.detection_index))
-            .or_insert(CAP_PX);
-        *e = e.min(r);
-    }
-    let mut frames: BTreeMap<u64, (f64, u64)> = BTreeMap::new();
-    for ((frame, _), r) in best {
-        let e = frames.entry(frame).or_default();
-        e.0 += r;
-        e.1 += 1;
-    }
-    frames
+/// Per-frame (sum of capped residuals, detections scored).
+type FrameCosts = BTreeMap<u64, (f64, u64)>;
+
+/// Scores association rows as a replay streams them: each detection with a camera object id
+/// costs its smallest candidate residual (capped), or the cap without a candidate. Rows of one
+/// frame arrive together, so only the current frame's detections are held.
+#[derive(Default)]
+struct CostSink {
+    frames: FrameCosts,
+    current: Option<u64>,
+    detections: BTreeMap<u32, f64>,
 }
 
-fn mean_cost(frames: &BTreeMap<u64, (f64, u64)>, keep: impl Fn(u64) -> bool) -> f64 {
+impl CostSink {
+    fn flush(&mut self) {
+        if let Some(frame) = self.current.take() {
+            let e = self.frames.entry(frame).or_default();
+            for r in std::mem::take(&mut self.detections).into_values() {
+                e.0 += r;
+                e.1 += 1;
+            }
+        }
+    }
+
+    fn finish(mut self) -> FrameCosts {
+        self.flush();
+        self.frames
+    }
+}
+
+impl FusionSink for CostSink {
+    fn fused(&mut self, _: FusedObject) {}
+
+    fn association(&mut self, a: AssociationRecord) {
+        if a.camera_object_id.is_none() {
+            return;
+        }
+        if self.current != Some(a.frame_id) {
+            self.flush();
+            self.current = Some(a.frame_id);
+        }
+        let r = a.residual_px.unwrap_or(CAP_PX).min(CAP_PX);
+        let e = self.detections.entry(a.detection_index).or_insert(CAP_PX);
+        *e = e.min(r);
+    }
+
+    fn truth(&mut self, _: TruthRecord) {}
+
+    fn frame(&mut self, _: FrameRecord) {}
+}
+
+fn mean_cost(frames: &FrameCosts, keep: impl Fn(u64) -> bool) -> f64 {
     let (sum, n) = frames
         .iter()
         .filter(|(f, _)| keep(**f))
@@ -107,15 +137,17 @@ pub fn estimate(
         });
     }
     let cal = crate::calib_file::load(path)?;
-    let mut runs: BTreeMap<i64, BTreeMap<u64, (f64, u64)>> = BTreeMap::new();
-    let run = |offset: i64, runs: &mut BTreeMap<i64, BTreeMap<u64, (f64, u64)>>| -> Result<()> {
+    let mut runs: BTreeMap<i64, FrameCosts> = BTreeMap::new();
+    let run = |offset: i64, runs: &mut BTreeMap<i64, FrameCosts>| -> Result<()> {
         if let std::collections::btree_map::Entry::Vacant(e) = runs.entry(offset) {
             let cfg = ReplayConfig {
                 radar_time_offset_ns: Some(offset),
                 gates: Vec::new(),
                 ..ReplayConfig::default()
             };
-            e.insert(frame_costs(&replay(path, &cfg)?));
+            let mut sink = CostSink::default();
+            replay_into(path, &cfg, |_, _| {}, &mut sink)?;
+            e.insert(sink.finish());
         }
         Ok(())
     };
@@ -129,7 +161,7 @@ pub fn estimate(
         run(o, &mut runs)?;
         progress(i + 1, total);
     }
-    let argmin = |runs: &BTreeMap<i64, BTreeMap<u64, (f64, u64)>>, keep: &dyn Fn(u64) -> bool| {
+    let argmin = |runs: &BTreeMap<i64, FrameCosts>, keep: &dyn Fn(u64) -> bool| {
         runs.iter()
             .map(|(o, f)| (*o, mean_cost(f, keep)))
             .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.abs().cmp(&b.0.abs())))
@@ -149,7 +181,7 @@ pub fn estimate(
     let detections = all.values().map(|v| v.1).sum();
     let frames: Vec<u64> = all.keys().copied().collect();
     let mid = frames.get(frames.len() / 2).copied().unwrap_or(0);
-    let fine: BTreeMap<i64, BTreeMap<u64, (f64, u64)>> = runs
+    let fine: BTreeMap<i64, FrameCosts> = runs
         .iter()
         .filter(|(o, _)| (**o - coarse_best).abs() <= search.coarse_step_ns)
         .map(|(o, f)| (*o, f.clone()))
