@@ -16,8 +16,8 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
-    /// Arrow or Parquet rejected the table.
-    #[error("{path}: writing Parquet: {detail}")]
+    /// Arrow or Parquet rejected the table (writing) or the file (reading).
+    #[error("{path}: Parquet: {detail}")]
     Parquet {
         /// Output path.
         path: PathBuf,

@@ -11,6 +11,7 @@ use crate::{Error, GATES_FILE, Result, SYNC_FILE};
 use arrow_array::{
     Array, Float64Array, Int64Array, RecordBatch, StringArray, UInt32Array, UInt64Array,
 };
+use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use plotters::prelude::*;
 use radcam_fusion::gates::{GateResult, Verdict};
@@ -35,12 +36,12 @@ struct Table {
 
 /// The key-value metadata of a report table.
 pub(crate) fn read_metadata(path: &Path) -> Result<BTreeMap<String, String>> {
-    Ok(read_table(path)?.metadata)
+    Ok(read_table(path, &["gate"])?.metadata)
 }
 
 /// The one row of `tracking.parquet`.
 pub(crate) fn read_tracking(path: &Path) -> Result<MotSummary> {
-    let t = read_table(path)?;
+    let t = read_table(path, &[])?;
     let get = |n: &str| t.u64s(n).map(|v| v.first().copied().unwrap_or(0));
     let getf = |n: &str| {
         t.f64s(n)
@@ -61,7 +62,8 @@ pub(crate) fn read_tracking(path: &Path) -> Result<MotSummary> {
     })
 }
 
-fn read_table(path: &Path) -> Result<Table> {
+/// Reads `columns` of a table (all of them when empty) with its key-value metadata.
+fn read_table(path: &Path, columns: &[&str]) -> Result<Table> {
     let pq = |detail: String| Error::Parquet {
         path: path.to_owned(),
         detail,
@@ -81,6 +83,12 @@ fn read_table(path: &Path) -> Result<Table> {
                 .collect()
         })
         .unwrap_or_default();
+    let builder = if columns.is_empty() {
+        builder
+    } else {
+        let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
+        builder.with_projection(mask)
+    };
     let batches = builder
         .build()
         .map_err(|e| pq(e.to_string()))?
@@ -123,10 +131,6 @@ impl Table {
 
     fn u64s(&self, name: &str) -> Result<Vec<u64>> {
         self.column::<UInt64Array, _>(name, |c, i| c.value(i))
-    }
-
-    fn strings(&self, name: &str) -> Result<Vec<String>> {
-        self.column::<StringArray, _>(name, |c, i| c.value(i).to_owned())
     }
 }
 
@@ -271,8 +275,17 @@ fn gate_rows(gates: &[GateResult], t0_ns: i64) -> String {
 /// Builds the HTML report of the report directory `dir`.
 pub fn html_report(dir: &Path) -> Result<String> {
     let gates = read_gates(dir)?;
-    let meta = read_table(&dir.join(GATES_FILE))?.metadata;
-    let sync = read_table(&dir.join(SYNC_FILE))?;
+    let meta = read_metadata(&dir.join(GATES_FILE))?;
+    let sync = read_table(
+        &dir.join(SYNC_FILE),
+        &[
+            "frame_id",
+            "host_ns",
+            "device_ns",
+            "true_error_ns",
+            "uncertainty_ns",
+        ],
+    )?;
     let host = sync.i64s("host_ns")?;
     let truth_err = sync.i64s("true_error_ns")?;
     let uncertainty = sync.f64s("uncertainty_ns")?;
@@ -326,7 +339,16 @@ pub fn html_report(dir: &Path) -> Result<String> {
     }
     let frames_path = dir.join(crate::fusion_tables::FRAMES_FILE);
     if frames_path.exists() {
-        let f = read_table(&frames_path)?;
+        let f = read_table(
+            &frames_path,
+            &[
+                "frame_id",
+                "temperature_c",
+                "latency_camera_ms",
+                "latency_detector_ms",
+                "latency_e2e_ms",
+            ],
+        )?;
         let ids = f.u64s("frame_id")?;
         let temp = f.f64s("temperature_c")?;
         let mut segments = Vec::new();
@@ -401,17 +423,28 @@ pub fn html_report(dir: &Path) -> Result<String> {
     }
     let assoc_path = dir.join(crate::fusion_tables::ASSOCIATIONS_FILE);
     if assoc_path.exists() {
-        let a = read_table(&assoc_path)?;
+        // only the columns plotted: the table is ~130 MB an hour
+        let a = read_table(
+            &assoc_path,
+            &[
+                "t_ns",
+                "frame_id",
+                "detection_index",
+                "outcome",
+                "residual_px",
+            ],
+        )?;
         let t = a.i64s("t_ns")?;
         let frame = a.u64s("frame_id")?;
         let det = a.column::<UInt32Array, _>("detection_index", |c, i| c.value(i))?;
-        let outcome = a.strings("outcome")?;
+        let assigned_row =
+            a.column::<StringArray, _>("outcome", |c, i| c.value(i) == "assigned")?;
         let residual = a.f64s("residual_px")?;
         // per detection: assigned or not; per window: failed / all
         let mut detections: BTreeMap<(u64, u32), (i64, bool)> = BTreeMap::new();
         let mut residuals = Vec::new();
         for i in 0..t.len() {
-            let assigned = outcome[i] == "assigned";
+            let assigned = assigned_row[i];
             let e = detections
                 .entry((frame[i], det[i]))
                 .or_insert((t[i].unwrap_or(0), false));
