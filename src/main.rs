@@ -6,6 +6,7 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use radcam_recorder::{RecordRequest, record_scenario};
+use radcam_replay::faults::FaultPlan;
 use radcam_replay::{ReplayConfig, ReplayOutput, inspect, replay_into};
 use radcam_reports::{GATES_FILE, gate_table, write_audit, write_gates, write_sync};
 use radcam_scenarios::Scenario;
@@ -118,9 +119,22 @@ enum Command {
         /// Seed for injected randomness.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Inject a constant offset into every mapped camera time, ms (a fault).
+        /// Fault plan (TOML: per-sensor offset, jitter, drift, temperature, steps, dropouts,
+        /// latency spikes; extrinsic perturbation; PTP loss windows).
+        #[arg(long, conflicts_with_all = ["offset_ms", "jitter_us", "drift_ppm"])]
+        faults: Option<PathBuf>,
+        /// Quick fault: a constant offset of every camera time, ms.
         #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
         offset_ms: f64,
+        /// Quick fault: gaussian jitter of every camera time, σ in µs.
+        #[arg(long, default_value_t = 0.0)]
+        jitter_us: f64,
+        /// Quick fault: drift of every camera time, ppm of elapsed time.
+        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+        drift_ppm: f64,
+        /// Replay twice and compare the reports' content hashes (exit 1 if they differ).
+        #[arg(long)]
+        verify: bool,
         /// Gates file (TOML); default: the seed's three gates.
         #[arg(long)]
         gates: Option<PathBuf>,
@@ -245,19 +259,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out,
             estimator,
             seed,
+            faults,
             offset_ms,
+            jitter_us,
+            drift_ppm,
+            verify,
             gates,
             baseline,
             tolerance,
             json,
         } => {
-            if !offset_ms.is_finite() || offset_ms.abs() > 3_600_000.0 {
-                anyhow::bail!("--offset-ms {offset_ms}: must be a finite offset within one hour");
-            }
+            let faults = match faults {
+                Some(path) => FaultPlan::load(&path)?,
+                None => FaultPlan::camera_only(offset_ms, jitter_us, drift_ppm)
+                    .map_err(|e| anyhow::anyhow!("--offset-ms / --jitter-us / --drift-ppm: {e}"))?,
+            };
             let mut cfg = ReplayConfig {
                 estimator,
                 seed,
-                camera_offset_ns: (offset_ms * 1e6).round() as i64,
+                faults,
                 ..ReplayConfig::default()
             };
             if let Some(path) = gates {
@@ -276,6 +296,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             create_dir(&out)?;
             let code = replay_and_report(&recording, &out, &cfg, show(json))?;
+            if verify && !verify_replay(&recording, &out, &cfg, show(json))? {
+                return Ok(ExitCode::from(1));
+            }
             let Some((old, tol)) = baseline else {
                 return Ok(code);
             };
@@ -461,6 +484,43 @@ fn record(
     Ok(())
 }
 
+/// Replays `rec` again into a scratch directory inside `out` and compares every report
+/// table's SHA-256 with the first run's; prints the verdict. Returns whether all matched.
+fn verify_replay(rec: &Path, out: &Path, cfg: &ReplayConfig, show: Show) -> Result<bool> {
+    let again = out.join(".verify");
+    create_dir(&again)?;
+    let quiet = Show {
+        quiet: true,
+        json: false,
+    };
+    replay_and_report(rec, &again, cfg, quiet)?;
+    let first = radcam_reports::table_hashes(out)?;
+    let second = radcam_reports::table_hashes(&again)?;
+    std::fs::remove_dir_all(&again)
+        .with_context(|| format!("{}: cannot remove", again.display()))?;
+    let differing: Vec<&str> = first
+        .keys()
+        .chain(second.keys())
+        .filter(|k| first.get(*k) != second.get(*k))
+        .map(String::as_str)
+        .collect();
+    if !differing.is_empty() {
+        eprintln!(
+            "verify: FAILED, a second replay wrote different {}",
+            differing.join(", ")
+        );
+        return Ok(false);
+    }
+    if !show.quiet {
+        eprintln!(
+            "verify: identical, {} tables, content hash {}",
+            first.len(),
+            radcam_reports::combined_hash(&first)
+        );
+    }
+    Ok(true)
+}
+
 fn replay_and_report(rec: &Path, out: &Path, cfg: &ReplayConfig, show: Show) -> Result<ExitCode> {
     let mut bar: Option<indicatif::ProgressBar> = None;
     let mut tables = radcam_reports::FusionTablesWriter::new(out);
@@ -503,6 +563,19 @@ fn replay_and_report(rec: &Path, out: &Path, cfg: &ReplayConfig, show: Show) -> 
         result.radar_frames,
         result.audit.len()
     );
+    if !cfg.faults.is_none() {
+        say!(
+            "faults injected (seed {}): {}",
+            cfg.seed,
+            result.report_metadata["fault_plan"]
+        );
+        say!(
+            "  frames dropped: {} camera, {} radar; fused with stale radar: {}",
+            result.dropped.camera_frames,
+            result.dropped.radar_frames,
+            result.stale_fusions
+        );
+    }
     if result.rejected != Default::default() {
         say!(
             "rejected as non-finite or out of range: {} radar points, {} detections",

@@ -722,3 +722,76 @@ fn report_summary_snapshot_for_a_fixed_seed() {
     assert_eq!(code(&o), 0, "{}", text(&o.stderr));
     insta::assert_snapshot!(text(&o.stdout));
 }
+
+#[test]
+fn replay_injects_a_fault_plan_verifies_itself_and_rejects_bad_plans() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let rec = short_recording(tmp.path());
+    let rec = rec.to_str().expect("utf8");
+    let plan = tmp.path().join("faults.toml");
+    std::fs::write(
+        &plan,
+        "[camera]\njitter = { distribution = \"pareto\", scale_us = 200.0, alpha = 2.0 }\n\
+         [radar]\ndrop_bursts = { probability = 0.02, length = 3 }\n",
+    )
+    .expect("write");
+    let out_dir = tmp.path().join("faulty");
+    let out = radcam(&[
+        "replay",
+        rec,
+        "--out",
+        out_dir.to_str().expect("utf8"),
+        "--faults",
+        plan.to_str().expect("utf8"),
+        "--seed",
+        "11",
+        "--verify",
+    ]);
+    assert!(code(&out) <= 1, "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("faults injected (seed 11)"), "{stdout}");
+    assert!(
+        text(&out.stderr).contains("verify: identical, 9 tables"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!out_dir.join(".verify").exists());
+    // the quick flags and a plan file are one or the other
+    let both = radcam(&[
+        "replay",
+        rec,
+        "--out",
+        out_dir.to_str().expect("utf8"),
+        "--faults",
+        plan.to_str().expect("utf8"),
+        "--offset-ms",
+        "3",
+    ]);
+    assert_eq!(code(&both), 2);
+    std::fs::write(
+        &plan,
+        "[camera]\nlatency_spikes = { probability = 0.1, delay_ms = -5.0 }\n",
+    )
+    .expect("write");
+    assert_bad_input(
+        &[
+            "replay",
+            rec,
+            "--out",
+            out_dir.to_str().expect("utf8"),
+            "--faults",
+            plan.to_str().expect("utf8"),
+        ],
+        "camera.latency_spikes.delay_ms",
+    );
+    assert_bad_input(
+        &[
+            "replay",
+            rec,
+            "--out",
+            out_dir.to_str().expect("utf8"),
+            "--jitter-us=-3",
+        ],
+        "camera.jitter.scale_us",
+    );
+}

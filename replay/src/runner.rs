@@ -7,8 +7,9 @@
 //! bracketing radar frames are known; radar objects are interpolated to the camera instant,
 //! projected, associated and tracked.
 
+use crate::faults::{FaultPlan, Injectors};
 use crate::{Error, McapFile, Result};
-use nalgebra::{Point3, Vector2};
+use nalgebra::{Isometry3, Point3, Vector2};
 use radcam_fusion::associate::{AssociationConfig, BoxPx, ProjectedObject, associate};
 use radcam_fusion::audit::{AuditEvent, AuditKind, AuditLog};
 use radcam_fusion::calib::CalibrationRecord;
@@ -43,9 +44,11 @@ pub struct ReplayConfig {
     pub seed: u64,
     /// Ground-plane match threshold for tracking metrics, m.
     pub match_threshold_m: f64,
-    /// Offset injected into every mapped camera time, ns (0: none). A fault for studying how
-    /// association degrades with sync error.
-    pub camera_offset_ns: i64,
+    /// Faults to inject (see [`crate::faults`]); the default injects none.
+    pub faults: FaultPlan,
+    /// A camera frame waiting for radar is fused at the latest this long after its detections
+    /// were delivered, with the radar data at hand (stale), ms.
+    pub fusion_deadline_ms: f64,
     /// Radar↔camera time offset to use instead of the recording's calibration, ns (`None`:
     /// the calibration's). For estimating that offset.
     pub radar_time_offset_ns: Option<i64>,
@@ -58,11 +61,16 @@ impl Default for ReplayConfig {
             gates: gates::default_gates(),
             seed: 0,
             match_threshold_m: 2.0,
-            camera_offset_ns: 0,
+            faults: FaultPlan::default(),
+            fusion_deadline_ms: DEFAULT_FUSION_DEADLINE_MS,
             radar_time_offset_ns: None,
         }
     }
 }
+
+/// Default of [`ReplayConfig::fusion_deadline_ms`]: longer than any wait for radar in a
+/// healthy 20 Hz rig (the demo's longest is 75 ms), ms.
+pub const DEFAULT_FUSION_DEADLINE_MS: f64 = 100.0;
 
 /// What a replay computed.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,6 +105,11 @@ pub struct ReplayOutput {
     pub tracking: Option<MotSummary>,
     /// Input samples rejected as non-finite or out of range.
     pub rejected: Rejected,
+    /// Frames lost to the fault plan's dropouts and drop bursts.
+    pub dropped: Dropped,
+    /// Camera frames fused without a radar frame at or after their instant (deadline passed
+    /// or recording ended).
+    pub stale_fusions: u64,
     /// Calibration version in force.
     pub cal_version: u64,
 }
@@ -109,6 +122,15 @@ pub struct Rejected {
     pub radar_points: u64,
     /// Camera detection boxes.
     pub detections: u64,
+}
+
+/// Frames lost to injected faults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Dropped {
+    /// Camera frames (with their detections).
+    pub camera_frames: u64,
+    /// Radar frames.
+    pub radar_frames: u64,
 }
 
 impl ReplayOutput {
@@ -144,6 +166,7 @@ struct MetricParts<'a> {
     residual_edge_px: &'a [(i64, f64)],
     association: &'a [(i64, u64, u64)],
     switches: &'a [(i64, u64, u64)],
+    stale: &'a [(i64, u64, u64)],
     latency_camera_ms: &'a [(i64, f64)],
     latency_detector_ms: &'a [(i64, f64)],
     latency_radar_ms: &'a [(i64, f64)],
@@ -173,6 +196,7 @@ fn metric_set(p: &MetricParts<'_>) -> MetricSet {
     for (name, counts) in [
         ("association_fail_rate", p.association),
         ("track_id_switch_rate", p.switches),
+        ("stale_fusion_rate", p.stale),
     ] {
         m.metrics.insert(
             name.to_owned(),
@@ -231,7 +255,18 @@ struct State<'s> {
     truth_host: BTreeMap<u64, i64>,
     truth_objects: BTreeMap<u64, Vec<TruthRecord>>,
     has_truth: bool,
-    camera_offset_ns: i64,
+    inj: Injectors,
+    /// The calibration's radar→camera transform, perturbed by the fault plan.
+    camera_from_radar: Isometry3<f64>,
+    /// Messages held back by a latency fault, by (delivery log time, arrival order).
+    delayed: BTreeMap<(i64, u64), Delayed>,
+    delayed_seq: u64,
+    /// Original log time of each held message, by arrival order.
+    delayed_log: BTreeMap<u64, i64>,
+    fusion_deadline_ns: i64,
+    /// Frames lost to injected dropouts (camera, radar).
+    dropped: (u64, u64),
+    stale: Counts,
     scale_rate: ScaleRate,
     radar_noise: RadarNoise,
     last_tracks: Vec<TrackOutput>,
@@ -346,6 +381,7 @@ pub fn replay_into(
     };
     let estimator_used = estimator.name().to_owned();
     let mut st = State {
+        camera_from_radar: cal.camera_from_radar() * cfg.faults.extrinsic.delta(),
         cal,
         camera_clock: ClockSync::new(estimator, SyncPolicy::default()),
         timestamp_source,
@@ -359,7 +395,13 @@ pub fn replay_into(
         truth_host: BTreeMap::new(),
         truth_objects: BTreeMap::new(),
         has_truth: file.message_count(topics::TRUTH_OBJECTS).unwrap_or(0) > 0,
-        camera_offset_ns: cfg.camera_offset_ns,
+        inj: Injectors::new(&cfg.faults, cfg.seed, start_ns),
+        delayed: BTreeMap::new(),
+        delayed_seq: 0,
+        delayed_log: BTreeMap::new(),
+        fusion_deadline_ns: (cfg.fusion_deadline_ms * 1e6).round() as i64,
+        dropped: (0, 0),
+        stale: Vec::new(),
         scale_rate: ScaleRate::new(ScaleRateConfig::default()),
         radar_noise: RadarNoise::default(),
         last_tracks: Vec::new(),
@@ -394,7 +436,9 @@ pub fn replay_into(
     let mut done = 0u64;
     file.for_each_message(&TOPICS, |m| {
         done += 1;
-        st.now_ns = i64::try_from(m.log_time_ns).ok();
+        let now_ns = i64::try_from(m.log_time_ns).unwrap_or(i64::MAX);
+        st.release_until(now_ns);
+        st.now_ns = Some(now_ns);
         if done.is_multiple_of(4096) {
             progress(done, total);
         }
@@ -406,20 +450,20 @@ pub fn replay_into(
         match m.topic {
             proto::PtpStatus::TOPIC => {
                 let p: proto::PtpStatus = decode(m.data).map_err(dec_err)?;
+                let gm_present = p.gm_present && !st.inj.ptp_lost(p.host_query_ns);
                 st.monitor.observe_ptp(
                     p.host_query_ns,
                     p.master_offset_ns as f64,
-                    p.gm_present,
+                    gm_present,
                     &mut st.audit,
                 );
             }
             proto::CameraLatch::TOPIC => st.latch(&decode(m.data).map_err(dec_err)?),
             proto::CameraFrame::TOPIC => st.camera_frame(&decode(m.data).map_err(dec_err)?),
             proto::CameraDetections::TOPIC => {
-                st.detections(
-                    &decode(m.data).map_err(dec_err)?,
-                    i64::try_from(m.log_time_ns).unwrap_or(i64::MAX),
-                );
+                let d = decode(m.data).map_err(dec_err)?;
+                let due = st.inj.camera.delivery_ns(now_ns);
+                st.deliver(due, now_ns, Delayed::Detections(d));
             }
             proto::NodeStats::TOPIC => {
                 let n: proto::NodeStats = decode(m.data).map_err(dec_err)?;
@@ -432,7 +476,11 @@ pub fn replay_into(
                     st.temperature_c = Some(z.temperature_c);
                 }
             }
-            proto::RadarFrame::TOPIC => st.radar_frame(&decode(m.data).map_err(dec_err)?),
+            proto::RadarFrame::TOPIC => {
+                let r = decode(m.data).map_err(dec_err)?;
+                let due = st.inj.radar.delivery_ns(now_ns);
+                st.deliver(due, now_ns, Delayed::Radar(r));
+            }
             proto::TruthClock::TOPIC => {
                 let t: proto::TruthClock = decode(m.data).map_err(dec_err)?;
                 st.truth_host.insert(t.frame_id, t.host_ns);
@@ -447,6 +495,7 @@ pub fn replay_into(
     })?;
     // frames still waiting for radar when the recording ended: fused, but their latency is
     // not known (no later radar frame released them)
+    st.release_until(i64::MAX);
     st.now_ns = None;
     while let Some(p) = st.pending.pop_front() {
         st.fuse(p);
@@ -472,14 +521,7 @@ pub fn replay_into(
         recording.get(keys::SEED).cloned().unwrap_or_default(),
     );
     put("seed", cfg.seed.to_string());
-    put(
-        "fault_plan",
-        if cfg.camera_offset_ns == 0 {
-            "none".to_owned()
-        } else {
-            format!("camera_offset_ns={}", cfg.camera_offset_ns)
-        },
-    );
+    put("fault_plan", cfg.faults.describe());
     put("estimator", estimator_used.clone());
     put("cal_version", st.cal.cal_version.to_string());
     put(
@@ -505,15 +547,80 @@ pub fn replay_into(
         truth: Vec::new(),
         tracking,
         rejected: st.rejected,
+        dropped: Dropped {
+            camera_frames: st.dropped.0,
+            radar_frames: st.dropped.1,
+        },
+        stale_fusions: st.stale.iter().map(|s| s.1).sum(),
         cal_version: st.cal.cal_version,
     })
 }
 
+/// A message whose delivery a latency fault may hold back.
+enum Delayed {
+    Detections(proto::CameraDetections),
+    Radar(proto::RadarFrame),
+}
+
 impl State<'_> {
+    /// Handles `msg`, due at log time `due_ns`, now (`now_ns`) or, if a latency fault holds
+    /// it, when the log reaches `due_ns`.
+    fn deliver(&mut self, due_ns: i64, now_ns: i64, msg: Delayed) {
+        if due_ns <= now_ns && self.delayed.is_empty() {
+            self.handle(msg, now_ns, 0);
+        } else {
+            self.delayed_seq += 1;
+            // keeps the original log time to know the delay
+            self.delayed
+                .insert((due_ns.max(now_ns), self.delayed_seq), msg);
+            self.delayed_log.insert(self.delayed_seq, now_ns);
+            self.release_until(now_ns);
+        }
+    }
+
+    /// Delivers every held message due at or before `now_ns`, then fuses frames whose
+    /// deadline has passed.
+    fn release_until(&mut self, now_ns: i64) {
+        while let Some(entry) = self.delayed.first_entry() {
+            let (due_ns, seq) = *entry.key();
+            if due_ns > now_ns {
+                break;
+            }
+            let msg = entry.remove();
+            let logged_ns = self.delayed_log.remove(&seq).unwrap_or(due_ns);
+            let outer = self.now_ns;
+            self.now_ns = Some(due_ns);
+            self.handle(msg, due_ns, due_ns - logged_ns);
+            self.now_ns = outer;
+        }
+        if now_ns == i64::MAX {
+            return;
+        }
+        while self
+            .pending
+            .front()
+            .is_some_and(|p| p.detections_ns + self.fusion_deadline_ns <= now_ns)
+        {
+            if let Some(p) = self.pending.pop_front() {
+                let outer = self.now_ns;
+                self.now_ns = Some(p.detections_ns + self.fusion_deadline_ns);
+                self.fuse(p);
+                self.now_ns = outer;
+            }
+        }
+    }
+
+    fn handle(&mut self, msg: Delayed, delivered_ns: i64, delay_ns: i64) {
+        match msg {
+            Delayed::Detections(d) => self.detections(&d, delivered_ns),
+            Delayed::Radar(r) => self.radar_frame(&r, delay_ns),
+        }
+    }
+
     fn latch(&mut self, l: &proto::CameraLatch) {
         let _ = self.camera_clock.observe_latch(&LatchSample {
             host_before_ns: l.host_before_ns,
-            device_ns: l.device_ns,
+            device_ns: l.device_ns + self.inj.camera.device_step_ns(l.host_before_ns),
             host_after_ns: l.host_after_ns,
             host_after_read_ns: l.host_after_read_ns,
             burst_index: l.burst_index,
@@ -525,8 +632,13 @@ impl State<'_> {
 
     fn camera_frame(&mut self, f: &proto::CameraFrame) {
         self.camera_frames += 1;
+        if self.inj.camera.dropped(f.host_arrival_ns) {
+            self.dropped.0 += 1;
+            return;
+        }
+        let device_ns = f.device_ns + self.inj.camera.device_step_ns(f.host_arrival_ns);
         let _ = self.camera_clock.observe_arrival(&ArrivalSample {
-            device_ns: f.device_ns,
+            device_ns,
             host_arrival_ns: f.host_arrival_ns,
         });
         if self.timestamp_source == TimestampSource::Sw {
@@ -544,14 +656,18 @@ impl State<'_> {
         let mut state = self
             .monitor
             .evaluate(f.host_arrival_ns, &status, &mut self.audit);
-        let Some(mapping) = self.camera_clock.map_frame(f.device_ns, f.host_arrival_ns) else {
+        let Some(mapping) = self.camera_clock.map_frame(device_ns, f.host_arrival_ns) else {
             return;
         };
         if !mapping.locked && state.fuses() {
             // an implausible mapping (e.g. an unseen camera reset) is never fused as locked
             state = SyncState::Resyncing;
         }
-        let host_ns = mapping.host_ns + self.camera_offset_ns;
+        let host_ns = mapping.host_ns
+            + self
+                .inj
+                .camera
+                .time_error_ns(f.host_arrival_ns, self.temperature_c);
         self.camera_frames_mapped += 1;
         self.frame_host
             .insert(f.frame_id, (host_ns, f.host_arrival_ns));
@@ -577,7 +693,7 @@ impl State<'_> {
         self.frame_prov.insert(f.frame_id, provenance.clone());
         self.sync.push(SyncRecord {
             frame_id: f.frame_id,
-            device_ns: f.device_ns,
+            device_ns,
             host_ns,
             uncertainty_ns: mapping.uncertainty_ns,
             sync_epoch_id: mapping.epoch,
@@ -633,20 +749,30 @@ impl State<'_> {
         }
     }
 
-    fn radar_frame(&mut self, r: &proto::RadarFrame) {
+    /// A radar frame, delivered `delay_ns` after it was due.
+    fn radar_frame(&mut self, r: &proto::RadarFrame, delay_ns: i64) {
         self.radar_frames += 1;
+        if self.inj.radar.dropped(r.host_arrival_ns) {
+            self.dropped.1 += 1;
+            return;
+        }
+        let host_arrival_ns = r.host_arrival_ns + delay_ns;
+        let device_ns = r.device_ns + self.inj.radar.device_step_ns(r.host_arrival_ns);
         self.radar_clock.observe_arrival(&ArrivalSample {
-            device_ns: r.device_ns,
-            host_arrival_ns: r.host_arrival_ns,
+            device_ns,
+            host_arrival_ns,
         });
         let Some(est) = self.radar_clock.estimate() else {
             return;
         };
-        let host_ns = est.host_ns_at(r.device_ns) + self.cal.radar_time_offset_ns;
-        self.latency_radar_ms.push((
-            r.host_arrival_ns,
-            (r.host_arrival_ns - host_ns) as f64 / 1e6,
-        ));
+        let host_ns = est.host_ns_at(device_ns)
+            + self.cal.radar_time_offset_ns
+            + self
+                .inj
+                .radar
+                .time_error_ns(r.host_arrival_ns, self.temperature_c);
+        self.latency_radar_ms
+            .push((host_arrival_ns, (host_arrival_ns - host_ns) as f64 / 1e6));
         let mut detections: Vec<RadarDetection> = Vec::with_capacity(r.points.len());
         for p in &r.points {
             let d = RadarDetection {
@@ -680,16 +806,22 @@ impl State<'_> {
     }
 
     /// Radar objects at `t_ns`: the nearest radar frame's objects, each moved linearly towards
-    /// its nearest neighbour in the frame on the other side of `t_ns`.
+    /// its nearest neighbour in the frame on the other side of `t_ns`; beyond the newest (or
+    /// before the oldest) frame, extrapolated from the last two frames at constant velocity,
+    /// as a node predicting to the camera's instant does.
     fn radar_objects_at(&self, t_ns: i64) -> Vec<RadarObject> {
         let after = self.radar.iter().position(|s| s.host_ns >= t_ns);
+        let n = self.radar.len();
         let (a, b) = match after {
-            Some(0) => (None, self.radar.front()),
+            Some(0) => (self.radar.get(1), self.radar.front()),
             Some(i) => (self.radar.get(i - 1), self.radar.get(i)),
+            None if n >= 2 => (self.radar.get(n - 1), self.radar.get(n - 2)),
             None => (self.radar.back(), None),
         };
         let (near, far) = match (a, b) {
-            (Some(a), Some(b)) if (t_ns - a.host_ns) <= (b.host_ns - t_ns) => (a, Some(b)),
+            (Some(a), Some(b)) if (t_ns - a.host_ns).abs() <= (b.host_ns - t_ns).abs() => {
+                (a, Some(b))
+            }
             (Some(a), Some(b)) => (b, Some(a)),
             (Some(a), None) => (a, None),
             (None, Some(b)) => (b, None),
@@ -828,7 +960,9 @@ impl State<'_> {
         }
         self.scale_rate.prune(t);
         let objects = self.radar_objects_at(t);
-        let camera_from_radar = self.cal.camera_from_radar();
+        let stale = !self.radar.iter().any(|s| s.host_ns >= t);
+        self.stale.push((t, u64::from(stale), 1));
+        let camera_from_radar = self.camera_from_radar;
         let rig_from_radar = self.cal.rig_from_radar();
         let intr = self.cal.intrinsics;
         let (kept, projected): (Vec<usize>, Vec<ProjectedObject>) =
@@ -951,6 +1085,7 @@ impl State<'_> {
             } else {
                 &self.churn
             },
+            stale: &self.stale,
         })
     }
 }
@@ -982,6 +1117,109 @@ mod tests {
             .expect("metric")
             .0
             .expect("samples")
+    }
+
+    fn with_faults(toml: &str, seed: u64) -> ReplayConfig {
+        ReplayConfig {
+            faults: FaultPlan::parse(toml, Path::new("faults.toml")).expect("plan"),
+            seed,
+            ..ReplayConfig::default()
+        }
+    }
+
+    #[test]
+    fn each_fault_of_a_plan_shows_up_where_and_when_the_plan_says() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let rec = recording(dir.path());
+        let clean = replay(&rec, &ReplayConfig::default()).expect("clean");
+        let cfg = with_faults(
+            "[camera]\nsteps = [{ at_s = 8.0, step_ms = 5.0 }]\n\
+             dropouts = [{ start_s = 4.0, duration_s = 1.0 }]\n\
+             [radar]\nlatency_spikes = { probability = 0.05, delay_ms = 250.0, length = 2 }\n\
+             [[ptp_loss]]\nstart_s = 12.0\nduration_s = 3.0\n",
+            1,
+        );
+        let out = replay(&rec, &cfg).expect("faulty");
+        let start = McapFile::open(&rec)
+            .expect("open")
+            .summary()
+            .stats
+            .as_ref()
+            .map_or(0, |s| s.message_start_time as i64);
+        let at_s = |e: &AuditEvent| (e.event_ts_ns - start) as f64 * 1e-9;
+        // the device clock step is detected and re-synchronised, once, right after 8 s
+        let resync: Vec<f64> = out
+            .audit
+            .iter()
+            .filter(|e| e.kind == AuditKind::SyncStateChanged && e.new_state == "RESYNCING")
+            .map(at_s)
+            .collect();
+        assert!(
+            resync.len() == 1 && (8.0..8.5).contains(&resync[0]),
+            "{resync:?}"
+        );
+        // ptp4l's lost grandmaster degrades sync inside the window only
+        let degraded: Vec<f64> = out
+            .audit
+            .iter()
+            .filter(|e| e.kind == AuditKind::SyncStateChanged && e.new_state == "DEGRADED")
+            .map(at_s)
+            .collect();
+        assert!(
+            degraded.len() == 1 && (12.0..12.6).contains(&degraded[0]),
+            "{degraded:?}"
+        );
+        // one second of camera frames (30 fps) lost
+        assert_eq!(out.dropped.camera_frames, 30);
+        assert_eq!(out.camera_frames, clean.camera_frames);
+        // held radar frames leave camera frames to be fused with stale radar at the deadline
+        assert_eq!(clean.stale_fusions, 1, "only the last frame of a clean run");
+        assert!(out.stale_fusions > 20, "{}", out.stale_fusions);
+        let e2e = |o: &ReplayOutput| {
+            o.metrics
+                .lookup("t", "latency_e2e_ms.max")
+                .expect("metric")
+                .0
+                .expect("samples")
+        };
+        assert!(e2e(&clean) < DEFAULT_FUSION_DEADLINE_MS + 50.0);
+        assert!(
+            e2e(&out) > e2e(&clean) + 50.0,
+            "{} vs {}",
+            e2e(&out),
+            e2e(&clean)
+        );
+        assert_ne!(out.report_metadata["fault_plan"], "none");
+    }
+
+    #[test]
+    fn injected_jitter_follows_the_seed_and_an_extrinsic_error_raises_the_residual() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let rec = recording(dir.path());
+        let jitter = "[camera]\njitter = { distribution = \"laplace\", scale_us = 400.0 }\n";
+        let a = replay(&rec, &with_faults(jitter, 5)).expect("a");
+        let b = replay(&rec, &with_faults(jitter, 5)).expect("b");
+        let c = replay(&rec, &with_faults(jitter, 6)).expect("c");
+        assert_eq!(a, b);
+        assert_ne!(a.sync, c.sync);
+        let clean = replay(&rec, &ReplayConfig::default()).expect("clean");
+        // laplace b = 400 µs: P99.9 of |jitter| = b·ln(1000) ≈ 2.8 ms
+        assert!((1_500.0..5_000.0).contains(&p999(&a)), "{}", p999(&a));
+        assert!(p999(&clean) < 100.0);
+        let p95 = |o: &ReplayOutput| {
+            o.metrics
+                .lookup("t", "reprojection_residual_px.p95")
+                .expect("metric")
+                .0
+                .expect("samples")
+        };
+        let tilted = replay(&rec, &with_faults("[extrinsic]\nyaw_deg = 1.0\n", 0)).expect("yaw");
+        assert!(
+            p95(&tilted) > p95(&clean) + 5.0,
+            "{} vs {}",
+            p95(&tilted),
+            p95(&clean)
+        );
     }
 
     #[test]
@@ -1179,7 +1417,13 @@ mod tests {
             .iter()
             .map(|ms| {
                 let cfg = ReplayConfig {
-                    camera_offset_ns: ms * 1_000_000,
+                    faults: FaultPlan {
+                        camera: crate::faults::SensorFaults {
+                            offset_ms: f64::from(*ms),
+                            ..Default::default()
+                        },
+                        ..FaultPlan::default()
+                    },
                     ..ReplayConfig::default()
                 };
                 fail_rate(&replay(&rec, &cfg).expect("replay"))

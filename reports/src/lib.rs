@@ -4,6 +4,7 @@
 //! files are zstd-compressed, carry key-value metadata (tool version, recording hash, seed,
 //! estimator, versions) and a pinned `created_by`, so identical inputs give identical bytes.
 
+pub mod content_hash;
 pub mod error;
 pub mod fusion_tables;
 pub mod gate_table;
@@ -13,6 +14,7 @@ pub mod parquet_in;
 pub mod parquet_out;
 pub mod summary;
 
+pub use content_hash::{combined_hash, table_hashes};
 pub use error::{Error, Result};
 pub use fusion_tables::FusionTablesWriter;
 pub use gate_table::{baseline_table, gate_table, gates_json};
