@@ -795,3 +795,125 @@ fn replay_injects_a_fault_plan_verifies_itself_and_rejects_bad_plans() {
         "camera.jitter.scale_us",
     );
 }
+
+#[test]
+fn sweep_grid_monte_carlo_and_tolerance_write_their_tables() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let rec = short_recording(tmp.path());
+    let rec = rec.to_str().expect("utf8");
+    let dir = |n: &str| tmp.path().join(n).to_str().expect("utf8").to_owned();
+    // a grid that pushes the sync gate over: exit 1, one row per run
+    let out = radcam(&[
+        "sweep",
+        rec,
+        "--out",
+        &dir("grid"),
+        "--grid",
+        "offset_ms=0:2:1,jitter_us=0,400",
+        "--threads",
+        "2",
+    ]);
+    assert_eq!(code(&out), 1, "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("of 6 runs passed"), "{stdout}");
+    assert!(tmp.path().join("grid/sweep.parquet").exists());
+    // Monte Carlo of a harmless plan passes: exit 0; --json lists every run
+    let out = radcam(&[
+        "sweep",
+        rec,
+        "--out",
+        &dir("mc"),
+        "--monte-carlo",
+        "3",
+        "--jitter-us",
+        "1",
+    ]);
+    assert_eq!(code(&out), 2, "quick flags belong to replay, not sweep");
+    let plan = tmp.path().join("plan.toml");
+    std::fs::write(
+        &plan,
+        "[camera]\njitter = { distribution = \"gaussian\", scale_us = 20.0 }\n",
+    )
+    .expect("write");
+    let out = radcam(&[
+        "sweep",
+        rec,
+        "--out",
+        &dir("mc"),
+        "--monte-carlo",
+        "3",
+        "--faults",
+        plan.to_str().expect("utf8"),
+        "--seed",
+        "5",
+        "--json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let seeds: Vec<u64> = runs
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|r| r["seed"].as_u64().expect("seed"))
+        .collect();
+    assert_eq!(seeds.len(), 3);
+    assert_eq!(seeds[0], 5);
+    assert!(seeds[1] != seeds[2] && seeds[1] != 5);
+    // tolerance: exit 0, one row per band, and a sweep page with the envelope
+    let gates = tmp.path().join("gates.toml");
+    std::fs::write(
+        &gates,
+        "[[gate]]\nname = \"association_fail_rate\"\nmetric = \"association_fail_rate\"\n\
+         comparator = \"<=\"\nthreshold = 0.1\n",
+    )
+    .expect("write");
+    let out = radcam(&[
+        "sweep",
+        rec,
+        "--out",
+        &dir("tol"),
+        "--tolerance",
+        "offset",
+        "--max",
+        "400",
+        "--gates",
+        gates.to_str().expect("utf8"),
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for band in ["all", "0-2 m/s", "2-5 m/s", "5-10 m/s", ">=10 m/s"] {
+        assert!(stdout.contains(band), "{band}: {stdout}");
+    }
+    assert!(tmp.path().join("tol/tolerance.parquet").exists());
+    let page = tmp.path().join("tol.html");
+    let out = radcam(&[
+        "report",
+        &dir("tol"),
+        "--html",
+        page.to_str().expect("utf8"),
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let html = std::fs::read_to_string(&page).expect("html");
+    assert!(html.contains("Tolerance envelope"));
+    assert!(html.contains("association_fail_rate vs offset_ms"));
+    // bad input: exit 2 naming the problem
+    assert_bad_input(
+        &["sweep", rec, "--out", &dir("bad"), "--grid", "ofset_ms=1"],
+        "unknown grid parameter 'ofset_ms'",
+    );
+    assert_bad_input(
+        &[
+            "sweep",
+            rec,
+            "--out",
+            &dir("bad"),
+            "--grid",
+            "offset_ms=0:1:0",
+        ],
+        "positive step",
+    );
+    assert_bad_input(
+        &["sweep", rec, "--out", &dir("bad"), "--tolerance", "wobble"],
+        "wobble",
+    );
+}

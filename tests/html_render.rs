@@ -95,3 +95,49 @@ fn the_html_report_renders_in_headless_chromium() {
         png.len()
     );
 }
+
+#[test]
+fn the_sweep_report_renders_its_envelope_and_fault_curves_in_headless_chromium() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let s = |p: &Path| p.to_str().expect("utf8").to_owned();
+    let demo = tmp.path().join("demo");
+    radcam(&["demo", "--quiet", "--out", &s(&demo), "--duration", "20"]);
+    let gates = tmp.path().join("gates.toml");
+    std::fs::write(
+        &gates,
+        "[[gate]]\nname = \"association_fail_rate\"\nmetric = \"association_fail_rate\"\n\
+         comparator = \"<=\"\nthreshold = 0.05\n",
+    )
+    .expect("write");
+    let dir = tmp.path().join("tol");
+    radcam(&[
+        "sweep",
+        "--quiet",
+        &s(&demo.join("demo.mcap")),
+        "--out",
+        &s(&dir),
+        "--tolerance",
+        "offset",
+        "--gates",
+        &s(&gates),
+    ]);
+    let page = tmp.path().join("sweep.html");
+    radcam(&["report", "--quiet", &s(&dir), "--html", &s(&page)]);
+    let dom = chromium(&tmp.path().join("profile"), &["--dump-dom"], &page);
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    // the envelope and one curve per gate
+    assert_eq!(dom.matches("<svg").count(), 2, "{dom}");
+    for text in [
+        "Tolerance to camera offset",
+        "Tolerance envelope",
+        "association_fail_rate vs offset_ms",
+        "Runs",
+    ] {
+        assert!(dom.contains(text), "rendered page lacks {text}");
+    }
+}

@@ -49,6 +49,10 @@ pub struct ReplayConfig {
     /// A camera frame waiting for radar is fused at the latest this long after its detections
     /// were delivered, with the radar data at hand (stale), ms.
     pub fusion_deadline_ms: f64,
+    /// Target speed band edges, m/s, ascending (empty: no bands). Bands are `[e0, e1)`, …,
+    /// `[e_last, ∞)`; a detection's band is the speed of its truth object (recordings with
+    /// truth only).
+    pub speed_bands_mps: Vec<f64>,
     /// Radar↔camera time offset to use instead of the recording's calibration, ns (`None`:
     /// the calibration's). For estimating that offset.
     pub radar_time_offset_ns: Option<i64>,
@@ -63,6 +67,7 @@ impl Default for ReplayConfig {
             match_threshold_m: 2.0,
             faults: FaultPlan::default(),
             fusion_deadline_ms: DEFAULT_FUSION_DEADLINE_MS,
+            speed_bands_mps: Vec::new(),
             radar_time_offset_ns: None,
         }
     }
@@ -110,8 +115,35 @@ pub struct ReplayOutput {
     /// Camera frames fused without a radar frame at or after their instant (deadline passed
     /// or recording ended).
     pub stale_fusions: u64,
+    /// Gates judged per target speed band (empty without bands or truth).
+    pub bands: Vec<BandResult>,
     /// Calibration version in force.
     pub cal_version: u64,
+}
+
+/// The gates judged on the detections of one target speed band: `association_fail_rate` and
+/// `reprojection_residual_px` count only the band's detections; every other metric is the
+/// whole run's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BandResult {
+    /// Lower edge, m/s.
+    pub min_mps: f64,
+    /// Upper edge, m/s (`None`: open).
+    pub max_mps: Option<f64>,
+    /// Detections of truth objects in the band.
+    pub detections: u64,
+    /// Gate verdicts, in gate order.
+    pub gates: Vec<GateResult>,
+}
+
+impl BandResult {
+    /// `2-5 m/s`, or `≥10 m/s` for the open band.
+    pub fn label(&self) -> String {
+        match self.max_mps {
+            Some(max) => format!("{}-{} m/s", self.min_mps, max),
+            None => format!(">={} m/s", self.min_mps),
+        }
+    }
 }
 
 /// Counts of input samples rejected before fusion (non-finite or out of range); they are
@@ -211,6 +243,11 @@ fn metric_set(p: &MetricParts<'_>) -> MetricSet {
     m
 }
 
+/// The (empty) set of every metric a replay computes, for validating gates.
+pub(crate) fn known_metric_set() -> MetricSet {
+    metric_set(&MetricParts::default())
+}
+
 /// Every metric path a gate may name.
 pub fn known_metric_paths() -> Vec<String> {
     metric_set(&MetricParts::default()).known_paths()
@@ -267,6 +304,11 @@ struct State<'s> {
     /// Frames lost to injected dropouts (camera, radar).
     dropped: (u64, u64),
     stale: Counts,
+    speed_edges_mps: Vec<f64>,
+    /// Truth speed of every object of recent frames, m/s, by frame then object id.
+    truth_speed: BTreeMap<u64, BTreeMap<u64, f64>>,
+    band_association: Vec<Counts>,
+    band_residual_px: Vec<Samples>,
     scale_rate: ScaleRate,
     radar_noise: RadarNoise,
     last_tracks: Vec<TrackOutput>,
@@ -402,6 +444,10 @@ pub fn replay_into(
         fusion_deadline_ns: (cfg.fusion_deadline_ms * 1e6).round() as i64,
         dropped: (0, 0),
         stale: Vec::new(),
+        speed_edges_mps: cfg.speed_bands_mps.clone(),
+        truth_speed: BTreeMap::new(),
+        band_association: vec![Vec::new(); cfg.speed_bands_mps.len()],
+        band_residual_px: vec![Vec::new(); cfg.speed_bands_mps.len()],
         scale_rate: ScaleRate::new(ScaleRateConfig::default()),
         radar_noise: RadarNoise::default(),
         last_tracks: Vec::new(),
@@ -502,6 +548,18 @@ pub fn replay_into(
     }
     let metrics = st.metric_set();
     let gates = gates::evaluate(&cfg.gates, &metrics)?;
+    let mut bands = Vec::new();
+    if st.has_truth {
+        for (i, &min_mps) in cfg.speed_bands_mps.iter().enumerate() {
+            let band = st.band_metric_set(i);
+            bands.push(BandResult {
+                min_mps,
+                max_mps: cfg.speed_bands_mps.get(i + 1).copied(),
+                detections: st.band_association[i].iter().map(|c| c.2).sum(),
+                gates: gates::evaluate(&cfg.gates, &band)?,
+            });
+        }
+    }
     let tracking = st.has_truth.then(|| st.mot.summary());
     let mut report_metadata = BTreeMap::new();
     let mut put = |k: &str, v: String| {
@@ -552,6 +610,7 @@ pub fn replay_into(
             radar_frames: st.dropped.1,
         },
         stale_fusions: st.stale.iter().map(|s| s.1).sum(),
+        bands,
         cal_version: st.cal.cal_version,
     })
 }
@@ -852,6 +911,15 @@ impl State<'_> {
     }
 
     fn truth_objects(&mut self, t: &proto::TruthObjects) {
+        if !self.speed_edges_mps.is_empty() {
+            self.truth_speed.insert(
+                t.frame_id,
+                t.objects
+                    .iter()
+                    .map(|o| (o.object_id, o.vx_mps.hypot(o.vy_mps)))
+                    .collect(),
+            );
+        }
         // only objects whose centre is in the camera's view are scored
         let rig_from_camera = self.cal.rig_from_radar() * self.cal.camera_from_radar().inverse();
         let camera_from_rig = rig_from_camera.inverse();
@@ -942,6 +1010,9 @@ impl State<'_> {
         self.truth_objects = self
             .truth_objects
             .split_off(&p.frame_id.saturating_sub(1000));
+        if !self.truth_speed.is_empty() {
+            self.truth_speed = self.truth_speed.split_off(&p.frame_id.saturating_sub(1000));
+        }
     }
 
     /// Associates and tracks one frame; returns the confirmed tracks and how many detections
@@ -973,6 +1044,29 @@ impl State<'_> {
         self.association
             .push((t, a.unmatched_detections.len() as u64, boxes.len() as u64));
         self.record_associations(p, &boxes, &projected, &a);
+        let band_of_detection = self.detection_bands(p);
+        if !band_of_detection.is_empty() {
+            let n = self.speed_edges_mps.len();
+            let (mut unmatched, mut total) = (vec![0u64; n], vec![0u64; n]);
+            for b in band_of_detection.iter().flatten() {
+                total[*b] += 1;
+            }
+            for d in &a.unmatched_detections {
+                if let Some(b) = band_of_detection[*d] {
+                    unmatched[b] += 1;
+                }
+            }
+            for b in 0..n {
+                if total[b] > 0 {
+                    self.band_association[b].push((t, unmatched[b], total[b]));
+                }
+            }
+            for pair in a.pairs() {
+                if let Some(b) = band_of_detection[pair.detection] {
+                    self.band_residual_px[b].push((t, pair.residual_px));
+                }
+            }
+        }
         let mut measurements = Vec::new();
         let mut measured_ids = Vec::new();
         for pair in a.pairs() {
@@ -1068,8 +1162,35 @@ impl State<'_> {
         }
     }
 
+    /// The speed band of each detection of `p` (by its truth object); empty without bands.
+    fn detection_bands(&self, p: &PendingFrame) -> Vec<Option<usize>> {
+        let Some(speeds) = self.truth_speed.get(&p.frame_id) else {
+            return Vec::new();
+        };
+        let edges = &self.speed_edges_mps;
+        p.camera_ids
+            .iter()
+            .map(|id| {
+                let v = *speeds.get(&(*id)?)?;
+                edges.iter().rposition(|e| v >= *e)
+            })
+            .collect()
+    }
+
+    /// The metric set with association and residual metrics restricted to band `b`.
+    fn band_metric_set(&self, b: usize) -> MetricSet {
+        let mut parts = self.metric_parts();
+        parts.association = &self.band_association[b];
+        parts.residual_px = &self.band_residual_px[b];
+        metric_set(&parts)
+    }
+
     fn metric_set(&self) -> MetricSet {
-        metric_set(&MetricParts {
+        metric_set(&self.metric_parts())
+    }
+
+    fn metric_parts(&self) -> MetricParts<'_> {
+        MetricParts {
             sync_error_us: &self.sync_error_us,
             residual_px: &self.residual_px,
             residual_center_px: &self.residual_center_px,
@@ -1086,7 +1207,7 @@ impl State<'_> {
                 &self.churn
             },
             stale: &self.stale,
-        })
+        }
     }
 }
 

@@ -28,10 +28,10 @@ const WINDOW_NS: i64 = 10_000_000_000;
 const MAX_POINTS: usize = 2_000;
 
 /// A table read whole, with its key-value metadata.
-struct Table {
-    path: std::path::PathBuf,
-    batches: Vec<RecordBatch>,
-    metadata: BTreeMap<String, String>,
+pub(crate) struct Table {
+    pub(crate) path: std::path::PathBuf,
+    pub(crate) batches: Vec<RecordBatch>,
+    pub(crate) metadata: BTreeMap<String, String>,
 }
 
 /// The key-value metadata of a report table.
@@ -63,7 +63,7 @@ pub(crate) fn read_tracking(path: &Path) -> Result<MotSummary> {
 }
 
 /// Reads `columns` of a table (all of them when empty) with its key-value metadata.
-fn read_table(path: &Path, columns: &[&str]) -> Result<Table> {
+pub(crate) fn read_table(path: &Path, columns: &[&str]) -> Result<Table> {
     let pq = |detail: String| Error::Parquet {
         path: path.to_owned(),
         detail,
@@ -102,7 +102,7 @@ fn read_table(path: &Path, columns: &[&str]) -> Result<Table> {
 }
 
 impl Table {
-    fn column<T: Array + 'static, V>(
+    pub(crate) fn column<T: Array + 'static, V>(
         &self,
         name: &str,
         get: impl Fn(&T, usize) -> V,
@@ -121,20 +121,20 @@ impl Table {
         Ok(out)
     }
 
-    fn i64s(&self, name: &str) -> Result<Vec<Option<i64>>> {
+    pub(crate) fn i64s(&self, name: &str) -> Result<Vec<Option<i64>>> {
         self.column::<Int64Array, _>(name, |c, i| (!c.is_null(i)).then(|| c.value(i)))
     }
 
-    fn f64s(&self, name: &str) -> Result<Vec<Option<f64>>> {
+    pub(crate) fn f64s(&self, name: &str) -> Result<Vec<Option<f64>>> {
         self.column::<Float64Array, _>(name, |c, i| (!c.is_null(i)).then(|| c.value(i)))
     }
 
-    fn u64s(&self, name: &str) -> Result<Vec<u64>> {
+    pub(crate) fn u64s(&self, name: &str) -> Result<Vec<u64>> {
         self.column::<UInt64Array, _>(name, |c, i| c.value(i))
     }
 }
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -172,10 +172,15 @@ fn range(values: impl Iterator<Item = f64>, from_zero: bool) -> (f64, f64) {
 }
 
 /// A named curve: label, colour, (x, y) points.
-type Series<'a> = (&'a str, RGBColor, Vec<(f64, f64)>);
+pub(crate) type Series<'a> = (&'a str, RGBColor, Vec<(f64, f64)>);
 
 /// A line plot of one or more named series, as an SVG string.
-fn line_plot(title: &str, x_desc: &str, y_desc: &str, series: &[Series<'_>]) -> Result<String> {
+pub(crate) fn line_plot(
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    series: &[Series<'_>],
+) -> Result<String> {
     let mut svg = String::new();
     let err = |e: &dyn std::fmt::Display| Error::Parquet {
         path: "report.html".into(),
@@ -219,6 +224,14 @@ fn line_plot(title: &str, x_desc: &str, y_desc: &str, series: &[Series<'_>]) -> 
         root.present().map_err(|e| err(&e))?;
     }
     Ok(svg)
+}
+
+/// The page's doctype, head and inline style, up to and including `<body>`.
+pub(crate) fn page_head(title: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\n<style>\nbody{{font-family:sans-serif;margin:24px;color:#222}}table{{border-collapse:collapse;margin:8px 0 20px}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}th{{background:#f2f2f2}}.pass{{background:#d8f0d8}}.fail{{background:#f6d0d0}}.inconclusive{{background:#f6ecc8}}.verdict{{font-size:20px;font-weight:bold}}figure{{margin:0 0 16px}}dl{{display:grid;grid-template-columns:max-content auto;gap:2px 12px}}dt{{color:#666}}\n</style></head><body>\n",
+        escape(title)
+    )
 }
 
 /// The empirical CDF of `values`: (value, fraction ≤ value).
@@ -274,6 +287,9 @@ fn gate_rows(gates: &[GateResult], t0_ns: i64) -> String {
 
 /// Builds the HTML report of the report directory `dir`.
 pub fn html_report(dir: &Path) -> Result<String> {
+    if !dir.join(GATES_FILE).exists() && dir.join(crate::SWEEP_FILE).exists() {
+        return crate::sweep_html::sweep_report(dir);
+    }
     let gates = read_gates(dir)?;
     let meta = read_metadata(&dir.join(GATES_FILE))?;
     let sync = read_table(
@@ -504,7 +520,8 @@ pub fn html_report(dir: &Path) -> Result<String> {
     let mut html = String::new();
     let _ = write!(
         html,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>radcam report</title>\n<style>\nbody{{font-family:sans-serif;margin:24px;color:#222}}table{{border-collapse:collapse;margin:8px 0 20px}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}th{{background:#f2f2f2}}.pass{{background:#d8f0d8}}.fail{{background:#f6d0d0}}.inconclusive{{background:#f6ecc8}}.verdict{{font-size:20px;font-weight:bold}}figure{{margin:0 0 16px}}dl{{display:grid;grid-template-columns:max-content auto;gap:2px 12px}}dt{{color:#666}}\n</style></head><body>\n<h1>radcam report</h1>\n<p class=\"verdict {}\">{}</p>\n<dl>\n",
+        "{}<h1>radcam report</h1>\n<p class=\"verdict {}\">{}</p>\n<dl>\n",
+        page_head("radcam report"),
         if passed { "pass" } else { "fail" },
         if passed {
             "Every required gate passed"
@@ -529,7 +546,7 @@ pub fn html_report(dir: &Path) -> Result<String> {
     for svg in plots {
         let _ = writeln!(html, "<figure>{svg}</figure>");
     }
-    html.push_str("<p>Association fail rate against injected offset and the tolerance envelope appear with sweeps (<code>radcam sweep</code>, not built yet).</p>\n</body></html>\n");
+    html.push_str("<p>Association fail rate against injected faults and the tolerance envelope are in the HTML of a <code>radcam sweep</code> directory.</p>\n</body></html>\n");
     Ok(html)
 }
 

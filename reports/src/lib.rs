@@ -13,6 +13,8 @@ pub mod junit;
 pub mod parquet_in;
 pub mod parquet_out;
 pub mod summary;
+pub mod sweep_html;
+pub mod sweep_tables;
 
 pub use content_hash::{combined_hash, table_hashes};
 pub use error::{Error, Result};
@@ -28,6 +30,10 @@ pub use parquet_out::{
 /// Gate types and the baseline comparison, re-exported for the report's callers.
 pub use radcam_fusion::gates::{BaselineRow, GateResult, all_required_passed, compare_to_baseline};
 pub use summary::report_summary;
+pub use sweep_tables::{
+    SWEEP_FILE, SweepRow, TOLERANCE_FILE, ToleranceRow, sweep_json, sweep_table, tolerance_json,
+    tolerance_table, write_sweep, write_tolerance,
+};
 
 /// Gate results over fixed metrics, shared by this crate's tests: one PASS, one INCONCLUSIVE,
 /// one FAIL.
