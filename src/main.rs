@@ -30,6 +30,7 @@ macro_rules! say_raw {
     }};
 }
 
+mod bench_cmd;
 mod calib_cmd;
 
 #[derive(Parser)]
@@ -272,6 +273,36 @@ enum BenchCommand {
         /// Seed of the simulated profiles.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+    },
+    /// Record the demo rig for H hours and time its replay (child process: its own peak
+    /// memory) against the bare mcap read of the same channels; optionally the stock Python
+    /// mcap reader; and a sweep on one and two threads.
+    Replay {
+        /// Recording lengths, h (comma-separated: 1,2 also compares peak memory).
+        #[arg(long, value_delimiter = ',', default_value = "1")]
+        hours: Vec<f64>,
+        /// Python interpreter with the `mcap` and `mcap-protobuf-support` packages to time.
+        #[arg(long)]
+        python: Option<PathBuf>,
+        /// Runs of the timed sweep (0: no sweep).
+        #[arg(long, default_value_t = 8)]
+        sweep_runs: u32,
+        /// Keep recordings and reports in this directory.
+        #[arg(long)]
+        keep: Option<PathBuf>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One replay into a report, then this process's peak memory and CPU time as JSON (used by
+    /// `bench replay`).
+    #[command(hide = true)]
+    ReplayChild {
+        /// Recording.
+        recording: PathBuf,
+        /// Report directory.
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -585,6 +616,40 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 say_raw!("{}", radcam_scenarios::sync_bench::table(&rows));
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            which:
+                BenchCommand::Replay {
+                    hours,
+                    python,
+                    sweep_runs,
+                    keep,
+                    json,
+                },
+        } => {
+            bench_cmd::run(
+                &bench_cmd::ReplayBench {
+                    hours,
+                    python,
+                    sweep_runs,
+                    keep,
+                },
+                json,
+                quiet,
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            which: BenchCommand::ReplayChild { recording, out },
+        } => {
+            create_dir(&out)?;
+            let quiet = Show {
+                quiet: true,
+                json: false,
+            };
+            replay_and_report(&recording, &out, &ReplayConfig::default(), quiet)?;
+            say!("{}", serde_json::to_string(&bench_cmd::self_usage()?)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Inspect { recording, json } => {

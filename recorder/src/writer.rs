@@ -107,9 +107,17 @@ impl<W: Write + Seek> McapSink<W> {
             log_time,
             publish_time: log_time,
         };
+        // bulky messages (images) get chunks of their own: a replay skips them unread
+        let bulk = radcam_schema::foxglove_topics::BULK_TOPICS.contains(&topic);
+        if bulk {
+            self.writer.flush().map_err(|e| self.mcap_err(e))?;
+        }
         self.writer
             .write_to_known_channel(&header, data)
             .map_err(|e| self.mcap_err(e))?;
+        if bulk {
+            self.writer.flush().map_err(|e| self.mcap_err(e))?;
+        }
         *self.counts.entry(topic).or_insert(0) += 1;
         Ok(())
     }

@@ -342,6 +342,36 @@ impl McapFile {
         Ok(())
     }
 
+    /// The bare `mcap` crate read of `topics` through the index, in log-time order: chunks
+    /// read and decompressed by the crate's indexed reader, no CRC check, no decoding. The
+    /// baseline `radcam bench replay` compares a replay with. Returns (messages, payload bytes).
+    pub fn bare_read(&mut self, topics: &[&str]) -> Result<(u64, u64)> {
+        let options = IndexedReaderOptions::new()
+            .include_topics(topics.iter().map(|t| (*t).to_owned()))
+            .with_order(ReadOrder::LogTime);
+        let mut reader = IndexedReader::new_with_options(&self.summary, options).map_err(|e| {
+            self.corrupt("summary", self.summary_start, format!("chunk index: {e}"))
+        })?;
+        let (mut messages, mut bytes) = (0u64, 0u64);
+        let mut buf = Vec::new();
+        while let Some(event) = reader.next_event() {
+            match event.map_err(|e| self.corrupt("chunk", 0, e.to_string()))? {
+                IndexedReadEvent::ReadChunkRequest { offset, length } => {
+                    buf.resize(length, 0);
+                    self.read_at(offset, &mut buf)?;
+                    reader
+                        .insert_chunk_record_data(offset, &buf)
+                        .map_err(|e| self.corrupt("chunk", offset, e.to_string()))?;
+                }
+                IndexedReadEvent::Message { data, .. } => {
+                    messages += 1;
+                    bytes += data.len() as u64;
+                }
+            }
+        }
+        Ok((messages, bytes))
+    }
+
     /// Reads the chunk record at `start` whose compressed data begins at `data_offset`, into
     /// `buf` (from `start`), and checks its CRC over the decompressed records.
     fn load_chunk(

@@ -173,7 +173,7 @@ impl ReplayOutput {
 }
 
 /// Topics the runner reads.
-const TOPICS: [&str; 8] = [
+pub const TOPICS: [&str; 8] = [
     topics::PTP_STATUS,
     topics::NODE_STATS,
     topics::CAMERA_LATCH,

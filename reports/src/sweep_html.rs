@@ -159,11 +159,7 @@ type Curve = (String, RGBColor, Vec<(f64, f64)>);
 
 /// One curve per value of the second parameter (all runs in one curve without one): the mean
 /// of `y` at each value of the first parameter.
-fn curves(
-    params: &[Vec<f64>],
-    y: &[Option<f64>],
-    names: &[String],
-) -> Vec<Curve> {
+fn curves(params: &[Vec<f64>], y: &[Option<f64>], names: &[String]) -> Vec<Curve> {
     let key = |v: f64| v.to_bits();
     let mut by_series: BTreeMap<u64, BTreeMap<u64, (f64, f64, u32)>> = BTreeMap::new();
     let mut order: Vec<(f64, u64)> = Vec::new();

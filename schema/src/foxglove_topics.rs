@@ -10,6 +10,10 @@ pub use foxglove::messages::{
 
 /// Topic of [`RawImage`]: a decimated camera preview.
 pub const CAMERA_IMAGE: &str = "/camera/image";
+/// Bulky topics the writer keeps in chunks of their own, so that a reader of the timing topics
+/// (replay) never reads or decompresses them.
+pub const BULK_TOPICS: &[&str] = &[CAMERA_IMAGE];
+
 /// Topic of [`ImageAnnotations`]: detection boxes drawn over `/camera/image`.
 pub const CAMERA_ANNOTATIONS: &str = "/camera/annotations";
 /// Topic of [`PointCloud`]: radar points in the `radar` frame.

@@ -1,0 +1,311 @@
+//! `radcam bench replay`: records the demo rig for H hours, then times a replay of it (in a
+//! child process, so its peak memory is its own) against the bare `mcap` read of the same
+//! channels, optionally the stock Python `mcap` reader decoding them, and a sweep on one and
+//! two threads. The work itself is in the libraries; this only times and reports.
+
+use anyhow::{Context, Result, bail};
+use radcam_recorder::{RecordRequest, record_scenario};
+use radcam_replay::McapFile;
+use radcam_replay::runner::TOPICS;
+use radcam_scenarios::Scenario;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+/// What to benchmark.
+pub struct ReplayBench {
+    /// Recording lengths, h.
+    pub hours: Vec<f64>,
+    /// A Python interpreter with `mcap` and `mcap-protobuf-support`, to time.
+    pub python: Option<PathBuf>,
+    /// Runs of the sweep timed on one and two threads (0: no sweep).
+    pub sweep_runs: u32,
+    /// Where to keep the recordings and reports (default: a temporary directory, removed).
+    pub keep: Option<PathBuf>,
+}
+
+/// One recording length's numbers.
+#[derive(Debug, serde::Serialize)]
+struct Row {
+    hours: f64,
+    recording_mb: f64,
+    record_s: f64,
+    messages_read: u64,
+    bare_read_s: f64,
+    replay_wall_s: f64,
+    replay_cpu_s: f64,
+    replay_peak_rss_mb: f64,
+    replay_over_bare_read: f64,
+    python_decode_s: Option<f64>,
+    python_over_replay: Option<f64>,
+}
+
+/// The sweep's numbers.
+#[derive(Debug, serde::Serialize)]
+struct SweepTiming {
+    runs: u32,
+    recording_minutes: f64,
+    one_thread_s: f64,
+    two_threads_s: f64,
+    speedup: f64,
+    identical_output: bool,
+}
+
+/// A child process's own peak memory and CPU time, as `bench replay-child` reports it.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct Usage {
+    /// Peak resident set size (VmHWM), MB.
+    pub peak_rss_mb: f64,
+    /// User + system CPU time, s.
+    pub cpu_s: f64,
+}
+
+/// This process's peak RSS and CPU time, from `/proc/self`.
+pub fn self_usage() -> Result<Usage> {
+    let status = std::fs::read_to_string("/proc/self/status").context("/proc/self/status")?;
+    let hwm_kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("/proc/self/status: no VmHWM")?;
+    let stat = std::fs::read_to_string("/proc/self/stat").context("/proc/self/stat")?;
+    // fields after the parenthesised command name; utime and stime are fields 14 and 15
+    let rest = stat.rsplit_once(')').map_or("", |r| r.1);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+    let (utime, stime) = (ticks(11), ticks(12));
+    let (Some(utime), Some(stime)) = (utime, stime) else {
+        bail!("/proc/self/stat: no utime/stime");
+    };
+    // USER_HZ is 100 on every Linux ABI radcam runs on
+    Ok(Usage {
+        peak_rss_mb: hwm_kb / 1024.0,
+        cpu_s: (utime + stime) / 100.0,
+    })
+}
+
+fn record(dir: &Path, name: &str, duration_s: f64) -> Result<(PathBuf, f64)> {
+    let out = dir.join(name);
+    let scenario = Scenario::demo()?;
+    let t = Instant::now();
+    record_scenario(
+        &RecordRequest {
+            seed: scenario.seed,
+            scenario,
+            duration_s,
+            out: out.clone(),
+        },
+        |_| {},
+    )?;
+    Ok((out, t.elapsed().as_secs_f64()))
+}
+
+fn radcam(args: &[&str]) -> Result<std::process::Output> {
+    let exe = std::env::current_exe().context("cannot find the radcam executable")?;
+    let out = Command::new(exe)
+        .args(args)
+        .output()
+        .context("cannot run radcam")?;
+    if !matches!(out.status.code(), Some(0 | 1)) {
+        bail!(
+            "radcam {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(out)
+}
+
+fn s(p: &Path) -> Result<&str> {
+    p.to_str().context("paths must be UTF-8")
+}
+
+const PYTHON_DECODE: &str = "import sys
+from mcap.reader import make_reader
+from mcap_protobuf.decoder import DecoderFactory
+n = 0
+with open(sys.argv[1], 'rb') as f:
+    r = make_reader(f, decoder_factories=[DecoderFactory()])
+    for _ in r.iter_decoded_messages(topics=sys.argv[2:], log_time_order=True):
+        n += 1
+print(n)
+";
+
+/// Runs the benchmark; prints a table, or JSON with `json`.
+pub fn run(bench: &ReplayBench, json: bool, quiet: bool) -> Result<()> {
+    if bench
+        .hours
+        .iter()
+        .any(|h| !(h.is_finite() && *h > 0.0 && *h <= 24.0))
+    {
+        bail!("--hours: each length must be within (0, 24] h");
+    }
+    let scratch = match &bench.keep {
+        Some(d) => d.clone(),
+        None => std::env::temp_dir().join(format!("radcam-bench-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&scratch)
+        .with_context(|| format!("{}: cannot create", scratch.display()))?;
+    let note = |m: String| {
+        if !quiet {
+            eprintln!("{m}");
+        }
+    };
+    let mut rows = Vec::new();
+    for &hours in &bench.hours {
+        note(format!("bench: recording {hours} h of the demo rig"));
+        let (rec, record_s) = record(&scratch, &format!("demo-{hours}h.mcap"), hours * 3600.0)?;
+        let recording_mb = std::fs::metadata(&rec)?.len() as f64 / 1e6;
+        note("bench: bare mcap read of the replay's channels".into());
+        let t = Instant::now();
+        let (messages_read, _) = McapFile::open(&rec)?.bare_read(&TOPICS)?;
+        let bare_read_s = t.elapsed().as_secs_f64();
+        note("bench: replay (child process)".into());
+        let out_dir = scratch.join(format!("report-{hours}h"));
+        let t = Instant::now();
+        let child = radcam(&["bench", "replay-child", s(&rec)?, "--out", s(&out_dir)?])?;
+        let replay_wall_s = t.elapsed().as_secs_f64();
+        let usage: Usage = serde_json::from_slice(&child.stdout)
+            .context("replay-child did not report its usage")?;
+        let python_decode_s = match &bench.python {
+            Some(py) => {
+                note("bench: stock Python mcap reader decoding the same channels".into());
+                let t = Instant::now();
+                let out = Command::new(py)
+                    .arg("-c")
+                    .arg(PYTHON_DECODE)
+                    .arg(&rec)
+                    .args(TOPICS)
+                    .output()
+                    .with_context(|| format!("cannot run {}", py.display()))?;
+                if !out.status.success() {
+                    bail!(
+                        "{}: the Python mcap reader failed: {}",
+                        py.display(),
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                }
+                Some(t.elapsed().as_secs_f64())
+            }
+            None => None,
+        };
+        rows.push(Row {
+            hours,
+            recording_mb,
+            record_s,
+            messages_read,
+            bare_read_s,
+            replay_wall_s,
+            replay_cpu_s: usage.cpu_s,
+            replay_peak_rss_mb: usage.peak_rss_mb,
+            replay_over_bare_read: replay_wall_s / bare_read_s.max(1e-9),
+            python_decode_s,
+            python_over_replay: python_decode_s.map(|p| p / replay_wall_s.max(1e-9)),
+        });
+    }
+    let sweep = if bench.sweep_runs > 0 {
+        note("bench: sweep on 1 and 2 threads".into());
+        let minutes = 10.0;
+        let (rec, _) = record(&scratch, "demo-sweep.mcap", minutes * 60.0)?;
+        let grid = format!("offset_ms=0:{}:1", bench.sweep_runs.saturating_sub(1));
+        let mut times = Vec::new();
+        for threads in ["1", "2"] {
+            let out = scratch.join(format!("sweep-{threads}"));
+            let t = Instant::now();
+            radcam(&[
+                "--quiet",
+                "sweep",
+                s(&rec)?,
+                "--out",
+                s(&out)?,
+                "--grid",
+                &grid,
+                "--threads",
+                threads,
+            ])?;
+            times.push((
+                t.elapsed().as_secs_f64(),
+                std::fs::read(out.join("sweep.parquet"))?,
+            ));
+        }
+        Some(SweepTiming {
+            runs: bench.sweep_runs,
+            recording_minutes: minutes,
+            one_thread_s: times[0].0,
+            two_threads_s: times[1].0,
+            speedup: times[0].0 / times[1].0.max(1e-9),
+            identical_output: times[0].1 == times[1].1,
+        })
+    } else {
+        None
+    };
+    if bench.keep.is_none() {
+        let _ = std::fs::remove_dir_all(&scratch);
+    }
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "cores": cores,
+                "replays": rows,
+                "sweep": sweep,
+            }))?
+        );
+        return Ok(());
+    }
+    println!("machine: {cores} cores; replay of the demo rig (30 fps, 20 Hz radar) into a report");
+    println!(
+        "{:>6} {:>9} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>10} {:>9}",
+        "hours",
+        "file MB",
+        "messages",
+        "bare s",
+        "replay s",
+        "cpu s",
+        "peak MB",
+        "×bare",
+        "python s",
+        "py×"
+    );
+    for r in &rows {
+        let opt = |v: Option<f64>, p: usize| v.map_or_else(|| "-".into(), |v| format!("{v:.p$}"));
+        println!(
+            "{:>6} {:>9.1} {:>9} {:>10.3} {:>9.3} {:>9.3} {:>9.1} {:>9.2} {:>10} {:>9}",
+            r.hours,
+            r.recording_mb,
+            r.messages_read,
+            r.bare_read_s,
+            r.replay_wall_s,
+            r.replay_cpu_s,
+            r.replay_peak_rss_mb,
+            r.replay_over_bare_read,
+            opt(r.python_decode_s, 2),
+            opt(r.python_over_replay, 1),
+        );
+    }
+    if rows.len() > 1 {
+        let (lo, hi) = (&rows[0], &rows[rows.len() - 1]);
+        println!(
+            "peak RSS {} h / {} h: {:.3}",
+            hi.hours,
+            lo.hours,
+            hi.replay_peak_rss_mb / lo.replay_peak_rss_mb
+        );
+    }
+    if let Some(sw) = sweep {
+        println!(
+            "sweep of {} runs on {} min: 1 thread {:.2} s, 2 threads {:.2} s, speedup {:.2}×, output {}",
+            sw.runs,
+            sw.recording_minutes,
+            sw.one_thread_s,
+            sw.two_threads_s,
+            sw.speedup,
+            if sw.identical_output {
+                "identical"
+            } else {
+                "DIFFERENT"
+            }
+        );
+    }
+    Ok(())
+}
