@@ -147,6 +147,10 @@ enum Command {
         /// Replay twice and compare the reports' content hashes (exit 1 if they differ).
         #[arg(long)]
         verify: bool,
+        /// Replay what is intact of a damaged recording (bad CRC, cut chunk, no summary);
+        /// every skipped part is listed and becomes a RECORDING_GAP audit event.
+        #[arg(long)]
+        salvage: bool,
         /// Gates file (TOML); default: the seed's three gates.
         #[arg(long)]
         gates: Option<PathBuf>,
@@ -356,6 +360,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             jitter_us,
             drift_ppm,
             verify,
+            salvage,
             gates,
             baseline,
             tolerance,
@@ -370,6 +375,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 estimator,
                 seed,
                 faults,
+                salvage,
                 ..ReplayConfig::default()
             };
             if let Some(path) = gates {
@@ -387,7 +393,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 None => None,
             };
             create_dir(&out)?;
-            let code = replay_and_report(&recording, &out, &cfg, show(json))?;
+            let code = replay_and_report(&recording, &out, &cfg, show(json)).map_err(|e| {
+                let damaged = matches!(
+                    e.downcast_ref::<radcam_replay::Error>(),
+                    Some(radcam_replay::Error::Corrupt { .. })
+                );
+                if damaged && !cfg.salvage {
+                    e.context("damaged recording (radcam replay --salvage replays what is intact)")
+                } else {
+                    e
+                }
+            })?;
             if verify && !verify_replay(&recording, &out, &cfg, show(json))? {
                 return Ok(ExitCode::from(1));
             }
@@ -828,6 +844,16 @@ fn replay_and_report(rec: &Path, out: &Path, cfg: &ReplayConfig, show: Show) -> 
         result.radar_frames,
         result.audit.len()
     );
+    if cfg.salvage {
+        say!("salvaged: {} unreadable part(s) skipped", result.gaps.len());
+        for g in &result.gaps {
+            let span = match (g.start_ns, g.end_ns) {
+                (Some(a), Some(b)) => format!(", log time {a}..{b} ns"),
+                _ => String::new(),
+            };
+            say!("  byte offset {}{span}: {}", g.offset, g.reason);
+        }
+    }
     if !cfg.faults.is_none() {
         say!(
             "faults injected (seed {}): {}",

@@ -16,6 +16,8 @@ pub enum AuditKind {
     LinkDownUp,
     /// The time base changed (e.g. latch sync to passive sync).
     TimebaseSwitched,
+    /// Part of the recording was unreadable and skipped (`replay --salvage`).
+    RecordingGap,
 }
 
 impl AuditKind {
@@ -28,6 +30,7 @@ impl AuditKind {
             Self::ConfigUpdated => "CONFIG_UPDATED",
             Self::LinkDownUp => "LINK_DOWN_UP",
             Self::TimebaseSwitched => "TIMEBASE_SWITCHED",
+            Self::RecordingGap => "RECORDING_GAP",
         }
     }
 }

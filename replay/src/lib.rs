@@ -12,6 +12,7 @@ pub mod gates_file;
 pub mod inspect;
 pub mod reader;
 pub mod runner;
+pub mod salvage;
 pub mod sweep;
 pub mod sync_csv;
 pub mod time_offset;

@@ -8,6 +8,7 @@
 //! projected, associated and tracked.
 
 use crate::faults::{FaultPlan, Injectors};
+use crate::salvage::{Gap, Salvaged};
 use crate::{Error, McapFile, Result};
 use nalgebra::{Isometry3, Point3, Vector2};
 use radcam_fusion::associate::{AssociationConfig, BoxPx, ProjectedObject, associate};
@@ -49,6 +50,9 @@ pub struct ReplayConfig {
     /// A camera frame waiting for radar is fused at the latest this long after its detections
     /// were delivered, with the radar data at hand (stale), ms.
     pub fusion_deadline_ms: f64,
+    /// Read a damaged recording by scanning it, skipping what is unreadable (each gap is an
+    /// audit event) instead of failing.
+    pub salvage: bool,
     /// Target speed band edges, m/s, ascending (empty: no bands). Bands are `[e0, e1)`, …,
     /// `[e_last, ∞)`; a detection's band is the speed of its truth object (recordings with
     /// truth only).
@@ -68,6 +72,7 @@ impl Default for ReplayConfig {
             faults: FaultPlan::default(),
             fusion_deadline_ms: DEFAULT_FUSION_DEADLINE_MS,
             speed_bands_mps: Vec::new(),
+            salvage: false,
             radar_time_offset_ns: None,
         }
     }
@@ -117,6 +122,8 @@ pub struct ReplayOutput {
     pub stale_fusions: u64,
     /// Gates judged per target speed band (empty without bands or truth).
     pub bands: Vec<BandResult>,
+    /// Parts of the recording skipped as unreadable (`salvage` only).
+    pub gaps: Vec<Gap>,
     /// Calibration version in force.
     pub cal_version: u64,
 }
@@ -373,8 +380,8 @@ pub fn replay_into(
 ) -> Result<ReplayOutput> {
     let mut estimator = clock::by_name(&cfg.estimator)?;
     gates::validate(&cfg.gates, &metric_set(&MetricParts::default()))?;
-    let mut file = McapFile::open(path)?;
-    let verified = file.verify()?;
+    let mut file = Source::open(path, cfg.salvage)?;
+    let content_hash = file.content_hash()?;
     let meta = file.metadata()?;
     let missing = |what: &str| Error::Missing {
         path: path.to_owned(),
@@ -400,11 +407,24 @@ pub fn replay_into(
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     let mut audit = AuditLog::new(cal.cal_version, config_version);
-    let start_ns = file
-        .summary()
-        .stats
-        .as_ref()
-        .map_or(0, |s| s.message_start_time as i64);
+    let start_ns = file.start_ns();
+    for g in file.gaps() {
+        audit.push(
+            g.start_ns.map_or(start_ns, |t| t as i64),
+            AuditKind::RecordingGap,
+            "",
+            "",
+            format!(
+                "skipped the record at byte offset {}{}: {}",
+                g.offset,
+                match (g.start_ns, g.end_ns) {
+                    (Some(a), Some(b)) => format!(" (log time {a}..{b} ns)"),
+                    _ => String::new(),
+                },
+                g.reason
+            ),
+        );
+    }
     if estimator.uses_latches() && file.message_count(topics::CAMERA_LATCH) == Some(0) {
         // a camera without a latch feature: fall back to passive sync, and say so
         audit.push(
@@ -566,7 +586,7 @@ pub fn replay_into(
         report_metadata.insert(k.to_owned(), v);
     };
     put("tool_version", env!("CARGO_PKG_VERSION").to_owned());
-    put("recording_content_hash", verified.content_hash);
+    put("recording_content_hash", content_hash);
     put(
         "scenario_hash",
         recording
@@ -580,6 +600,12 @@ pub fn replay_into(
     );
     put("seed", cfg.seed.to_string());
     put("fault_plan", cfg.faults.describe());
+    if cfg.salvage {
+        put(
+            "salvage",
+            format!("{} unreadable part(s) skipped", file.gaps().len()),
+        );
+    }
     put("estimator", estimator_used.clone());
     put("cal_version", st.cal.cal_version.to_string());
     put(
@@ -611,8 +637,76 @@ pub fn replay_into(
         },
         stale_fusions: st.stale.iter().map(|s| s.1).sum(),
         bands,
+        gaps: file.gaps().to_vec(),
         cal_version: st.cal.cal_version,
     })
+}
+
+/// Where messages come from: the index of an intact recording, or a salvage scan.
+enum Source {
+    Indexed(McapFile),
+    Salvaged(Salvaged),
+}
+
+impl Source {
+    fn open(path: &Path, salvage: bool) -> Result<Self> {
+        Ok(if salvage {
+            Self::Salvaged(Salvaged::scan(path)?)
+        } else {
+            Self::Indexed(McapFile::open(path)?)
+        })
+    }
+
+    /// SHA-256 of the file; for an indexed file, also checks the data section's CRC.
+    fn content_hash(&mut self) -> Result<String> {
+        match self {
+            Self::Indexed(f) => Ok(f.verify()?.content_hash),
+            Self::Salvaged(s) => Ok(s.content_hash.clone()),
+        }
+    }
+
+    fn metadata(&mut self) -> Result<BTreeMap<String, BTreeMap<String, String>>> {
+        match self {
+            Self::Indexed(f) => f.metadata(),
+            Self::Salvaged(s) => Ok(s.metadata.clone()),
+        }
+    }
+
+    fn start_ns(&self) -> i64 {
+        match self {
+            Self::Indexed(f) => f
+                .summary()
+                .stats
+                .as_ref()
+                .map_or(0, |s| s.message_start_time as i64),
+            Self::Salvaged(s) => s.start_ns() as i64,
+        }
+    }
+
+    fn message_count(&self, topic: &str) -> Option<u64> {
+        match self {
+            Self::Indexed(f) => f.message_count(topic),
+            Self::Salvaged(s) => Some(s.counts.get(topic).copied().unwrap_or(0)),
+        }
+    }
+
+    fn gaps(&self) -> &[Gap] {
+        match self {
+            Self::Indexed(_) => &[],
+            Self::Salvaged(s) => &s.gaps,
+        }
+    }
+
+    fn for_each_message(
+        &mut self,
+        topics: &[&str],
+        f: impl FnMut(crate::reader::RawMessage<'_>) -> Result<()>,
+    ) -> Result<()> {
+        match self {
+            Self::Indexed(r) => r.for_each_message(topics, f),
+            Self::Salvaged(s) => s.for_each_message(topics, f),
+        }
+    }
 }
 
 /// A message whose delivery a latency fault may hold back.
