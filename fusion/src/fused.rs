@@ -129,9 +129,17 @@ pub struct FrameRecord {
     pub arrival_ns: i64,
     /// When its detections were available, ns (log time).
     pub detections_ns: i64,
-    /// When it was fused (the radar frame after it arrived), ns; `None` if the recording
-    /// ended first.
-    pub fused_ns: Option<i64>,
+    /// When it was ready to fuse (the radar frame after it arrived and was processed, or the
+    /// fusion deadline passed), ns; `None` if the recording ended first.
+    pub ready_ns: Option<i64>,
+    /// When the fusion stage started on it, ns (`None`: not fused, or dropped at the queue).
+    pub fuse_start_ns: Option<i64>,
+    /// When the fusion stage finished it, ns.
+    pub fuse_end_ns: Option<i64>,
+    /// When its fused output left the egress port, ns (`None`: dropped there).
+    pub tx_ns: Option<i64>,
+    /// Frames waiting for the fusion stage when it became ready.
+    pub queue_depth: Option<u32>,
     /// Detections in the frame (valid ones).
     pub detections: u32,
     /// Detections associated with a radar object.

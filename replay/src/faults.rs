@@ -18,7 +18,19 @@
 //! [[ptp_loss]]                    # ptp4l reports no grandmaster in the window
 //! start_s = 40.0
 //! duration_s = 5.0
+//!
+//! [node]                          # the node timing model (defaults: a healthy node)
+//! fusion_base_us = 1500.0
+//! queue_depth = 4
+//!
+//! [egress]                        # the egress port model
+//! scheduler = "fifo"              # or "strict_priority" (default)
+//! video_streams = 3
 //! ```
+//!
+//! `[node]` and `[egress]` are not faults but the model of the node the replay runs on; they
+//! live in the plan so that a plan can load the node (more video streams, a slower link, a
+//! heavier fusion stage) and a sweep can vary it. See [`crate::node_model`] for every key.
 //!
 //! Semantics, with t the sample's host time since the recording's first message:
 //! - `offset_ms`, `drift_ppm`, `temperature` and `jitter` are errors of the time the node
@@ -37,6 +49,7 @@
 //! Randomness comes from `ChaCha8Rng` seeded with the run's seed, one stream per sensor and
 //! purpose, so turning one fault on never changes another's random sequence.
 
+use crate::node_model::{EgressConfig, NodeConfig};
 use crate::{Error, Result};
 use nalgebra::{Isometry3, Translation3, UnitQuaternion};
 use rand::{RngExt, SeedableRng};
@@ -61,6 +74,20 @@ pub struct FaultPlan {
     /// Windows in which ptp4l reports no grandmaster.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ptp_loss: Vec<Window>,
+    /// The fusion stage's timing model (see [`crate::node_model`]).
+    #[serde(skip_serializing_if = "is_default_node")]
+    pub node: NodeConfig,
+    /// The egress port model (see [`crate::node_model`]).
+    #[serde(skip_serializing_if = "is_default_egress")]
+    pub egress: EgressConfig,
+}
+
+fn is_default_node(n: &NodeConfig) -> bool {
+    *n == NodeConfig::default()
+}
+
+fn is_default_egress(e: &EgressConfig) -> bool {
+    *e == EgressConfig::default()
 }
 
 /// Faults of one sensor.
@@ -322,6 +349,8 @@ impl FaultPlan {
         for (i, w) in self.ptp_loss.iter().enumerate() {
             w.validate(&format!("ptp_loss[{i}]"))?;
         }
+        self.node.validate()?;
+        self.egress.validate()?;
         Ok(())
     }
 }

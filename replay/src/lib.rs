@@ -10,6 +10,7 @@ pub mod error;
 pub mod faults;
 pub mod gates_file;
 pub mod inspect;
+pub mod node_model;
 pub mod reader;
 pub mod runner;
 pub mod salvage;

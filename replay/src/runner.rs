@@ -8,6 +8,7 @@
 //! projected, associated and tracked.
 
 use crate::faults::{FaultPlan, Injectors};
+use crate::node_model::{Egress, FusionStage, Sent};
 use crate::salvage::{Gap, Salvaged};
 use crate::{Error, McapFile, Result};
 use nalgebra::{Isometry3, Point3, Vector2};
@@ -210,6 +211,15 @@ struct MetricParts<'a> {
     latency_detector_ms: &'a [(i64, f64)],
     latency_radar_ms: &'a [(i64, f64)],
     latency_e2e_ms: &'a [(i64, f64)],
+    latency_wait_ms: &'a [(i64, f64)],
+    latency_queue_ms: &'a [(i64, f64)],
+    latency_fusion_ms: &'a [(i64, f64)],
+    latency_tx_ms: &'a [(i64, f64)],
+    frame_queue_depth: &'a [(i64, f64)],
+    radar_processing_time_ms: &'a [(i64, f64)],
+    frame_drops: &'a [(i64, u64, u64)],
+    tx_queue_latency_ms: [&'a [(i64, f64)]; 4],
+    packet_drops: [&'a [(i64, u64, u64)]; 4],
 }
 
 /// Every metric a replay computes, by name (units in the names), with its timeline.
@@ -224,6 +234,16 @@ fn metric_set(p: &MetricParts<'_>) -> MetricSet {
         ("latency_detector_ms", p.latency_detector_ms),
         ("latency_radar_ms", p.latency_radar_ms),
         ("latency_e2e_ms", p.latency_e2e_ms),
+        ("latency_wait_ms", p.latency_wait_ms),
+        ("latency_queue_ms", p.latency_queue_ms),
+        ("latency_fusion_ms", p.latency_fusion_ms),
+        ("latency_tx_ms", p.latency_tx_ms),
+        ("frame_queue_depth", p.frame_queue_depth),
+        ("radar_processing_time_ms", p.radar_processing_time_ms),
+        ("tx_queue_latency_ptp_ms", p.tx_queue_latency_ms[0]),
+        ("tx_queue_latency_control_ms", p.tx_queue_latency_ms[1]),
+        ("tx_queue_latency_metadata_ms", p.tx_queue_latency_ms[2]),
+        ("tx_queue_latency_video_ms", p.tx_queue_latency_ms[3]),
     ] {
         m.metrics.insert(
             name.to_owned(),
@@ -236,6 +256,11 @@ fn metric_set(p: &MetricParts<'_>) -> MetricSet {
         ("association_fail_rate", p.association),
         ("track_id_switch_rate", p.switches),
         ("stale_fusion_rate", p.stale),
+        ("frame_drop_rate", p.frame_drops),
+        ("packet_drop_rate_ptp", p.packet_drops[0]),
+        ("packet_drop_rate_control", p.packet_drops[1]),
+        ("packet_drop_rate_metadata", p.packet_drops[2]),
+        ("packet_drop_rate_video", p.packet_drops[3]),
     ] {
         m.metrics.insert(
             name.to_owned(),
@@ -332,6 +357,19 @@ struct State<'s> {
     latency_detector_ms: Samples,
     latency_radar_ms: Samples,
     latency_e2e_ms: Samples,
+    latency_wait_ms: Samples,
+    latency_queue_ms: Samples,
+    latency_fusion_ms: Samples,
+    latency_tx_ms: Samples,
+    frame_queue_depth: Samples,
+    radar_processing_time_ms: Samples,
+    frame_drops: Counts,
+    tx_queue_latency_ms: [Samples; 4],
+    packet_drops: [Counts; 4],
+    stage: FusionStage,
+    egress: Egress,
+    /// Modelled processing time of the radar frame being handled, ns (0 otherwise).
+    radar_processing_ns: i64,
     radar: VecDeque<RadarSnapshot>,
     pending: VecDeque<PendingFrame>,
     tracker: Tracker,
@@ -482,6 +520,18 @@ pub fn replay_into(
         latency_detector_ms: Vec::new(),
         latency_radar_ms: Vec::new(),
         latency_e2e_ms: Vec::new(),
+        latency_wait_ms: Vec::new(),
+        latency_queue_ms: Vec::new(),
+        latency_fusion_ms: Vec::new(),
+        latency_tx_ms: Vec::new(),
+        frame_queue_depth: Vec::new(),
+        radar_processing_time_ms: Vec::new(),
+        frame_drops: Vec::new(),
+        tx_queue_latency_ms: Default::default(),
+        packet_drops: Default::default(),
+        stage: FusionStage::new(&cfg.faults.node),
+        egress: Egress::new(&cfg.faults.egress, start_ns),
+        radar_processing_ns: 0,
         radar: VecDeque::new(),
         pending: VecDeque::new(),
         tracker: Tracker::new(TrackerConfig::default()),
@@ -944,6 +994,9 @@ impl State<'_> {
                 self.rejected.radar_points += 1;
             }
         }
+        let processing_ns = self.stage.radar_processing_ns(r.points.len());
+        self.radar_processing_time_ms
+            .push((host_arrival_ns, processing_ns as f64 / 1e6));
         self.radar.push_back(RadarSnapshot {
             host_ns,
             objects: cluster(&detections, &self.cluster_cfg),
@@ -951,11 +1004,14 @@ impl State<'_> {
         while self.radar.len() > RADAR_HISTORY {
             self.radar.pop_front();
         }
+        // frames this radar frame releases are ready once it is processed
+        self.radar_processing_ns = processing_ns;
         while self.pending.front().is_some_and(|p| p.host_ns <= host_ns) {
             if let Some(p) = self.pending.pop_front() {
                 self.fuse(p);
             }
         }
+        self.radar_processing_ns = 0;
     }
 
     /// Radar objects at `t_ns`: the nearest radar frame's objects, each moved linearly towards
@@ -1042,6 +1098,28 @@ impl State<'_> {
     fn fuse(&mut self, p: PendingFrame) {
         let state = p.provenance.sync_state;
         let t = p.host_ns;
+        // the node timing model: ready → fusion stage (bounded queue) → egress port
+        let ready_ns = self.now_ns.map(|n| n + self.radar_processing_ns);
+        let objects = self.radar.back().map_or(0, |s| s.objects.len());
+        let timing = ready_ns.map(|r| (r, self.stage.admit(r, p.boxes.len(), objects)));
+        if let Some((r, admitted)) = timing {
+            self.latency_wait_ms
+                .push((r, (r - p.detections_ns) as f64 / 1e6));
+            self.frame_drops.push((r, u64::from(admitted.is_none()), 1));
+            if let Some(ft) = admitted {
+                self.frame_queue_depth.push((r, f64::from(ft.queue_depth)));
+                self.latency_queue_ms
+                    .push((r, (ft.start_ns - r) as f64 / 1e6));
+                self.latency_fusion_ms
+                    .push((r, (ft.end_ns - ft.start_ns) as f64 / 1e6));
+            }
+        }
+        if let Some((_, None)) = timing {
+            // dropped at the fusion stage's queue: no output for this frame
+            self.frame_dropped(&p, ready_ns);
+            return;
+        }
+        let fusion = timing.and_then(|t| t.1);
         let (tracks, associated) = if state.fuses() {
             let (tracks, associated) = self.fuse_frame(&p);
             self.last_tracks.clone_from(&tracks);
@@ -1051,8 +1129,16 @@ impl State<'_> {
             // flagged frozen
             (self.last_tracks.clone(), 0)
         };
-        if let Some(now) = self.now_ns {
-            self.latency_e2e_ms.push((now, (now - t) as f64 / 1e6));
+        let tx_ns = fusion.and_then(|f| {
+            let bytes = 64 + 48 * tracks.len() as u64;
+            let tx = self.egress.send_output(f.end_ns, bytes);
+            self.drain_egress();
+            tx
+        });
+        if let (Some(f), Some(tx)) = (fusion, tx_ns) {
+            self.latency_tx_ms
+                .push((f.end_ns, (tx - f.end_ns) as f64 / 1e6));
+            self.latency_e2e_ms.push((tx, (tx - t) as f64 / 1e6));
         }
         let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         self.sink.frame(FrameRecord {
@@ -1060,7 +1146,11 @@ impl State<'_> {
             t_ns: t,
             arrival_ns: p.arrival_ns,
             detections_ns: p.detections_ns,
-            fused_ns: self.now_ns,
+            ready_ns,
+            fuse_start_ns: fusion.map(|f| f.start_ns),
+            fuse_end_ns: fusion.map(|f| f.end_ns),
+            tx_ns,
+            queue_depth: fusion.map(|f| f.queue_depth),
             detections: count(p.boxes.len()),
             associated: count(associated),
             fused_objects: count(tracks.len()),
@@ -1106,6 +1196,51 @@ impl State<'_> {
             .split_off(&p.frame_id.saturating_sub(1000));
         if !self.truth_speed.is_empty() {
             self.truth_speed = self.truth_speed.split_off(&p.frame_id.saturating_sub(1000));
+        }
+    }
+
+    /// A frame the fusion stage's full queue turned away: recorded, no output; its truth
+    /// objects are scored against nothing (misses), as a downstream consumer would see it.
+    fn frame_dropped(&mut self, p: &PendingFrame, ready_ns: Option<i64>) {
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        self.sink.frame(FrameRecord {
+            frame_id: p.frame_id,
+            t_ns: p.host_ns,
+            arrival_ns: p.arrival_ns,
+            detections_ns: p.detections_ns,
+            ready_ns,
+            fuse_start_ns: None,
+            fuse_end_ns: None,
+            tx_ns: None,
+            queue_depth: None,
+            detections: count(p.boxes.len()),
+            associated: 0,
+            fused_objects: 0,
+            temperature_c: self.temperature_c,
+            provenance: p.provenance.clone(),
+        });
+        if let Some(truth) = self.truth_objects.remove(&p.frame_id) {
+            let objs: Vec<Labeled> = truth.iter().map(Labeled::from).collect();
+            let matched = self.mot.num_matches + self.mot.num_switches;
+            let switches = self.mot.update(&objs, &[]);
+            let matched = self.mot.num_matches + self.mot.num_switches - matched;
+            self.switches.push((p.host_ns, switches, matched));
+            for row in truth {
+                self.sink.truth(row);
+            }
+        }
+    }
+
+    /// Moves what the egress port did into the tx metrics.
+    fn drain_egress(&mut self) {
+        for s in self.egress.log.drain(..) {
+            match s {
+                Sent::Departed(class, latency_ns, end_ns) => {
+                    self.tx_queue_latency_ms[class].push((end_ns, latency_ns as f64 / 1e6));
+                    self.packet_drops[class].push((end_ns, 0, 1));
+                }
+                Sent::Dropped(class, at_ns) => self.packet_drops[class].push((at_ns, 1, 1)),
+            }
         }
     }
 
@@ -1293,6 +1428,25 @@ impl State<'_> {
             latency_detector_ms: &self.latency_detector_ms,
             latency_radar_ms: &self.latency_radar_ms,
             latency_e2e_ms: &self.latency_e2e_ms,
+            latency_wait_ms: &self.latency_wait_ms,
+            latency_queue_ms: &self.latency_queue_ms,
+            latency_fusion_ms: &self.latency_fusion_ms,
+            latency_tx_ms: &self.latency_tx_ms,
+            frame_queue_depth: &self.frame_queue_depth,
+            radar_processing_time_ms: &self.radar_processing_time_ms,
+            frame_drops: &self.frame_drops,
+            tx_queue_latency_ms: [
+                &self.tx_queue_latency_ms[0],
+                &self.tx_queue_latency_ms[1],
+                &self.tx_queue_latency_ms[2],
+                &self.tx_queue_latency_ms[3],
+            ],
+            packet_drops: [
+                &self.packet_drops[0],
+                &self.packet_drops[1],
+                &self.packet_drops[2],
+                &self.packet_drops[3],
+            ],
             association: &self.association,
             // against truth when the recording has it, else against the camera's object ids
             switches: if self.has_truth {
@@ -1405,6 +1559,57 @@ mod tests {
             e2e(&clean)
         );
         assert_ne!(out.report_metadata["fault_plan"], "none");
+    }
+
+    #[test]
+    fn the_node_model_queues_fusion_and_shares_the_egress_port() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let rec = recording(dir.path());
+        let stat = |o: &ReplayOutput, path: &str| {
+            o.metrics
+                .lookup("t", path)
+                .expect("metric")
+                .0
+                .expect("samples")
+        };
+        let healthy = replay(&rec, &ReplayConfig::default()).expect("healthy");
+        assert_eq!(stat(&healthy, "frame_drop_rate"), 0.0);
+        assert_eq!(stat(&healthy, "packet_drop_rate_video"), 0.0);
+        // three video streams on a 100 Mbit/s link, first come first served: the fused output
+        // waits behind video frames
+        let crowded = replay(
+            &rec,
+            &with_faults(
+                "[egress]\nscheduler = \"fifo\"\nlink_mbps = 100.0\nvideo_streams = 3\n\
+                 video_mbps_per_stream = 25.0\n",
+                0,
+            ),
+        )
+        .expect("crowded");
+        assert!(stat(&crowded, "tx_queue_latency_metadata_ms.p99") > 5.0);
+        assert!(stat(&crowded, "latency_e2e_ms.p50") > stat(&healthy, "latency_e2e_ms.p50") + 5.0);
+        // the same load under strict priority: the output overtakes queued video
+        let prio = replay(
+            &rec,
+            &with_faults(
+                "[egress]\nlink_mbps = 100.0\nvideo_streams = 3\nvideo_mbps_per_stream = 25.0\n",
+                0,
+            ),
+        )
+        .expect("prio");
+        assert!(
+            stat(&prio, "tx_queue_latency_metadata_ms.p99")
+                < stat(&crowded, "tx_queue_latency_metadata_ms.p99") / 2.0
+        );
+        // a fusion stage slower than the frame rate fills its queue and drops frames
+        let slow = replay(
+            &rec,
+            &with_faults("[node]\nfusion_base_us = 50000.0\nqueue_depth = 2\n", 0),
+        )
+        .expect("slow");
+        let drops = stat(&slow, "frame_drop_rate");
+        assert!((0.2..0.6).contains(&drops), "{drops}");
+        assert!(stat(&slow, "frame_queue_depth.max") >= 1.0);
     }
 
     #[test]

@@ -47,7 +47,8 @@ ASSOCIATIONS_COLUMNS = ["t_ns", "frame_id", "detection_index", "camera_object_id
                         "camera_radial_mps", "velocity_tolerance_mps", "radar_snr_db", "position_gate",
                         "velocity_gate", "confidence_gate", "outcome"] + PROVENANCE
 GROUND_TRUTH_COLUMNS = ["t_ns", "frame_id", "object_id", "class_name", "x_m", "y_m", "vx_mps", "vy_mps"]
-FRAMES_COLUMNS = ["frame_id", "t_ns", "arrival_ns", "detections_ns", "fused_ns", "latency_camera_ms",
+FRAMES_COLUMNS = ["frame_id", "t_ns", "arrival_ns", "detections_ns", "ready_ns", "t_fuse_start_ns", "t_fuse_end_ns",
+                  "t_tx_ns", "frame_queue_depth", "latency_camera_ms",
                   "latency_detector_ms", "latency_e2e_ms", "detections", "associated", "fused_objects",
                   "temperature_c"] + PROVENANCE
 TRACKING_COLUMNS = ["num_switches", "num_matches", "num_misses", "num_false_positives", "num_objects",
@@ -67,9 +68,13 @@ def check_fusion_tables(report_dir):
     if not outcomes <= {"assigned", "not_assigned", "no_candidate"} or "assigned" not in outcomes:
         raise SystemExit(f"associations.parquet: unexpected outcomes {outcomes}")
     frames = tables["frames"].to_pydict()
-    for t, a, d, f in zip(frames["t_ns"], frames["arrival_ns"], frames["detections_ns"], frames["fused_ns"]):
-        if not (t < a <= d) or (f is not None and f < d):
-            raise SystemExit(f"frames.parquet: times out of order: exposure {t}, arrival {a}, detections {d}, fused {f}")
+    for t, a, d, r, fs, fe, tx in zip(frames["t_ns"], frames["arrival_ns"], frames["detections_ns"],
+                                      frames["ready_ns"], frames["t_fuse_start_ns"], frames["t_fuse_end_ns"],
+                                      frames["t_tx_ns"]):
+        stages = [x for x in (t, a, d, r, fs, fe, tx) if x is not None]
+        if not (t < a) or stages != sorted(stages):
+            raise SystemExit(f"frames.parquet: times out of order: exposure {t}, arrival {a}, detections {d}, "
+                             f"ready {r}, fusion {fs}..{fe}, tx {tx}")
     cal = set(tables["tracks"].column("cal_version").to_pylist())
     if len(cal) != 1:
         raise SystemExit(f"tracks.parquet: cal_version should be one value, got {cal}")
