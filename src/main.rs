@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use radcam_recorder::{RecordRequest, record_scenario};
 use radcam_replay::faults::FaultPlan;
 use radcam_replay::{ReplayConfig, ReplayOutput, inspect, replay_into, sweep};
-use radcam_reports::{GATES_FILE, gate_table, write_audit, write_gates, write_sync};
+use radcam_reports::{GATES_FILE, gate_table, write_audit, write_gates};
 use radcam_scenarios::Scenario;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -822,7 +822,6 @@ fn replay_and_report(rec: &Path, out: &Path, cfg: &ReplayConfig, show: Show) -> 
         b.finish_and_clear();
     }
     write_gates(out, &result.gates, &result.report_metadata)?;
-    write_sync(out, &result.sync, &result.report_metadata)?;
     write_audit(out, &result.audit, &result.report_metadata)?;
     radcam_reports::write_windows(out, &result.metrics, &result.report_metadata)?;
     let fusion_files = tables.finish(&result.report_metadata, result.tracking.as_ref())?;
@@ -887,7 +886,7 @@ fn replay_and_report(rec: &Path, out: &Path, cfg: &ReplayConfig, show: Show) -> 
     }
     print_gates(&result.gates, show)?;
     say!(
-        "report: {} (and sync.parquet, audit.parquet, windows.parquet, {})",
+        "report: {} (and audit.parquet, windows.parquet, {})",
         out.join(GATES_FILE).display(),
         fusion_files.join(", ")
     );

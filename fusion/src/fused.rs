@@ -3,6 +3,7 @@
 
 use crate::metrics::Labeled;
 use crate::provenance::Provenance;
+use crate::sync::SyncRecord;
 use crate::track::TrackOutput;
 
 /// One object of the fused object list at one camera frame.
@@ -164,6 +165,8 @@ pub trait FusionSink {
     fn truth(&mut self, row: TruthRecord);
     /// One camera frame's passage through the node.
     fn frame(&mut self, row: FrameRecord);
+    /// One camera frame's time mapping.
+    fn sync(&mut self, row: SyncRecord);
 }
 
 /// A sink that keeps every row in memory (tests, small runs).
@@ -177,6 +180,8 @@ pub struct CollectSink {
     pub truth: Vec<TruthRecord>,
     /// Camera frames, in fusion order.
     pub frames: Vec<FrameRecord>,
+    /// Time mappings, in frame order.
+    pub sync: Vec<SyncRecord>,
 }
 
 impl FusionSink for CollectSink {
@@ -194,6 +199,10 @@ impl FusionSink for CollectSink {
 
     fn frame(&mut self, row: FrameRecord) {
         self.frames.push(row);
+    }
+
+    fn sync(&mut self, row: SyncRecord) {
+        self.sync.push(row);
     }
 }
 

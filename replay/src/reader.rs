@@ -49,6 +49,9 @@ pub struct McapFile {
     len: u64,
     summary: mcap::Summary,
     summary_start: u64,
+    /// The data section's CRC was checked by [`McapFile::verify`]: every chunk's bytes are
+    /// known intact, so chunks need not be decompressed a second time for their own CRC.
+    data_verified: bool,
 }
 
 impl McapFile {
@@ -126,6 +129,7 @@ impl McapFile {
             len,
             summary,
             summary_start,
+            data_verified: false,
         })
     }
 
@@ -221,6 +225,7 @@ impl McapFile {
                 format!("CRC mismatch: saved {saved:#010x}, computed {computed:#010x}"),
             ));
         }
+        self.data_verified = saved != 0;
         Ok(Verified {
             content_hash: sha.finalize().iter().map(|b| format!("{b:02x}")).collect(),
             bytes: self.len,
@@ -412,7 +417,7 @@ impl McapFile {
         let comp_len = u32::from_le_bytes(buf[37..41].try_into().unwrap_or([0; 4])) as usize;
         let compression = buf.get(41..41 + comp_len).unwrap_or_default();
         let data = &buf[(data_offset - start) as usize..];
-        if saved == 0 {
+        if saved == 0 || self.data_verified {
             return Ok(());
         }
         let computed = match compression {

@@ -32,6 +32,7 @@ use radcam_fusion::time::TimestampSource;
 use radcam_fusion::track::{TrackOutput, Tracker, TrackerConfig};
 use radcam_schema::metadata::{self, keys};
 use radcam_schema::{TopicMessage, decode, proto, topics};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 
@@ -102,7 +103,7 @@ pub struct ReplayOutput {
     pub radar_frames: u64,
     /// The camera clock estimator actually used (after any fallback).
     pub estimator_used: String,
-    /// Per-frame time mappings with provenance.
+    /// Per-frame time mappings with provenance ([`replay`] only; [`replay_into`] streams them).
     pub sync: Vec<SyncRecord>,
     /// Audit events of the run.
     pub audit: Vec<AuditEvent>,
@@ -197,34 +198,37 @@ type Samples = Vec<(i64, f64)>;
 /// Timed ratio increments (host log time ns, numerator, denominator).
 type Counts = Vec<(i64, u64, u64)>;
 
-/// What the metrics are computed from, each sample with its log time (for gate evidence).
+/// What the metrics are computed from, each sample with its log time (for gate evidence):
+/// borrowed from the run's state, or moved out of it at the end so that no sample is copied.
 #[derive(Default)]
 struct MetricParts<'a> {
-    sync_error_us: &'a [(i64, f64)],
-    residual_px: &'a [(i64, f64)],
-    residual_center_px: &'a [(i64, f64)],
-    residual_edge_px: &'a [(i64, f64)],
-    association: &'a [(i64, u64, u64)],
-    switches: &'a [(i64, u64, u64)],
-    stale: &'a [(i64, u64, u64)],
-    latency_camera_ms: &'a [(i64, f64)],
-    latency_detector_ms: &'a [(i64, f64)],
-    latency_radar_ms: &'a [(i64, f64)],
-    latency_e2e_ms: &'a [(i64, f64)],
-    latency_wait_ms: &'a [(i64, f64)],
-    latency_queue_ms: &'a [(i64, f64)],
-    latency_fusion_ms: &'a [(i64, f64)],
-    latency_tx_ms: &'a [(i64, f64)],
-    frame_queue_depth: &'a [(i64, f64)],
-    radar_processing_time_ms: &'a [(i64, f64)],
-    frame_drops: &'a [(i64, u64, u64)],
-    tx_queue_latency_ms: [&'a [(i64, f64)]; 4],
-    packet_drops: [&'a [(i64, u64, u64)]; 4],
+    sync_error_us: Cow<'a, [(i64, f64)]>,
+    residual_px: Cow<'a, [(i64, f64)]>,
+    residual_center_px: Cow<'a, [(i64, f64)]>,
+    residual_edge_px: Cow<'a, [(i64, f64)]>,
+    association: Cow<'a, [(i64, u64, u64)]>,
+    switches: Cow<'a, [(i64, u64, u64)]>,
+    stale: Cow<'a, [(i64, u64, u64)]>,
+    latency_camera_ms: Cow<'a, [(i64, f64)]>,
+    latency_detector_ms: Cow<'a, [(i64, f64)]>,
+    latency_radar_ms: Cow<'a, [(i64, f64)]>,
+    latency_e2e_ms: Cow<'a, [(i64, f64)]>,
+    latency_wait_ms: Cow<'a, [(i64, f64)]>,
+    latency_queue_ms: Cow<'a, [(i64, f64)]>,
+    latency_fusion_ms: Cow<'a, [(i64, f64)]>,
+    latency_tx_ms: Cow<'a, [(i64, f64)]>,
+    frame_queue_depth: Cow<'a, [(i64, f64)]>,
+    radar_processing_time_ms: Cow<'a, [(i64, f64)]>,
+    frame_drops: Cow<'a, [(i64, u64, u64)]>,
+    tx_queue_latency_ms: [Cow<'a, [(i64, f64)]>; 4],
+    packet_drops: [Cow<'a, [(i64, u64, u64)]>; 4],
 }
 
 /// Every metric a replay computes, by name (units in the names), with its timeline.
-fn metric_set(p: &MetricParts<'_>) -> MetricSet {
+fn metric_set(p: MetricParts<'_>) -> MetricSet {
     let mut m = MetricSet::default();
+    let [tx0, tx1, tx2, tx3] = p.tx_queue_latency_ms;
+    let [d0, d1, d2, d3] = p.packet_drops;
     for (name, samples) in [
         ("sync_error_us", p.sync_error_us),
         ("reprojection_residual_px", p.residual_px),
@@ -240,27 +244,27 @@ fn metric_set(p: &MetricParts<'_>) -> MetricSet {
         ("latency_tx_ms", p.latency_tx_ms),
         ("frame_queue_depth", p.frame_queue_depth),
         ("radar_processing_time_ms", p.radar_processing_time_ms),
-        ("tx_queue_latency_ptp_ms", p.tx_queue_latency_ms[0]),
-        ("tx_queue_latency_control_ms", p.tx_queue_latency_ms[1]),
-        ("tx_queue_latency_metadata_ms", p.tx_queue_latency_ms[2]),
-        ("tx_queue_latency_video_ms", p.tx_queue_latency_ms[3]),
+        ("tx_queue_latency_ptp_ms", tx0),
+        ("tx_queue_latency_control_ms", tx1),
+        ("tx_queue_latency_metadata_ms", tx2),
+        ("tx_queue_latency_video_ms", tx3),
     ] {
         m.metrics.insert(
             name.to_owned(),
             Metric::Distribution(samples.iter().map(|s| s.1).collect()),
         );
         m.timelines
-            .insert(name.to_owned(), Timeline::Samples(samples.to_vec()));
+            .insert(name.to_owned(), Timeline::Samples(samples.into_owned()));
     }
     for (name, counts) in [
         ("association_fail_rate", p.association),
         ("track_id_switch_rate", p.switches),
         ("stale_fusion_rate", p.stale),
         ("frame_drop_rate", p.frame_drops),
-        ("packet_drop_rate_ptp", p.packet_drops[0]),
-        ("packet_drop_rate_control", p.packet_drops[1]),
-        ("packet_drop_rate_metadata", p.packet_drops[2]),
-        ("packet_drop_rate_video", p.packet_drops[3]),
+        ("packet_drop_rate_ptp", d0),
+        ("packet_drop_rate_control", d1),
+        ("packet_drop_rate_metadata", d2),
+        ("packet_drop_rate_video", d3),
     ] {
         m.metrics.insert(
             name.to_owned(),
@@ -270,19 +274,19 @@ fn metric_set(p: &MetricParts<'_>) -> MetricSet {
             },
         );
         m.timelines
-            .insert(name.to_owned(), Timeline::Counts(counts.to_vec()));
+            .insert(name.to_owned(), Timeline::Counts(counts.into_owned()));
     }
     m
 }
 
 /// The (empty) set of every metric a replay computes, for validating gates.
 pub(crate) fn known_metric_set() -> MetricSet {
-    metric_set(&MetricParts::default())
+    metric_set(MetricParts::default())
 }
 
 /// Every metric path a gate may name.
 pub fn known_metric_paths() -> Vec<String> {
-    metric_set(&MetricParts::default()).known_paths()
+    metric_set(MetricParts::default()).known_paths()
 }
 
 /// Radar frames kept for interpolation.
@@ -317,7 +321,6 @@ struct State<'s> {
     monitor: SyncMonitor,
     audit: AuditLog,
     last_clock_sample_ns: Option<i64>,
-    sync: Vec<SyncRecord>,
     frame_prov: BTreeMap<u64, Provenance>,
     event_seq: u64,
     radar_clock: Passive,
@@ -404,6 +407,7 @@ pub fn replay_with_progress(
     out.fused = rows.fused;
     out.associations = rows.associations;
     out.truth = rows.truth;
+    out.sync = rows.sync;
     Ok(out)
 }
 
@@ -417,7 +421,7 @@ pub fn replay_into(
     sink: &mut dyn FusionSink,
 ) -> Result<ReplayOutput> {
     let mut estimator = clock::by_name(&cfg.estimator)?;
-    gates::validate(&cfg.gates, &metric_set(&MetricParts::default()))?;
+    gates::validate(&cfg.gates, &metric_set(MetricParts::default()))?;
     let mut file = Source::open(path, cfg.salvage)?;
     let content_hash = file.content_hash()?;
     let meta = file.metadata()?;
@@ -488,7 +492,6 @@ pub fn replay_into(
         monitor: SyncMonitor::new(SyncThresholds::default()),
         audit,
         last_clock_sample_ns: None,
-        sync: Vec::new(),
         frame_prov: BTreeMap::new(),
         event_seq: 0,
         radar_clock: Passive::default(),
@@ -616,8 +619,7 @@ pub fn replay_into(
     while let Some(p) = st.pending.pop_front() {
         st.fuse(p);
     }
-    let metrics = st.metric_set();
-    let gates = gates::evaluate(&cfg.gates, &metrics)?;
+    // bands borrow the samples; the whole-run set then takes them
     let mut bands = Vec::new();
     if st.has_truth {
         for (i, &min_mps) in cfg.speed_bands_mps.iter().enumerate() {
@@ -630,6 +632,9 @@ pub fn replay_into(
             });
         }
     }
+    let stale_fusions = st.stale.iter().map(|s| s.1).sum();
+    let metrics = st.take_metric_set();
+    let gates = gates::evaluate(&cfg.gates, &metrics)?;
     let tracking = st.has_truth.then(|| st.mot.summary());
     let mut report_metadata = BTreeMap::new();
     let mut put = |k: &str, v: String| {
@@ -674,7 +679,7 @@ pub fn replay_into(
         camera_frames_mapped: st.camera_frames_mapped,
         radar_frames: st.radar_frames,
         estimator_used,
-        sync: st.sync,
+        sync: Vec::new(),
         audit: st.audit.events().to_vec(),
         fused: Vec::new(),
         associations: Vec::new(),
@@ -685,11 +690,68 @@ pub fn replay_into(
             camera_frames: st.dropped.0,
             radar_frames: st.dropped.1,
         },
-        stale_fusions: st.stale.iter().map(|s| s.1).sum(),
+        stale_fusions,
         bands,
         gaps: file.gaps().to_vec(),
         cal_version: st.cal.cal_version,
     })
+}
+
+/// Wraps a sample vector of the state as borrowed metric input.
+macro_rules! borrowed {
+    ($v:expr) => {
+        Cow::Borrowed(&$v[..])
+    };
+}
+
+/// Moves a sample vector out of the state as owned metric input.
+macro_rules! taken {
+    ($v:expr) => {
+        Cow::Owned(std::mem::take(&mut $v))
+    };
+}
+
+/// The state's metric inputs, each wrapped by `$wrap` (`borrowed` or `taken`).
+macro_rules! metric_parts {
+    ($st:expr, $wrap:ident) => {
+        MetricParts {
+            sync_error_us: $wrap!($st.sync_error_us),
+            residual_px: $wrap!($st.residual_px),
+            residual_center_px: $wrap!($st.residual_center_px),
+            residual_edge_px: $wrap!($st.residual_edge_px),
+            latency_camera_ms: $wrap!($st.latency_camera_ms),
+            latency_detector_ms: $wrap!($st.latency_detector_ms),
+            latency_radar_ms: $wrap!($st.latency_radar_ms),
+            latency_e2e_ms: $wrap!($st.latency_e2e_ms),
+            latency_wait_ms: $wrap!($st.latency_wait_ms),
+            latency_queue_ms: $wrap!($st.latency_queue_ms),
+            latency_fusion_ms: $wrap!($st.latency_fusion_ms),
+            latency_tx_ms: $wrap!($st.latency_tx_ms),
+            frame_queue_depth: $wrap!($st.frame_queue_depth),
+            radar_processing_time_ms: $wrap!($st.radar_processing_time_ms),
+            frame_drops: $wrap!($st.frame_drops),
+            tx_queue_latency_ms: [
+                $wrap!($st.tx_queue_latency_ms[0]),
+                $wrap!($st.tx_queue_latency_ms[1]),
+                $wrap!($st.tx_queue_latency_ms[2]),
+                $wrap!($st.tx_queue_latency_ms[3]),
+            ],
+            packet_drops: [
+                $wrap!($st.packet_drops[0]),
+                $wrap!($st.packet_drops[1]),
+                $wrap!($st.packet_drops[2]),
+                $wrap!($st.packet_drops[3]),
+            ],
+            association: $wrap!($st.association),
+            // against truth when the recording has it, else against the camera's object ids
+            switches: if $st.has_truth {
+                $wrap!($st.switches)
+            } else {
+                $wrap!($st.churn)
+            },
+            stale: $wrap!($st.stale),
+        }
+    };
 }
 
 /// Where messages come from: the index of an intact recording, or a salvage scan.
@@ -894,7 +956,7 @@ impl State<'_> {
             event_seq: self.event_seq,
         };
         self.frame_prov.insert(f.frame_id, provenance.clone());
-        self.sync.push(SyncRecord {
+        self.sink.sync(SyncRecord {
             frame_id: f.frame_id,
             device_ns,
             host_ns,
@@ -1408,54 +1470,15 @@ impl State<'_> {
 
     /// The metric set with association and residual metrics restricted to band `b`.
     fn band_metric_set(&self, b: usize) -> MetricSet {
-        let mut parts = self.metric_parts();
-        parts.association = &self.band_association[b];
-        parts.residual_px = &self.band_residual_px[b];
-        metric_set(&parts)
+        let mut parts = metric_parts!(self, borrowed);
+        parts.association = Cow::Borrowed(&self.band_association[b]);
+        parts.residual_px = Cow::Borrowed(&self.band_residual_px[b]);
+        metric_set(parts)
     }
 
-    fn metric_set(&self) -> MetricSet {
-        metric_set(&self.metric_parts())
-    }
-
-    fn metric_parts(&self) -> MetricParts<'_> {
-        MetricParts {
-            sync_error_us: &self.sync_error_us,
-            residual_px: &self.residual_px,
-            residual_center_px: &self.residual_center_px,
-            residual_edge_px: &self.residual_edge_px,
-            latency_camera_ms: &self.latency_camera_ms,
-            latency_detector_ms: &self.latency_detector_ms,
-            latency_radar_ms: &self.latency_radar_ms,
-            latency_e2e_ms: &self.latency_e2e_ms,
-            latency_wait_ms: &self.latency_wait_ms,
-            latency_queue_ms: &self.latency_queue_ms,
-            latency_fusion_ms: &self.latency_fusion_ms,
-            latency_tx_ms: &self.latency_tx_ms,
-            frame_queue_depth: &self.frame_queue_depth,
-            radar_processing_time_ms: &self.radar_processing_time_ms,
-            frame_drops: &self.frame_drops,
-            tx_queue_latency_ms: [
-                &self.tx_queue_latency_ms[0],
-                &self.tx_queue_latency_ms[1],
-                &self.tx_queue_latency_ms[2],
-                &self.tx_queue_latency_ms[3],
-            ],
-            packet_drops: [
-                &self.packet_drops[0],
-                &self.packet_drops[1],
-                &self.packet_drops[2],
-                &self.packet_drops[3],
-            ],
-            association: &self.association,
-            // against truth when the recording has it, else against the camera's object ids
-            switches: if self.has_truth {
-                &self.switches
-            } else {
-                &self.churn
-            },
-            stale: &self.stale,
-        }
+    /// Every metric, moving the samples out of the state (call once, at the end).
+    fn take_metric_set(&mut self) -> MetricSet {
+        metric_set(metric_parts!(self, taken))
     }
 }
 

@@ -118,6 +118,21 @@ const PARAMS: &[Param] = &[
         apply: |p, v| set_spike_delay(&mut p.radar, v),
     },
     Param {
+        name: "video_streams",
+        help: "video streams sharing the egress port (rounded to a whole number)",
+        apply: |p, v| p.egress.video_streams = v.round().clamp(0.0, 64.0) as u32,
+    },
+    Param {
+        name: "link_mbps",
+        help: "egress link rate, Mbit/s",
+        apply: |p, v| p.egress.link_mbps = v,
+    },
+    Param {
+        name: "fusion_base_us",
+        help: "modelled fusion time per frame, µs",
+        apply: |p, v| p.node.fusion_base_us = v,
+    },
+    Param {
         name: "temperature_ppm_per_c",
         help: "camera time error per °C from 25 °C, ppm/°C",
         apply: |p, v| {
@@ -265,6 +280,7 @@ impl FusionSink for Discard {
     fn association(&mut self, _: AssociationRecord) {}
     fn truth(&mut self, _: TruthRecord) {}
     fn frame(&mut self, _: FrameRecord) {}
+    fn sync(&mut self, _: radcam_fusion::sync::SyncRecord) {}
 }
 
 /// What to sweep.

@@ -113,6 +113,8 @@ impl FusionSink for CostSink {
     fn truth(&mut self, _: TruthRecord) {}
 
     fn frame(&mut self, _: FrameRecord) {}
+
+    fn sync(&mut self, _: radcam_fusion::sync::SyncRecord) {}
 }
 
 fn mean_cost(frames: &FrameCosts, keep: impl Fn(u64) -> bool) -> f64 {

@@ -41,6 +41,15 @@ fn salvage_of_an_intact_recording_equals_the_indexed_replay() {
     let mut salvaged = replay(&rec, &salvage()).expect("salvaged");
     assert!(salvaged.gaps.is_empty(), "{:?}", salvaged.gaps);
     salvaged.report_metadata.remove("salvage");
+    assert_eq!(salvaged.gates, indexed.gates);
+    assert_eq!(salvaged.sync, indexed.sync);
+    assert_eq!(salvaged.audit, indexed.audit);
+    assert_eq!(salvaged.fused, indexed.fused);
+    assert_eq!(salvaged.associations, indexed.associations);
+    assert_eq!(salvaged.report_metadata, indexed.report_metadata);
+    for (k, v) in &indexed.metrics.metrics {
+        assert_eq!(salvaged.metrics.metrics.get(k), Some(v), "{k}");
+    }
     assert_eq!(salvaged, indexed);
 }
 

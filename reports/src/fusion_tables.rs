@@ -10,6 +10,7 @@ use parquet::arrow::ArrowWriter;
 use radcam_fusion::fused::{AssociationRecord, FrameRecord, FusedObject, FusionSink, TruthRecord};
 use radcam_fusion::metrics::MotSummary;
 use radcam_fusion::provenance::Provenance;
+use radcam_fusion::sync::SyncRecord;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -316,6 +317,7 @@ pub struct FusionTablesWriter {
     associations: TableStream<AssociationRecord>,
     truth: TableStream<TruthRecord>,
     frames: TableStream<FrameRecord>,
+    sync: TableStream<SyncRecord>,
     dir: PathBuf,
     error: Option<Error>,
 }
@@ -328,6 +330,7 @@ impl FusionTablesWriter {
             associations: TableStream::new(dir.join(ASSOCIATIONS_FILE), associations_batch),
             truth: TableStream::new(dir.join(GROUND_TRUTH_FILE), ground_truth_batch),
             frames: TableStream::new(dir.join(FRAMES_FILE), frames_batch),
+            sync: TableStream::new(dir.join(crate::SYNC_FILE), crate::parquet_out::sync_batch),
             dir: dir.to_owned(),
             error: None,
         }
@@ -354,7 +357,13 @@ impl FusionTablesWriter {
         self.tracks.finish(metadata)?;
         self.associations.finish(metadata)?;
         self.frames.finish(metadata)?;
-        let mut written = vec![FRAMES_FILE, TRACKS_FILE, ASSOCIATIONS_FILE];
+        self.sync.finish(metadata)?;
+        let mut written = vec![
+            crate::SYNC_FILE,
+            FRAMES_FILE,
+            TRACKS_FILE,
+            ASSOCIATIONS_FILE,
+        ];
         match tracking {
             Some(s) => {
                 self.truth.finish(metadata)?;
@@ -390,6 +399,11 @@ impl FusionSink for FusionTablesWriter {
 
     fn frame(&mut self, row: FrameRecord) {
         let r = self.frames.push(row);
+        self.keep(r);
+    }
+
+    fn sync(&mut self, row: SyncRecord) {
+        let r = self.sync.push(row);
         self.keep(r);
     }
 }
@@ -443,7 +457,12 @@ mod tests {
         let n = 2 * ROW_GROUP_ROWS as u64 + 17;
         assert_eq!(
             write(&a, n, None),
-            vec![FRAMES_FILE, TRACKS_FILE, ASSOCIATIONS_FILE]
+            vec![
+                crate::SYNC_FILE,
+                FRAMES_FILE,
+                TRACKS_FILE,
+                ASSOCIATIONS_FILE
+            ]
         );
         write(&b, n, None);
         let bytes = |d: &Path| std::fs::read(d.join(TRACKS_FILE)).expect("read");

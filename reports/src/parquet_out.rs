@@ -176,12 +176,22 @@ pub(crate) fn open_writer(
         path: path.to_owned(),
         detail: e.to_string(),
     };
-    let props = WriterProperties::builder()
+    let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3).map_err(|e| pq(&e))?,
         ))
-        .set_created_by(format!("radcam {}", env!("CARGO_PKG_VERSION")))
-        .build();
+        .set_created_by(format!("radcam {}", env!("CARGO_PKG_VERSION")));
+    // dictionaries pay off for the repetitive strings (states, outcomes, clock ids); for
+    // numbers they cost a hash per value and are mostly abandoned anyway
+    for field in schema.fields() {
+        if field.data_type() != &DataType::Utf8 {
+            props = props.set_column_dictionary_enabled(
+                parquet::schema::types::ColumnPath::from(field.name().as_str()),
+                false,
+            );
+        }
+    }
+    let props = props.build();
     let file = std::fs::File::create(path).map_err(|source| Error::Io {
         path: path.to_owned(),
         source,
