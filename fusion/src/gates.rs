@@ -207,47 +207,66 @@ impl MetricSet {
             Some(Metric::Ratio { .. }) => (path, None),
             _ => path.rsplit_once('.').map(|(n, s)| (n, Some(s)))?,
         };
+        Some(self.window_stats(name, window_ns)?.pick(stat, window_ns))
+    }
+
+    /// Every metric path in every window of `window_ns` (as [`MetricSet::per_window`], in
+    /// [`MetricSet::known_paths`] order), grouping each metric's samples only once.
+    pub fn all_windows(&self, window_ns: i64) -> Vec<(String, Evidence)> {
+        let mut out = Vec::new();
+        for name in self.metrics.keys() {
+            let Some(stats) = self.window_stats(name, window_ns) else {
+                continue;
+            };
+            match &stats {
+                WindowStats::Rate(_) => out.extend(
+                    stats
+                        .pick(None, window_ns)
+                        .into_iter()
+                        .map(|e| (name.clone(), e)),
+                ),
+                WindowStats::Distribution(_) => {
+                    for stat in Summary::STATS {
+                        out.extend(
+                            stats
+                                .pick(Some(stat), window_ns)
+                                .into_iter()
+                                .map(|e| (format!("{name}.{stat}"), e)),
+                        );
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Metric `name`'s samples summarised per window of `window_ns`.
+    fn window_stats(&self, name: &str, window_ns: i64) -> Option<WindowStats> {
         let window_ns = window_ns.max(1);
         let window = |t: i64| t.div_euclid(window_ns);
-        let mut per_window: Vec<(i64, f64, u64)> = Vec::new();
-        match (self.timelines.get(name)?, stat) {
-            (Timeline::Samples(samples), Some(stat)) => {
+        Some(match self.timelines.get(name)? {
+            Timeline::Samples(samples) => {
                 let mut groups: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
                 for &(t, v) in samples {
                     groups.entry(window(t)).or_default().push(v);
                 }
-                for (w, vals) in groups {
-                    if let Some(v) = Summary::of(&vals).and_then(|s| s.stat(stat)) {
-                        per_window.push((w, v, vals.len() as u64));
-                    }
-                }
+                WindowStats::Distribution(
+                    groups
+                        .into_iter()
+                        .filter_map(|(w, vals)| Some((w, Summary::of(&vals)?)))
+                        .collect(),
+                )
             }
-            (Timeline::Counts(counts), None) => {
+            Timeline::Counts(counts) => {
                 let mut groups: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
                 for &(t, n, d) in counts {
                     let e = groups.entry(window(t)).or_default();
                     e.0 += n;
                     e.1 += d;
                 }
-                for (w, (n, d)) in groups {
-                    if d > 0 {
-                        per_window.push((w, n as f64 / d as f64, d));
-                    }
-                }
+                WindowStats::Rate(groups.into_iter().map(|(w, (n, d))| (w, n, d)).collect())
             }
-            _ => return None,
-        }
-        Some(
-            per_window
-                .into_iter()
-                .map(|(w, value, samples)| Evidence {
-                    start_ns: w * window_ns,
-                    end_ns: (w + 1) * window_ns,
-                    value,
-                    samples,
-                })
-                .collect(),
-        )
+        })
     }
 
     /// Every metric path that [`MetricSet::lookup`] accepts, sorted.
@@ -262,6 +281,38 @@ impl MetricSet {
             }
         }
         out
+    }
+}
+
+/// One metric summarised per window: a distribution's [`Summary`] or a rate's counts, by
+/// window index.
+enum WindowStats {
+    Distribution(Vec<(i64, Summary)>),
+    Rate(Vec<(i64, u64, u64)>),
+}
+
+impl WindowStats {
+    /// `stat` (`None` for a rate) in every window with samples, as evidence rows.
+    fn pick(&self, stat: Option<&str>, window_ns: i64) -> Vec<Evidence> {
+        let window_ns = window_ns.max(1);
+        let row = |w: i64, value: f64, samples: u64| Evidence {
+            start_ns: w * window_ns,
+            end_ns: (w + 1) * window_ns,
+            value,
+            samples,
+        };
+        match (self, stat) {
+            (Self::Distribution(d), Some(stat)) => d
+                .iter()
+                .filter_map(|(w, s)| Some(row(*w, s.stat(stat)?, s.samples)))
+                .collect(),
+            (Self::Rate(r), None) => r
+                .iter()
+                .filter(|(_, _, d)| *d > 0)
+                .map(|(w, n, d)| row(*w, *n as f64 / *d as f64, *d))
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 }
 

@@ -62,8 +62,16 @@ pub fn cluster(detections: &[RadarDetection], cfg: &ClusterConfig) -> Vec<RadarO
         i
     }
     let gap2 = cfg.max_gap_m * cfg.max_gap_m;
-    for i in 0..pts.len() {
-        for j in (i + 1)..pts.len() {
+    // sweep along x: only pairs within the gap in x can be within it in 3-D. A component's
+    // root is its smallest index whatever the order pairs are joined in, so the groups (and
+    // every sum over them, taken in index order below) are the same as comparing all pairs.
+    let mut by_x: Vec<usize> = (0..pts.len()).collect();
+    by_x.sort_by(|&a, &b| pts[a].position_m.x.total_cmp(&pts[b].position_m.x));
+    for (k, &i) in by_x.iter().enumerate() {
+        for &j in &by_x[k + 1..] {
+            if pts[j].position_m.x - pts[i].position_m.x > cfg.max_gap_m {
+                break;
+            }
             if (pts[i].position_m - pts[j].position_m).norm_squared() <= gap2 {
                 let (a, b) = (root(&mut parent, i), root(&mut parent, j));
                 if a != b {
@@ -132,5 +140,50 @@ mod tests {
         assert_eq!(objs[0].points, 3);
         assert!((objs[0].position_m.y - 20.033).abs() < 0.01);
         assert_eq!(objs[1].points, 2);
+    }
+
+    /// Which points share a group, by comparing every pair (the definition).
+    fn groups_by_all_pairs(pts: &[RadarDetection], gap_m: f64) -> Vec<usize> {
+        let mut label: Vec<usize> = (0..pts.len()).collect();
+        loop {
+            let mut changed = false;
+            for i in 0..pts.len() {
+                for j in 0..pts.len() {
+                    if (pts[i].position_m - pts[j].position_m).norm() <= gap_m
+                        && label[j] < label[i]
+                    {
+                        label[i] = label[j];
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                return label;
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_x_sweep_finds_the_same_objects_as_comparing_every_pair(
+            xy in proptest::collection::vec((-20.0f64..20.0, 0.0f64..40.0, 0.0f64..3.0), 0..80)
+        ) {
+            let pts: Vec<RadarDetection> = xy.iter().map(|(x, y, z)| RadarDetection {
+                position_m: Point3::new(*x, *y, *z),
+                doppler_mps: x - y,
+                snr_db: 15.0 + z,
+            }).collect();
+            let cfg = ClusterConfig { min_points: 1, ..ClusterConfig::default() };
+            let objs = cluster(&pts, &cfg);
+            let labels = groups_by_all_pairs(&pts, cfg.max_gap_m);
+            let mut sizes: Vec<usize> = labels.iter().enumerate()
+                .filter(|(i, l)| *i == **l)
+                .map(|(i, _)| labels.iter().filter(|l| **l == i).count())
+                .collect();
+            let mut got: Vec<usize> = objs.iter().map(|o| o.points).collect();
+            sizes.sort_unstable();
+            got.sort_unstable();
+            proptest::prop_assert_eq!(got, sizes);
+        }
     }
 }

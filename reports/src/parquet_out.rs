@@ -111,15 +111,7 @@ pub const WINDOWS_FILE: &str = "windows.parquet";
 /// samples in that window, by metric path then time: `window_start_ns`, `window_end_ns`,
 /// `metric`, `value`, `samples`.
 pub fn windows_batch(metrics: &MetricSet) -> Result<RecordBatch> {
-    let mut rows: Vec<(String, Evidence)> = Vec::new();
-    for path in metrics.known_paths() {
-        for w in metrics
-            .per_window(&path, EVIDENCE_WINDOW_NS)
-            .unwrap_or_default()
-        {
-            rows.push((path.clone(), w));
-        }
-    }
+    let rows: Vec<(String, Evidence)> = metrics.all_windows(EVIDENCE_WINDOW_NS);
     let fields = vec![
         Field::new("window_start_ns", DataType::Int64, false),
         Field::new("window_end_ns", DataType::Int64, false),
