@@ -331,13 +331,11 @@ struct State<'s> {
     /// The calibration's radar→camera transform, perturbed by the fault plan.
     camera_from_radar: Isometry3<f64>,
     /// Messages held back by a latency fault, by (delivery log time, arrival order).
-    delayed: BTreeMap<(i64, u64), Delayed>,
+    delayed: BTreeMap<(i64, u64), (Delayed, i64)>,
     delayed_seq: u64,
-    /// Original log time of each held message, by arrival order.
-    delayed_log: BTreeMap<u64, i64>,
     fusion_deadline_ns: i64,
     /// Frames lost to injected dropouts (camera, radar).
-    dropped: (u64, u64),
+    dropped: Dropped,
     stale: Counts,
     speed_edges_mps: Vec<f64>,
     /// Truth speed of every object of recent frames, m/s, by frame then object id.
@@ -501,9 +499,8 @@ pub fn replay_into(
         inj: Injectors::new(&cfg.faults, cfg.seed, start_ns),
         delayed: BTreeMap::new(),
         delayed_seq: 0,
-        delayed_log: BTreeMap::new(),
         fusion_deadline_ns: (cfg.fusion_deadline_ms * 1e6).round() as i64,
-        dropped: (0, 0),
+        dropped: Dropped::default(),
         stale: Vec::new(),
         speed_edges_mps: cfg.speed_bands_mps.clone(),
         truth_speed: BTreeMap::new(),
@@ -686,10 +683,7 @@ pub fn replay_into(
         truth: Vec::new(),
         tracking,
         rejected: st.rejected,
-        dropped: Dropped {
-            camera_frames: st.dropped.0,
-            radar_frames: st.dropped.1,
-        },
+        dropped: st.dropped,
         stale_fusions,
         bands,
         gaps: file.gaps().to_vec(),
@@ -837,8 +831,7 @@ impl State<'_> {
             self.delayed_seq += 1;
             // keeps the original log time to know the delay
             self.delayed
-                .insert((due_ns.max(now_ns), self.delayed_seq), msg);
-            self.delayed_log.insert(self.delayed_seq, now_ns);
+                .insert((due_ns.max(now_ns), self.delayed_seq), (msg, now_ns));
             self.release_until(now_ns);
         }
     }
@@ -847,12 +840,11 @@ impl State<'_> {
     /// deadline has passed.
     fn release_until(&mut self, now_ns: i64) {
         while let Some(entry) = self.delayed.first_entry() {
-            let (due_ns, seq) = *entry.key();
+            let (due_ns, _) = *entry.key();
             if due_ns > now_ns {
                 break;
             }
-            let msg = entry.remove();
-            let logged_ns = self.delayed_log.remove(&seq).unwrap_or(due_ns);
+            let (msg, logged_ns) = entry.remove();
             let outer = self.now_ns;
             self.now_ns = Some(due_ns);
             self.handle(msg, due_ns, due_ns - logged_ns);
@@ -898,7 +890,7 @@ impl State<'_> {
     fn camera_frame(&mut self, f: &proto::CameraFrame) {
         self.camera_frames += 1;
         if self.inj.camera.dropped(f.host_arrival_ns) {
-            self.dropped.0 += 1;
+            self.dropped.camera_frames += 1;
             return;
         }
         let device_ns = f.device_ns + self.inj.camera.device_step_ns(f.host_arrival_ns);
@@ -1018,7 +1010,7 @@ impl State<'_> {
     fn radar_frame(&mut self, r: &proto::RadarFrame, delay_ns: i64) {
         self.radar_frames += 1;
         if self.inj.radar.dropped(r.host_arrival_ns) {
-            self.dropped.1 += 1;
+            self.dropped.radar_frames += 1;
             return;
         }
         let host_arrival_ns = r.host_arrival_ns + delay_ns;
@@ -1242,17 +1234,8 @@ impl State<'_> {
                 },
             });
         }
-        if let Some(truth) = self.truth_objects.remove(&p.frame_id) {
-            let objs: Vec<Labeled> = truth.iter().map(Labeled::from).collect();
-            let hyps: Vec<Labeled> = tracks.iter().map(Labeled::from).collect();
-            let matched = self.mot.num_matches + self.mot.num_switches;
-            let switches = self.mot.update(&objs, &hyps);
-            let matched = self.mot.num_matches + self.mot.num_switches - matched;
-            self.switches.push((t, switches, matched));
-            for row in truth {
-                self.sink.truth(row);
-            }
-        }
+        let hyps: Vec<Labeled> = tracks.iter().map(Labeled::from).collect();
+        self.score_truth(p.frame_id, t, &hyps);
         self.truth_objects = self
             .truth_objects
             .split_off(&p.frame_id.saturating_sub(1000));
@@ -1281,15 +1264,22 @@ impl State<'_> {
             temperature_c: self.temperature_c,
             provenance: p.provenance.clone(),
         });
-        if let Some(truth) = self.truth_objects.remove(&p.frame_id) {
-            let objs: Vec<Labeled> = truth.iter().map(Labeled::from).collect();
-            let matched = self.mot.num_matches + self.mot.num_switches;
-            let switches = self.mot.update(&objs, &[]);
-            let matched = self.mot.num_matches + self.mot.num_switches - matched;
-            self.switches.push((p.host_ns, switches, matched));
-            for row in truth {
-                self.sink.truth(row);
-            }
+        self.score_truth(p.frame_id, p.host_ns, &[]);
+    }
+
+    /// Scores frame `frame_id`'s truth objects (if the recording has them) against the
+    /// hypotheses output for it, and hands the truth rows to the sink.
+    fn score_truth(&mut self, frame_id: u64, t_ns: i64, hyps: &[Labeled]) {
+        let Some(truth) = self.truth_objects.remove(&frame_id) else {
+            return;
+        };
+        let objs: Vec<Labeled> = truth.iter().map(Labeled::from).collect();
+        let matched = self.mot.num_matches + self.mot.num_switches;
+        let switches = self.mot.update(&objs, hyps);
+        let matched = self.mot.num_matches + self.mot.num_switches - matched;
+        self.switches.push((t_ns, switches, matched));
+        for row in truth {
+            self.sink.truth(row);
         }
     }
 
