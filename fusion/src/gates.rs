@@ -333,7 +333,7 @@ fn worst(windows: Vec<Evidence>, comparator: Comparator, min_samples: u64) -> Op
 }
 
 /// The default gates: the seed's three ([`seed_gates`]) plus end-to-end latency P99.9
-/// (camera exposure to fused output ≤ 150 ms) and the association fail rate (≤ 5 % of
+/// (camera exposure to the fused output leaving the node ≤ 150 ms) and the association fail rate (≤ 5 % of
 /// detections without a radar partner).
 pub fn default_gates() -> Vec<Gate> {
     let mut g = seed_gates();
