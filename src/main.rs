@@ -5,7 +5,7 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use radcam_recorder::{RecordRequest, record_scenario};
+use radcam_recorder::{RecordControl, RecordRequest, record_scenario_controlled};
 use radcam_replay::faults::FaultPlan;
 use radcam_replay::{ReplayConfig, ReplayOutput, inspect, replay_into, sweep};
 use radcam_reports::{GATES_FILE, gate_table, write_audit, write_gates};
@@ -13,6 +13,8 @@ use radcam_scenarios::Scenario;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// `println!` that tolerates a closed stdout (`radcam ... | head`): output just stops.
 macro_rules! say {
@@ -32,6 +34,7 @@ macro_rules! say_raw {
 
 mod bench_cmd;
 mod calib_cmd;
+mod record_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -103,20 +106,38 @@ enum Command {
         #[arg(long)]
         duration: Option<f64>,
     },
-    /// Record a scenario into MCAP.
+    /// Record a scenario (simulator) or a rig (real devices) into MCAP. Ctrl-C or SIGTERM
+    /// finalize the file; a killed recorder leaves OUT.part for `radcam recover`.
     Record {
-        /// Scenario TOML file.
+        /// Scenario TOML file or library name.
+        #[arg(long, required_unless_present = "rig", conflicts_with = "rig")]
+        scenario: Option<PathBuf>,
+        /// Rig TOML file naming the camera, radar and ptp4l to record (rigs/example.toml).
         #[arg(long)]
-        scenario: PathBuf,
+        rig: Option<PathBuf>,
         /// Output MCAP file.
         #[arg(long)]
         out: PathBuf,
-        /// Simulated duration, s (default: the scenario's).
+        /// Duration, s (scenario: simulated, default the scenario's; rig: wall time, default
+        /// until Ctrl-C).
         #[arg(long)]
         duration: Option<f64>,
         /// Seed (default: the scenario's).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "rig")]
         seed: Option<u64>,
+        /// Pace the simulator at F simulated seconds per wall second (demos, and tests that
+        /// interrupt a recording).
+        #[arg(long, value_name = "F", conflicts_with = "rig")]
+        realtime_factor: Option<f64>,
+    },
+    /// Rewrite every intact chunk of a damaged or unfinished recording (a killed recorder's
+    /// OUT.part) as a complete, indexed MCAP.
+    Recover {
+        /// The broken recording.
+        broken: PathBuf,
+        /// The recovered file.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Replay a recording through the fusion core and evaluate the gates.
     Replay {
@@ -339,17 +360,36 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Record {
             scenario,
+            rig,
             out,
             duration,
             seed,
+            realtime_factor,
         } => {
-            let scenario = Scenario::from_path_or_library(&scenario)?;
             if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
                 create_dir(parent)?;
             }
-            record(&scenario, seed, duration, &out, show(false))?;
+            let stop = stop_on_signals()?;
+            if let Some(rig) = rig {
+                return record_cmd::record_rig(&rig, &out, duration, stop, show(false));
+            }
+            let Some(scenario) = scenario else {
+                anyhow::bail!("record: --scenario or --rig is required");
+            };
+            let scenario = Scenario::from_path_or_library(&scenario)?;
+            if let Some(f) = realtime_factor
+                && !(f.is_finite() && f > 0.0)
+            {
+                anyhow::bail!("--realtime-factor: must be a positive number, got {f}");
+            }
+            let ctl = RecordControl {
+                realtime_factor,
+                stop: Some(stop),
+            };
+            record_controlled(&scenario, seed, duration, &out, &ctl, show(false))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Recover { broken, out } => record_cmd::recover(&broken, &out, show(false)),
         Command::Replay {
             recording,
             out,
@@ -726,11 +766,39 @@ fn colour_verdicts(table: &str) -> String {
         .collect()
 }
 
+/// A flag set by SIGINT or SIGTERM: recordings stop and finalize their file.
+fn stop_on_signals() -> Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone())
+            .with_context(|| format!("cannot handle signal {sig}"))?;
+    }
+    Ok(stop)
+}
+
 fn record(
     scenario: &Scenario,
     seed: Option<u64>,
     duration: Option<f64>,
     out: &Path,
+    show: Show,
+) -> Result<()> {
+    record_controlled(
+        scenario,
+        seed,
+        duration,
+        out,
+        &RecordControl::default(),
+        show,
+    )
+}
+
+fn record_controlled(
+    scenario: &Scenario,
+    seed: Option<u64>,
+    duration: Option<f64>,
+    out: &Path,
+    ctl: &RecordControl,
     show: Show,
 ) -> Result<()> {
     let duration_s = duration.unwrap_or(scenario.duration_s);
@@ -748,12 +816,21 @@ fn record(
         duration_s > PROGRESS_MIN_RECORD_S,
         &format!("recording {}", req.scenario.name),
     );
-    let summary = record_scenario(&req, |done| bar.set_position((done * 1000.0) as u64))?;
+    let summary = record_scenario_controlled(
+        &req,
+        ctl,
+        |_| {},
+        |done| bar.set_position((done * 1000.0) as u64),
+    )?;
+    let interrupted = ctl.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed));
     bar.finish_and_clear();
     if show.quiet || show.json {
         return Ok(());
     }
     let total: u64 = summary.counts.values().sum();
+    if interrupted {
+        eprintln!("interrupted: the recording ends where it stopped");
+    }
     eprintln!(
         "recorded {} messages ({:.0} s of '{}', seed {}) to {}",
         total,

@@ -33,6 +33,22 @@ pub enum Error {
         /// The topic.
         topic: &'static str,
     },
+    /// The build lacks what the request needs.
+    #[error("{0}")]
+    Unsupported(String),
+    /// A live recording stopped on an error (a full disk); what it wrote is recoverable.
+    #[error(
+        "recording stopped: {source}; the complete chunks written so far are in {part}: \
+         radcam recover {part} --out {out}"
+    )]
+    Stopped {
+        /// The partial file.
+        part: PathBuf,
+        /// The requested output.
+        out: PathBuf,
+        /// What went wrong.
+        source: Box<Error>,
+    },
     /// A log time before the clock's epoch.
     #[error("{topic}: log time {log_time_ns} ns is negative")]
     NegativeTime {

@@ -6,6 +6,9 @@ use radcam_schema::foxglove_topics::{self, CAMERA_ANNOTATIONS, CAMERA_IMAGE, RAD
 use radcam_schema::metadata::{self, keys};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 /// What to record.
 #[derive(Debug, Clone)]
@@ -36,6 +39,20 @@ pub fn partial_path(out: &Path) -> PathBuf {
     out.with_file_name(name)
 }
 
+/// How a simulated recording runs against the wall clock.
+#[derive(Debug, Clone, Default)]
+pub struct RecordControl {
+    /// Pace the simulator at this many simulated seconds per wall second (`None`: as fast as
+    /// possible). Paced recordings flush a chunk every wall second, like a live one.
+    pub realtime_factor: Option<f64>,
+    /// Stop early (Ctrl-C): the file is finalized with what was simulated so far.
+    pub stop: Option<Arc<AtomicBool>>,
+}
+
+/// Metadata record written when a recording was stopped before its duration: key `at_ns`
+/// (last log time written) and `reason`.
+pub const STOPPED_METADATA: &str = "radcam.stopped";
+
 /// Records the simulator into an MCAP file. `progress` is called with the fraction done.
 pub fn record_scenario(req: &RecordRequest, progress: impl FnMut(f64)) -> Result<RecordSummary> {
     record_scenario_with(req, |_| {}, progress)
@@ -45,6 +62,16 @@ pub fn record_scenario(req: &RecordRequest, progress: impl FnMut(f64)) -> Result
 /// (to damage inputs on purpose: NaN points, impossible boxes).
 pub fn record_scenario_with(
     req: &RecordRequest,
+    edit: impl FnMut(&mut radcam_scenarios::SimEvent),
+    progress: impl FnMut(f64),
+) -> Result<RecordSummary> {
+    record_scenario_controlled(req, &RecordControl::default(), edit, progress)
+}
+
+/// As [`record_scenario_with`], paced and stoppable by `ctl`.
+pub fn record_scenario_controlled(
+    req: &RecordRequest,
+    ctl: &RecordControl,
     mut edit: impl FnMut(&mut radcam_scenarios::SimEvent),
     mut progress: impl FnMut(f64),
 ) -> Result<RecordSummary> {
@@ -82,9 +109,28 @@ pub fn record_scenario_with(
     let start = sim.start_ns();
     let span = (req.duration_s * 1e9).max(1.0);
     let mut last_report = 0.0;
+    let wall0 = Instant::now();
+    let mut last_flush = wall0;
+    let mut stopped_at = None;
+    let stopping = || ctl.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed));
     for mut ev in sim {
         edit(&mut ev);
         let t = ev.log_time_ns;
+        if let Some(f) = ctl.realtime_factor {
+            let due = wall0 + Duration::from_secs_f64(((t - start) as f64 / 1e9 / f).max(0.0));
+            // pacing: wait for the event's wall time, waking to honour a stop request
+            while Instant::now() < due && !stopping() {
+                std::thread::sleep((due - Instant::now()).min(Duration::from_millis(20)));
+            }
+            if last_flush.elapsed() >= Duration::from_secs(1) {
+                sink.flush_chunk()?;
+                last_flush = Instant::now();
+            }
+        }
+        if stopping() {
+            stopped_at = Some(t);
+            break;
+        }
         match &ev.message {
             SimMessage::CameraFrame(m) => sink.write(t, m)?,
             SimMessage::CameraLatch(m) => sink.write(t, m)?,
@@ -112,6 +158,15 @@ pub fn record_scenario_with(
             progress(done);
             last_report = done;
         }
+    }
+    if let Some(at) = stopped_at {
+        sink.metadata(
+            STOPPED_METADATA,
+            entries(&[
+                ("at_ns", at.to_string()),
+                ("reason", "interrupted".to_owned()),
+            ]),
+        )?;
     }
     let counts = sink.finish()?;
     std::fs::rename(&part, &req.out).map_err(|source| Error::Io {

@@ -131,6 +131,17 @@ impl<W: Write + Seek> McapSink<W> {
         self.writer.write_metadata(&m).map_err(|e| self.mcap_err(e))
     }
 
+    /// Ends the current chunk and flushes it to the file: everything written so far survives a
+    /// killed process (`radcam recover`).
+    pub fn flush_chunk(&mut self) -> Result<()> {
+        self.writer.flush().map_err(|e| self.mcap_err(e))
+    }
+
+    /// Messages written so far, per topic.
+    pub fn counts(&self) -> &BTreeMap<&'static str, u64> {
+        &self.counts
+    }
+
     /// Writes the summary and index and flushes.
     pub fn finish(mut self) -> Result<BTreeMap<&'static str, u64>> {
         self.writer.finish().map_err(|e| self.mcap_err(e))?;

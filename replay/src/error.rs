@@ -96,6 +96,9 @@ pub enum Error {
         /// What is wrong.
         problem: String,
     },
+    /// Writing a recording failed (`radcam recover`).
+    #[error(transparent)]
+    Recorder(#[from] radcam_recorder::Error),
     /// A configuration problem found by the fusion core (unknown estimator or metric).
     #[error(transparent)]
     Fusion(#[from] radcam_fusion::Error),

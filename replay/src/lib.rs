@@ -12,6 +12,7 @@ pub mod gates_file;
 pub mod inspect;
 pub mod node_model;
 pub mod reader;
+pub mod recover;
 pub mod runner;
 pub mod salvage;
 pub mod sweep;

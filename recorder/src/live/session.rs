@@ -1,0 +1,376 @@
+//! A live recording: every configured source on its own thread, one writer.
+//!
+//! Sources never block on the writer: they queue encoded messages on a bounded [`Bus`] and count
+//! what a full queue makes them drop. The writer flushes a chunk at least every
+//! `output.flush_interval_ms`, so a killed recorder loses at most that much (the `.part` file is
+//! recoverable with `radcam recover`). A stop request (Ctrl-C, SIGTERM, `--duration`) stops the
+//! sources, drains the queue and finalizes the file with its summary and index. A write error
+//! (a full disk) stops recording cleanly and says how to recover what was written.
+
+use super::bus::{Bus, Item, LiveStats, host_now_ns};
+use super::rig::Rig;
+use crate::sim_source::partial_path;
+use crate::{Error, McapSink, Result};
+use radcam_schema::metadata::{self, keys};
+use radcam_schema::topics::AUDIT;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::{Duration, Instant};
+
+/// Metadata record holding the rig file under key `toml`.
+pub const RIG_METADATA: &str = "radcam.rig";
+
+/// What to record from a rig.
+#[derive(Debug, Clone)]
+pub struct LiveRequest {
+    /// Output MCAP (written as `OUT.part` until finalized).
+    pub out: PathBuf,
+    /// Stop after this many seconds; `None` records until interrupted.
+    pub duration_s: Option<f64>,
+    /// The rig file's text, stored in the recording.
+    pub rig_toml: String,
+}
+
+/// Why a recording ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// `--duration` elapsed.
+    Duration,
+    /// Ctrl-C or SIGTERM.
+    Interrupted,
+}
+
+/// What a live recording wrote.
+#[derive(Debug, Clone)]
+pub struct LiveSummary {
+    /// Messages per topic.
+    pub counts: BTreeMap<&'static str, u64>,
+    /// The finalized file.
+    pub path: PathBuf,
+    /// Why it ended.
+    pub reason: StopReason,
+    /// Wall time recorded, s.
+    pub elapsed_s: f64,
+    /// The last progress snapshot (final counters).
+    pub last: Progress,
+}
+
+/// One progress line's numbers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Progress {
+    /// Wall time since the start, s.
+    pub elapsed_s: f64,
+    /// Whether a camera is configured.
+    pub camera: bool,
+    /// Camera frames per second over the last interval, Hz.
+    pub camera_fps: f64,
+    /// Camera frames written.
+    pub camera_frames: u64,
+    /// Camera frames lost.
+    pub camera_drops: u64,
+    /// Last latch round trip, µs (`None` without latching).
+    pub latch_rtt_us: Option<f64>,
+    /// Last device − host offset, ms.
+    pub camera_offset_ms: f64,
+    /// Camera link up.
+    pub camera_up: bool,
+    /// Whether a radar is configured.
+    pub radar: bool,
+    /// Radar frames per second over the last interval, Hz.
+    pub radar_fps: f64,
+    /// Radar frames written.
+    pub radar_frames: u64,
+    /// Radar frames missing from the sequence.
+    pub radar_gaps: u64,
+    /// Radar data port open.
+    pub radar_up: bool,
+    /// Cut or corrupt radar frames.
+    pub radar_bad_frames: u64,
+    /// Whether PTP is configured.
+    pub ptp: bool,
+    /// Last PTP master offset, ns.
+    pub ptp_offset_ns: i64,
+    /// Last PTP port state.
+    pub ptp_state: String,
+    /// Writer queue depth and drops.
+    pub queue_depth: usize,
+    /// Messages dropped on a full writer queue.
+    pub queue_drops: u64,
+}
+
+impl fmt::Display for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:>6.1} s", self.elapsed_s)?;
+        if self.camera {
+            write!(
+                f,
+                " | cam {:5.1} fps drops {}",
+                self.camera_fps, self.camera_drops
+            )?;
+            match self.latch_rtt_us {
+                Some(r) => write!(f, " latch rtt {r:.0} µs")?,
+                None => write!(f, " passive")?,
+            }
+            write!(f, " offset {:+.3} ms", self.camera_offset_ms)?;
+            if !self.camera_up {
+                write!(f, " DOWN")?;
+            }
+        }
+        if self.radar {
+            write!(
+                f,
+                " | radar {:5.1} fps gaps {} bad {}",
+                self.radar_fps, self.radar_gaps, self.radar_bad_frames
+            )?;
+            if !self.radar_up {
+                write!(f, " DOWN")?;
+            }
+        }
+        if self.ptp {
+            write!(f, " | ptp {:+} ns {}", self.ptp_offset_ns, self.ptp_state)?;
+        }
+        write!(
+            f,
+            " | queue {} drops {}",
+            self.queue_depth, self.queue_drops
+        )
+    }
+}
+
+fn snapshot(rig: &Rig, s: &LiveStats, elapsed_s: f64, prev: &Progress, dt_s: f64) -> Progress {
+    let ld = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let camera_frames = ld(&s.camera_frames);
+    let radar_frames = ld(&s.radar_frames);
+    let rate = |now: u64, before: u64| {
+        if dt_s > 0.0 {
+            now.saturating_sub(before) as f64 / dt_s
+        } else {
+            0.0
+        }
+    };
+    let rtt = s.latch_rtt_ns.load(Ordering::Relaxed);
+    Progress {
+        elapsed_s,
+        camera: rig.camera.is_some(),
+        camera_fps: rate(camera_frames, prev.camera_frames),
+        camera_frames,
+        camera_drops: ld(&s.camera_drops),
+        latch_rtt_us: (rtt >= 0).then_some(rtt as f64 / 1e3),
+        camera_offset_ms: s.camera_offset_ns.load(Ordering::Relaxed) as f64 / 1e6,
+        camera_up: s.camera_up.load(Ordering::Relaxed),
+        radar: rig.radar.is_some(),
+        radar_fps: rate(radar_frames, prev.radar_frames),
+        radar_frames,
+        radar_gaps: ld(&s.radar_gaps),
+        radar_up: s.radar_up.load(Ordering::Relaxed),
+        radar_bad_frames: ld(&s.radar_bad_frames),
+        ptp: rig.ptp.is_some(),
+        ptp_offset_ns: s.ptp_offset_ns.load(Ordering::Relaxed),
+        ptp_state: s.ptp_state.lock().map(|x| x.clone()).unwrap_or_default(),
+        queue_depth: s.queue_depth.load(Ordering::Relaxed),
+        queue_drops: ld(&s.queue_drops),
+    }
+}
+
+/// Starts every source the rig names. The camera needs the `aravis` feature.
+fn spawn_sources(rig: &Rig, bus: &Bus) -> Result<Vec<std::thread::JoinHandle<()>>> {
+    let mut handles = Vec::new();
+    let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+        std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(f)
+            .map_err(|source| Error::Io {
+                path: PathBuf::from(name),
+                source,
+            })
+    };
+    if let Some(c) = rig.camera.clone() {
+        #[cfg(feature = "aravis")]
+        {
+            let b = bus.clone();
+            handles.push(spawn("camera", Box::new(move || super::camera::run(c, b)))?);
+        }
+        #[cfg(not(feature = "aravis"))]
+        {
+            let _ = c;
+            return Err(Error::Unsupported(
+                "the rig has a [camera] but this radcam was built without the `aravis` feature \
+                 (cargo build --release --features aravis; needs libaravis-dev)"
+                    .into(),
+            ));
+        }
+    }
+    if let Some(r) = rig.radar.clone() {
+        let b = bus.clone();
+        handles.push(spawn("radar", Box::new(move || super::radar::run(r, b)))?);
+    }
+    if let Some(p) = rig.ptp.clone() {
+        let b = bus.clone();
+        handles.push(spawn("ptp", Box::new(move || super::ptp::run(p, b)))?);
+    }
+    let n = rig.node.clone();
+    let b = bus.clone();
+    handles.push(spawn("node", Box::new(move || super::node::run(n, b)))?);
+    Ok(handles)
+}
+
+struct Writer {
+    sink: McapSink<std::io::BufWriter<std::fs::File>>,
+    next_audit_id: u64,
+}
+
+impl Writer {
+    fn write(&mut self, item: Item, stats: &LiveStats) -> Result<()> {
+        stats.queue_depth.fetch_sub(1, Ordering::Relaxed);
+        match item {
+            Item::Message {
+                topic,
+                log_time_ns,
+                data,
+            } => self.sink.write_encoded(topic, log_time_ns, &data),
+            Item::Audit(mut ev) => {
+                self.next_audit_id += 1;
+                ev.event_id = self.next_audit_id;
+                self.sink
+                    .write_encoded(AUDIT, ev.event_ts_ns, &prost::Message::encode_to_vec(&ev))
+            }
+        }
+    }
+}
+
+/// Records the rig until `interrupt` is set or the duration elapses. `progress` gets a
+/// snapshot every `output.progress_interval_ms`.
+pub fn record_rig(
+    rig: &Rig,
+    req: &LiveRequest,
+    interrupt: Arc<AtomicBool>,
+    mut progress: impl FnMut(&Progress),
+) -> Result<LiveSummary> {
+    let part = partial_path(&req.out);
+    let mut sink = McapSink::create(&part)?;
+    let entries = |pairs: &[(&str, String)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect()
+    };
+    sink.metadata(
+        metadata::RECORDING_METADATA,
+        entries(&[
+            (keys::TOOL_VERSION, env!("CARGO_PKG_VERSION").to_owned()),
+            (keys::SOURCE, "rig".to_owned()),
+            ("rig_id", rig.rig_id.clone().unwrap_or_default()),
+            (
+                keys::DURATION_S,
+                req.duration_s
+                    .map_or("until stopped".into(), |d| d.to_string()),
+            ),
+            (keys::CONFIG_VERSION, "1".to_owned()),
+            ("host_start_ns", host_now_ns().to_string()),
+        ]),
+    )?;
+    sink.metadata(RIG_METADATA, entries(&[("toml", req.rig_toml.clone())]))?;
+    sink.flush_chunk()?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (bus, rx) = Bus::new(rig.output.queue_capacity, stop.clone());
+    let stats = bus.stats.clone();
+    let handles = spawn_sources(rig, &bus)?;
+    drop(bus);
+    let mut w = Writer {
+        sink,
+        next_audit_id: 0,
+    };
+
+    let started = Instant::now();
+    let flush_every = Duration::from_millis(rig.output.flush_interval_ms);
+    let progress_every = Duration::from_millis(rig.output.progress_interval_ms);
+    let (mut last_flush, mut last_progress) = (started, started);
+    let mut prev = Progress::default();
+    let deadline = req
+        .duration_s
+        .map(|d| started + Duration::from_secs_f64(d.max(0.0)));
+    let mut failure: Option<Error> = None;
+    let reason = loop {
+        if interrupt.load(Ordering::Relaxed) {
+            break StopReason::Interrupted;
+        }
+        let now = Instant::now();
+        if deadline.is_some_and(|d| now >= d) {
+            break StopReason::Duration;
+        }
+        let wait = deadline.map_or(Duration::from_millis(50), |d| {
+            d.saturating_duration_since(now)
+                .min(Duration::from_millis(50))
+        });
+        let step = match rx.recv_timeout(wait) {
+            Ok(item) => w.write(item, &stats),
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => Ok(()),
+        };
+        let step = step.and_then(|()| {
+            if last_flush.elapsed() >= flush_every {
+                last_flush = Instant::now();
+                w.sink.flush_chunk()
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = step {
+            failure = Some(e);
+            break StopReason::Interrupted;
+        }
+        if last_progress.elapsed() >= progress_every {
+            let dt = last_progress.elapsed().as_secs_f64();
+            last_progress = Instant::now();
+            prev = snapshot(rig, &stats, started.elapsed().as_secs_f64(), &prev, dt);
+            progress(&prev);
+        }
+    };
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        let _ = h.join();
+    }
+    let stopped = |e: Error| Error::Stopped {
+        part: part.clone(),
+        out: req.out.clone(),
+        source: Box::new(e),
+    };
+    if let Some(e) = failure {
+        return Err(stopped(e));
+    }
+    // what the sources queued before they stopped
+    while let Ok(item) = rx.try_recv() {
+        w.write(item, &stats).map_err(stopped)?;
+    }
+    // the final counters, after every source stopped
+    let fin = super::node::sample_stats(&stats, &rig.node, 0.0);
+    w.sink.write(fin.host_ns, &fin).map_err(stopped)?;
+    let dt = last_progress.elapsed().as_secs_f64();
+    let last = snapshot(rig, &stats, started.elapsed().as_secs_f64(), &prev, dt);
+    let counts = w.sink.finish().map_err(stopped)?;
+    std::fs::rename(&part, &req.out).map_err(|source| Error::Io {
+        path: req.out.clone(),
+        source,
+    })?;
+    Ok(LiveSummary {
+        counts,
+        path: req.out.clone(),
+        reason,
+        elapsed_s: started.elapsed().as_secs_f64(),
+        last,
+    })
+}
+
+/// Loads a rig file for [`record_rig`]: the parsed rig and its text.
+pub fn load_rig(path: &Path) -> std::result::Result<(Rig, String), super::rig::RigError> {
+    let rig = Rig::load(path)?;
+    let text = std::fs::read_to_string(path).map_err(|source| super::rig::RigError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok((rig, text))
+}
