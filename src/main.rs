@@ -33,6 +33,7 @@ macro_rules! say_raw {
 }
 
 mod bench_cmd;
+mod bench_record;
 mod calib_cmd;
 mod record_cmd;
 
@@ -315,6 +316,19 @@ enum BenchCommand {
         /// Keep recordings and reports in this directory.
         #[arg(long)]
         keep: Option<PathBuf>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Raw camera frames through the recorder's MCAP writer (uncompressed and zstd) against
+    /// dd's sequential write throughput on the same disk; target: raw >= 80% of dd.
+    Record {
+        /// Payload to write per run, MiB.
+        #[arg(long, default_value_t = 1024)]
+        mib: u64,
+        /// A directory on the disk to measure (default: the system temp dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -694,6 +708,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 json,
                 quiet,
             )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            which: BenchCommand::Record { mib, dir, json },
+        } => {
+            let r = bench_record::run(&bench_record::RecordBench { mib, dir })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!(
+                    "raw frames ({} mono8), {} MiB per run, fsync'd\n  dd bs=4M            {:8.1} MB/s\n  \
+                     MCAP uncompressed   {:8.1} MB/s  ({:.0}% of dd; target >= 80%: {})\n  \
+                     MCAP zstd           {:8.1} MB/s",
+                    r.frame_px,
+                    r.mib,
+                    r.dd_mb_s,
+                    r.raw_mcap_mb_s,
+                    100.0 * r.raw_over_dd,
+                    if r.meets_target { "met" } else { "NOT met" },
+                    r.zstd_mcap_mb_s
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {

@@ -180,3 +180,52 @@ fn kill_9_leaves_a_recoverable_part_file() {
 fn radcam_recorder_chunk_bound() -> u64 {
     4 * 1024 * 1024 + 1024 * 1024
 }
+
+/// A 3 MiB tmpfs, unmounted on drop.
+#[cfg(feature = "tmpfs")]
+struct SmallDisk(std::path::PathBuf);
+
+#[cfg(feature = "tmpfs")]
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[cfg(feature = "tmpfs")]
+#[test]
+fn a_full_disk_stops_the_recording_cleanly_and_leaves_a_recoverable_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mnt = dir.path().join("small");
+    std::fs::create_dir(&mnt).expect("mkdir");
+    let st = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=3m", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .expect("mount(8)");
+    assert!(st.success(), "mounting a tmpfs needs root");
+    let disk = SmallDisk(mnt.clone());
+    let out = mnt.join("rec.mcap");
+    let o = radcam()
+        .args(["record", "--scenario", "demo", "--duration", "120", "--out"])
+        .arg(&out)
+        .output()
+        .expect("radcam runs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(err.contains("radcam recover"), "{err}");
+    let part = mnt.join("rec.mcap.part");
+    let fixed = dir.path().join("fixed.mcap");
+    let o = radcam()
+        .arg("recover")
+        .arg(&part)
+        .arg("--out")
+        .arg(&fixed)
+        .output()
+        .expect("recover runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let info = inspect_json(&fixed).to_string();
+    assert!(info.contains("/camera/frame"), "{info}");
+    drop(disk);
+}

@@ -38,8 +38,8 @@ pub enum Error {
     Unsupported(String),
     /// A live recording stopped on an error (a full disk); what it wrote is recoverable.
     #[error(
-        "recording stopped: {source}; the complete chunks written so far are in {part}: \
-         radcam recover {part} --out {out}"
+        "recording stopped; the complete chunks written so far are in {part} \
+         (radcam recover {part} --out {out})"
     )]
     Stopped {
         /// The partial file.

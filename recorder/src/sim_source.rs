@@ -72,11 +72,38 @@ pub fn record_scenario_with(
 pub fn record_scenario_controlled(
     req: &RecordRequest,
     ctl: &RecordControl,
-    mut edit: impl FnMut(&mut radcam_scenarios::SimEvent),
+    edit: impl FnMut(&mut radcam_scenarios::SimEvent),
     mut progress: impl FnMut(f64),
 ) -> Result<RecordSummary> {
     let part = partial_path(&req.out);
-    let mut sink = McapSink::create(&part)?;
+    // a write that fails half way (a full disk) leaves the complete chunks in the .part file
+    let counts = write_scenario(req, ctl, edit, &mut progress, &part).map_err(|e| match e {
+        e @ (Error::Mcap { .. } | Error::Io { .. }) if part.exists() => Error::Stopped {
+            part: part.clone(),
+            out: req.out.clone(),
+            source: Box::new(e),
+        },
+        e => e,
+    })?;
+    std::fs::rename(&part, &req.out).map_err(|source| Error::Io {
+        path: req.out.clone(),
+        source,
+    })?;
+    progress(1.0);
+    Ok(RecordSummary {
+        counts,
+        path: req.out.clone(),
+    })
+}
+
+fn write_scenario(
+    req: &RecordRequest,
+    ctl: &RecordControl,
+    mut edit: impl FnMut(&mut radcam_scenarios::SimEvent),
+    progress: &mut impl FnMut(f64),
+    part: &Path,
+) -> Result<BTreeMap<&'static str, u64>> {
+    let mut sink = McapSink::create(part)?;
     let sim = Simulator::new(&req.scenario, req.seed, req.duration_s);
     let cal = sim.calibration().clone();
     let entries = |pairs: &[(&str, String)]| -> BTreeMap<String, String> {
@@ -168,16 +195,7 @@ pub fn record_scenario_controlled(
             ]),
         )?;
     }
-    let counts = sink.finish()?;
-    std::fs::rename(&part, &req.out).map_err(|source| Error::Io {
-        path: req.out.clone(),
-        source,
-    })?;
-    progress(1.0);
-    Ok(RecordSummary {
-        counts,
-        path: req.out.clone(),
-    })
+    sink.finish()
 }
 
 #[cfg(test)]

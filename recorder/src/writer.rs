@@ -23,23 +23,34 @@ pub struct McapSink<W: Write + Seek> {
 impl McapSink<BufWriter<File>> {
     /// Creates `path` (truncating it).
     pub fn create(path: &Path) -> Result<Self> {
+        Self::create_with(path, true)
+    }
+
+    /// Creates `path` with zstd chunks, or uncompressed ones (`compressed` false: raw image
+    /// companions, where compression would cost more than the disk).
+    pub fn create_with(path: &Path, compressed: bool) -> Result<Self> {
         let file = File::create(path).map_err(|source| Error::Io {
             path: path.to_owned(),
             source,
         })?;
-        Self::new(BufWriter::with_capacity(1 << 20, file), path)
+        Self::new_with(BufWriter::with_capacity(1 << 20, file), path, compressed)
     }
 }
 
 impl<W: Write + Seek> McapSink<W> {
     /// Wraps a writer; `path` names it in errors.
     pub fn new(w: W, path: &Path) -> Result<Self> {
+        Self::new_with(w, path, true)
+    }
+
+    /// As [`McapSink::new`], with or without zstd.
+    pub fn new_with(w: W, path: &Path, compressed: bool) -> Result<Self> {
         let mcap_err = |source| Error::Mcap {
             path: path.to_owned(),
             source,
         };
         let writer = mcap::WriteOptions::new()
-            .compression(Some(mcap::Compression::Zstd))
+            .compression(compressed.then_some(mcap::Compression::Zstd))
             .chunk_size(Some(CHUNK_SIZE))
             // single-threaded zstd: the same bytes on every machine
             .compression_threads(0)

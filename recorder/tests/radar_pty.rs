@@ -185,3 +185,92 @@ fn records_uart_frames_resyncs_counts_gaps_and_survives_a_hangup() {
     assert_eq!(drops("radar_bad_frames"), Some(1));
     assert_eq!(drops("radar_frames"), Some(2));
 }
+
+/// Plays the radar's CLI on the master side: answers `Done` to every command except
+/// `badCommand`; returns the commands it received once the port closes.
+fn fake_cli(mut master: serialport::TTYPort) -> std::thread::JoinHandle<Vec<String>> {
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut got = Vec::new();
+        let mut line = Vec::new();
+        let mut buf = [0u8; 256];
+        let end = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < end {
+            let n = match master.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
+                Err(_) => break,
+            };
+            for &b in &buf[..n] {
+                if b != b'\n' {
+                    line.push(b);
+                    continue;
+                }
+                let cmd = String::from_utf8_lossy(&line).trim().to_owned();
+                line.clear();
+                let reply = if cmd == "badCommand" {
+                    format!("{cmd}\r\n'{cmd}' is not recognized as a CLI command\r\nmmwDemo:/>")
+                } else {
+                    format!("{cmd}\r\nDone\r\nmmwDemo:/>")
+                };
+                got.push(cmd);
+                if master.write_all(reply.as_bytes()).is_err() {
+                    return got;
+                }
+            }
+        }
+        got
+    })
+}
+
+fn cli_rig(dir: &Path, cli: &str, cfg_text: &str) -> radcam_recorder::live::rig::RadarConfig {
+    let cfg = dir.join("profile.cfg");
+    std::fs::write(&cfg, cfg_text).expect("cfg");
+    let toml = format!(
+        "[radar]\ndata_port = \"/dev/null\"\ncli_port = \"{cli}\"\nconfig = \"{}\"\n\
+         cli_timeout_ms = 5000\n",
+        cfg.display()
+    );
+    Rig::parse(&toml, Path::new("cli-rig.toml"))
+        .expect("rig")
+        .radar
+        .expect("radar")
+}
+
+#[test]
+fn sends_the_config_on_the_cli_port_and_reports_a_refused_command() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (master, slave) = serialport::TTYPort::pair().expect("pty");
+    let cli = slave.name().expect("name");
+    let radar = fake_cli(master);
+    let cfg = cli_rig(
+        dir.path(),
+        &cli,
+        "% comment line\nsensorStop\nflushCfg\n\ndfeDataOutputMode 1\nsensorStart\n",
+    );
+    let n = radcam_recorder::live::radar::send_config(&cfg).expect("config accepted");
+    assert_eq!(n, 4);
+    drop(slave);
+    let got = radar.join().expect("fake cli");
+    assert_eq!(
+        got,
+        [
+            "sensorStop",
+            "flushCfg",
+            "dfeDataOutputMode 1",
+            "sensorStart"
+        ]
+    );
+
+    let (master, slave) = serialport::TTYPort::pair().expect("pty");
+    let cli = slave.name().expect("name");
+    let radar = fake_cli(master);
+    let cfg = cli_rig(dir.path(), &cli, "sensorStop\nbadCommand\nsensorStart\n");
+    let e = radcam_recorder::live::radar::send_config(&cfg).expect_err("refused");
+    assert!(e.contains("badCommand") && e.contains("profile.cfg"), "{e}");
+    drop(slave);
+    assert_eq!(
+        radar.join().expect("fake cli"),
+        ["sensorStop", "badCommand"]
+    );
+}

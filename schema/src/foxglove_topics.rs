@@ -5,14 +5,17 @@ use crate::{ChannelSpec, Error, Result};
 use foxglove::Encode;
 pub use foxglove::messages as foxglove_messages;
 pub use foxglove::messages::{
-    ImageAnnotations, PackedElementField, PointCloud, RawImage, Timestamp, packed_element_field,
+    CompressedImage, ImageAnnotations, PackedElementField, PointCloud, RawImage, Timestamp,
+    packed_element_field,
 };
 
-/// Topic of [`RawImage`]: a decimated camera preview.
+/// Topic of [`RawImage`]: a decimated camera preview, or raw camera frames.
 pub const CAMERA_IMAGE: &str = "/camera/image";
+/// Topic of [`CompressedImage`]: JPEG camera frames (`image_policy = "jpeg"`).
+pub const CAMERA_IMAGE_COMPRESSED: &str = "/camera/image/compressed";
 /// Bulky topics the writer keeps in chunks of their own, so that a reader of the timing topics
 /// (replay) never reads or decompresses them.
-pub const BULK_TOPICS: &[&str] = &[CAMERA_IMAGE];
+pub const BULK_TOPICS: &[&str] = &[CAMERA_IMAGE, CAMERA_IMAGE_COMPRESSED];
 
 /// Topic of [`ImageAnnotations`]: detection boxes drawn over `/camera/image`.
 pub const CAMERA_ANNOTATIONS: &str = "/camera/annotations";
@@ -37,6 +40,7 @@ fn spec<T: Encode>(topic: &'static str) -> Result<ChannelSpec> {
 pub fn foxglove_channels() -> Result<Vec<ChannelSpec>> {
     Ok(vec![
         spec::<RawImage>(CAMERA_IMAGE)?,
+        spec::<CompressedImage>(CAMERA_IMAGE_COMPRESSED)?,
         spec::<ImageAnnotations>(CAMERA_ANNOTATIONS)?,
         spec::<PointCloud>(RADAR_POINTS)?,
     ])

@@ -1,5 +1,6 @@
 //! The camera source (feature `aravis`): a GenICam camera through libaravis →
-//! `/camera/frame`, `/camera/latch` and, by image policy, `/camera/image`.
+//! `/camera/frame`, `/camera/latch` and, by image policy, `/camera/image` (raw) or
+//! `/camera/image/compressed` (JPEG).
 //!
 //! - Frames: device timestamp (`buffer.timestamp()`, ns of the device clock), Aravis's system
 //!   timestamp (host realtime at the first packet; kept only for diagnosis) and the host
@@ -18,7 +19,9 @@ use super::bus::{Bus, host_now_ns};
 use super::rig::{CameraConfig, ImagePolicy};
 use aravis::prelude::*;
 use aravis::{Buffer, BufferStatus, Camera};
-use radcam_schema::foxglove_topics::{self, CAMERA_IMAGE, RawImage};
+use radcam_schema::foxglove_topics::{
+    self, CAMERA_IMAGE, CAMERA_IMAGE_COMPRESSED, CompressedImage, RawImage,
+};
 use radcam_schema::proto;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -78,6 +81,7 @@ struct Open {
     exposure_us: f64,
     encoding: &'static str,
     bytes_per_px: u32,
+    pixel_format: String,
 }
 
 fn open(cfg: &CameraConfig) -> Result<Open, String> {
@@ -139,6 +143,7 @@ fn open(cfg: &CameraConfig) -> Result<Open, String> {
         exposure_us,
         encoding,
         bytes_per_px,
+        pixel_format: pf,
     })
 }
 
@@ -155,7 +160,29 @@ fn buffer_bytes(b: &Buffer) -> Vec<u8> {
     unsafe { std::slice::from_raw_parts(ptr, len) }.to_vec()
 }
 
+/// JPEG-encodes an 8-bit mono or RGB/BGR frame; `None` for other formats or a short buffer.
+pub fn jpeg(data: &[u8], width: u32, height: u32, encoding: &str, quality: u8) -> Option<Vec<u8>> {
+    use jpeg_encoder::{ColorType, Encoder};
+    let (color, bpp) = match encoding {
+        "mono8" => (ColorType::Luma, 1),
+        "rgb8" => (ColorType::Rgb, 3),
+        "bgr8" => (ColorType::Bgr, 3),
+        _ => return None,
+    };
+    let need = width as usize * height as usize * bpp;
+    if data.len() < need {
+        return None;
+    }
+    let (w, h) = (u16::try_from(width).ok()?, u16::try_from(height).ok()?);
+    let mut out = Vec::with_capacity(need / 8);
+    Encoder::new(&mut out, quality)
+        .encode(&data[..need], w, h, color)
+        .ok()?;
+    Some(out)
+}
+
 struct Camera0 {
+    jpeg_failures: u64,
     seq: u64,
     last_frame_id: Option<u64>,
     frames_seen: u64,
@@ -249,7 +276,36 @@ fn on_frame(b: &Buffer, o: &Open, cfg: &CameraConfig, bus: &Bus, st: &mut Camera
         ImagePolicy::Raw | ImagePolicy::Jpeg => true,
         ImagePolicy::Decimated => st.frames_seen % u64::from(cfg.image_decimation) == 1,
     };
-    if keep && !o.encoding.is_empty() {
+    if keep && cfg.image_policy == ImagePolicy::Jpeg {
+        match jpeg(&buffer_bytes(b), w, h, o.encoding, cfg.jpeg_quality) {
+            Some(data) => {
+                let img = CompressedImage {
+                    timestamp: Some(foxglove_topics::timestamp(host)),
+                    frame_id: "camera".into(),
+                    data: data.into(),
+                    format: "jpeg".into(),
+                };
+                if let Ok(bytes) = foxglove_topics::encode(CAMERA_IMAGE_COMPRESSED, &img) {
+                    bus.send_encoded(CAMERA_IMAGE_COMPRESSED, host, bytes);
+                }
+            }
+            None => {
+                st.jpeg_failures += 1;
+                if st.jpeg_failures == 1 {
+                    bus.audit(
+                        "CONFIG_UPDATED",
+                        "jpeg",
+                        "none",
+                        format!(
+                            "image_policy jpeg: pixel format '{}' ({w}x{h}) cannot be \
+                             JPEG-encoded (8-bit mono or RGB only); no images are recorded",
+                            o.pixel_format
+                        ),
+                    );
+                }
+            }
+        }
+    } else if keep && !o.encoding.is_empty() {
         let img = RawImage {
             timestamp: Some(foxglove_topics::timestamp(host)),
             frame_id: "camera".into(),
@@ -269,6 +325,7 @@ fn on_frame(b: &Buffer, o: &Open, cfg: &CameraConfig, bus: &Bus, st: &mut Camera
 pub fn run(cfg: CameraConfig, bus: Bus) {
     let _ = aravis::Aravis::initialize();
     let mut st = Camera0 {
+        jpeg_failures: 0,
         seq: 0,
         last_frame_id: None,
         frames_seen: 0,
@@ -368,5 +425,25 @@ pub fn run(cfg: CameraConfig, bus: Bus) {
             bus.stats.camera_up.store(false, Ordering::Relaxed);
             bus.pause(reconnect);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jpeg_encodes_mono_and_rgb_and_refuses_the_rest() {
+        let mono: Vec<u8> = (0..64u32 * 48).map(|i| (i % 251) as u8).collect();
+        let j = jpeg(&mono, 64, 48, "mono8", 85).expect("mono8 encodes");
+        assert_eq!(&j[..2], &[0xFF, 0xD8]);
+        assert_eq!(&j[j.len() - 2..], &[0xFF, 0xD9]);
+        let rgb = vec![128u8; 64 * 48 * 3];
+        assert!(jpeg(&rgb, 64, 48, "rgb8", 50).is_some());
+        assert!(jpeg(&mono, 64, 48, "bayer_rggb8", 85).is_none());
+        assert!(
+            jpeg(&mono[..100], 64, 48, "mono8", 85).is_none(),
+            "short buffer"
+        );
     }
 }

@@ -167,6 +167,20 @@ pub struct OutputConfig {
     /// Progress line interval, ms.
     #[serde(default = "default_progress_ms")]
     pub progress_interval_ms: u64,
+    /// Chunk compression.
+    #[serde(default)]
+    pub compression: ChunkCompression,
+}
+
+/// Chunk compression of a live recording.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ChunkCompression {
+    /// zstd (the default).
+    #[default]
+    Zstd,
+    /// None: for raw images on a disk faster than zstd (`radcam bench record` tells).
+    None,
 }
 
 impl Default for OutputConfig {
@@ -175,6 +189,7 @@ impl Default for OutputConfig {
             queue_capacity: default_queue(),
             flush_interval_ms: default_flush_ms(),
             progress_interval_ms: default_progress_ms(),
+            compression: ChunkCompression::default(),
         }
     }
 }

@@ -251,7 +251,8 @@ pub fn record_rig(
     mut progress: impl FnMut(&Progress),
 ) -> Result<LiveSummary> {
     let part = partial_path(&req.out);
-    let mut sink = McapSink::create(&part)?;
+    let compressed = rig.output.compression == super::rig::ChunkCompression::Zstd;
+    let mut sink = McapSink::create_with(&part, compressed)?;
     let entries = |pairs: &[(&str, String)]| -> BTreeMap<String, String> {
         pairs
             .iter()
