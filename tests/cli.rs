@@ -917,3 +917,101 @@ fn sweep_grid_monte_carlo_and_tolerance_write_their_tables() {
         "wobble",
     );
 }
+
+#[test]
+fn record_rig_rejects_a_bad_rig_file_naming_file_and_key() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let rig = dir.path().join("bad-rig.toml");
+    std::fs::write(
+        &rig,
+        "[radar]\ndata_port = \"/dev/ttyACM1\"\nbaud_rate = 921600\n",
+    )
+    .expect("write");
+    let out = dir.path().join("r.mcap");
+    let o = radcam(&[
+        "record",
+        "--rig",
+        rig.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code(&o), 2);
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("bad-rig.toml") && err.contains("baud_rate"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    // --seed and --realtime-factor belong to --scenario
+    let o = radcam(&[
+        "record",
+        "--rig",
+        rig.to_str().expect("utf-8"),
+        "--seed",
+        "3",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code(&o), 2);
+}
+
+#[cfg(not(feature = "aravis"))]
+#[test]
+fn a_camera_rig_without_the_aravis_feature_says_how_to_build_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let rig = dir.path().join("cam.toml");
+    std::fs::write(&rig, "[camera]\naddress = \"127.0.0.1\"\n").expect("write");
+    let out = dir.path().join("c.mcap");
+    let o = radcam(&[
+        "record",
+        "--rig",
+        rig.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        text(&o.stderr).contains("--features aravis"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn a_radar_rig_records_until_its_duration_and_reports_the_port_down() {
+    // a data port that does not exist: the recording runs, says so, and ends on time
+    let dir = tempfile::tempdir().expect("tmp");
+    let rig = dir.path().join("radar.toml");
+    std::fs::write(
+        &rig,
+        "[radar]\ndata_port = \"/dev/radcam-no-such-port\"\n[node]\nstats_hz = 10\n",
+    )
+    .expect("write");
+    let out = dir.path().join("r.mcap");
+    let o = radcam(&[
+        "record",
+        "--rig",
+        rig.to_str().expect("utf-8"),
+        "--duration",
+        "0.5",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("duration reached"));
+    let o = radcam(&["inspect", "--json", out.to_str().expect("utf-8")]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let count = |topic: &str| {
+        v["channels"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["topic"] == topic))
+            .and_then(|c| c["messages"].as_u64())
+            .unwrap_or(0)
+    };
+    assert!(count("/audit") >= 1, "LINK_DOWN_UP for the missing port");
+    assert!(
+        count("/node/stats") >= 2,
+        "node stats, and the final sample"
+    );
+    assert_eq!(v["metadata"]["radcam.recording"]["source"], "rig");
+}

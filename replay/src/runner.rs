@@ -430,7 +430,7 @@ pub fn replay_into(
     let cal_json = meta
         .get(metadata::CALIBRATION_METADATA)
         .and_then(|m| m.get(metadata::CALIBRATION_JSON_KEY))
-        .ok_or_else(|| missing("no calibration record (metadata 'radcam.calibration')"))?;
+        .ok_or_else(|| missing("no calibration record (metadata 'radcam.calibration'; a rig recording carries one when its rig file names `calibration`)"))?;
     let mut cal = CalibrationRecord::from_json(cal_json).map_err(|source| Error::Calibration {
         path: path.to_owned(),
         source,

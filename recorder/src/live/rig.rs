@@ -13,6 +13,14 @@ pub struct Rig {
     /// Rig identifier written into the recording's metadata.
     #[serde(default)]
     pub rig_id: Option<String>,
+    /// The active calibration record (JSON, as `radcam calib` manages it), relative to the rig
+    /// file; embedded in the recording so that it replays on its own.
+    #[serde(default)]
+    pub calibration: Option<PathBuf>,
+    /// The calibration record, verified: (`cal_version`, canonical JSON). Filled by
+    /// [`Rig::load`].
+    #[serde(skip)]
+    pub calibration_record: Option<(u64, String)>,
     /// The camera (needs the `aravis` feature).
     pub camera: Option<CameraConfig>,
     /// The TI mmWave radar.
@@ -301,7 +309,7 @@ impl Rig {
 
     /// Parses rig TOML; `path` names it in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Self, RigError> {
-        let rig: Rig = toml::from_str(text).map_err(|source| RigError::Toml {
+        let mut rig: Rig = toml::from_str(text).map_err(|source| RigError::Toml {
             path: path.to_owned(),
             source,
         })?;
@@ -373,6 +381,14 @@ impl Rig {
         if rig.output.flush_interval_ms == 0 {
             return Err(bad("output.flush_interval_ms", "must be at least 1".into()));
         }
+        if let Some(c) = &rig.calibration {
+            let file = path.parent().map_or_else(|| c.clone(), |d| d.join(c));
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| bad("calibration", format!("{}: {e}", file.display())))?;
+            let rec = radcam_fusion::calib::CalibrationRecord::from_json(&text)
+                .map_err(|e| bad("calibration", format!("{}: {e}", file.display())))?;
+            rig.calibration_record = Some((rec.cal_version, rec.canonical_json()));
+        }
         Ok(rig)
     }
 }
@@ -402,6 +418,30 @@ mod tests {
         assert_eq!(r.baud, 921_600);
         assert_eq!(r.cpu_hz, 200e6);
         assert_eq!(rig.output.flush_interval_ms, 1000);
+    }
+
+    #[test]
+    fn calibration_is_verified_and_embedded_relative_to_the_rig_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let sc = radcam_scenarios::Scenario::demo().expect("demo");
+        let cal = radcam_scenarios::Simulator::new(&sc, 1, 1.0)
+            .calibration()
+            .clone();
+        std::fs::write(dir.path().join("cal.json"), cal.canonical_json()).expect("write");
+        let rig_path = dir.path().join("rig.toml");
+        let text = "calibration = \"cal.json\"\n[ptp]\n";
+        let rig = Rig::parse(text, &rig_path).expect("rig");
+        let (v, json) = rig.calibration_record.expect("embedded");
+        assert_eq!(v, cal.cal_version);
+        assert_eq!(json, cal.canonical_json());
+        // one changed digit: the CRC no longer matches
+        let bad = cal
+            .canonical_json()
+            .replacen("\"fx_px\":", "\"fx_px\":1", 1);
+        std::fs::write(dir.path().join("cal.json"), bad).expect("write");
+        let e = Rig::parse(text, &rig_path).expect_err("bad CRC");
+        let m = e.to_string();
+        assert!(m.contains("calibration") && m.contains("cal.json"), "{m}");
     }
 
     #[test]

@@ -271,10 +271,22 @@ pub fn record_rig(
                     .map_or("until stopped".into(), |d| d.to_string()),
             ),
             (keys::CONFIG_VERSION, "1".to_owned()),
+            (
+                keys::CAL_VERSION,
+                rig.calibration_record
+                    .as_ref()
+                    .map_or("0".into(), |(v, _)| v.to_string()),
+            ),
             ("host_start_ns", host_now_ns().to_string()),
         ]),
     )?;
     sink.metadata(RIG_METADATA, entries(&[("toml", req.rig_toml.clone())]))?;
+    if let Some((_, json)) = &rig.calibration_record {
+        sink.metadata(
+            metadata::CALIBRATION_METADATA,
+            entries(&[(metadata::CALIBRATION_JSON_KEY, json.clone())]),
+        )?;
+    }
     sink.flush_chunk()?;
 
     let stop = Arc::new(AtomicBool::new(false));
