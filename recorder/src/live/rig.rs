@@ -187,7 +187,7 @@ pub enum ChunkCompression {
     /// zstd (the default).
     #[default]
     Zstd,
-    /// None: for raw images on a disk faster than zstd (`radcam bench record` tells).
+    /// None (images are always in an uncompressed companion file; this is the timing file).
     None,
 }
 

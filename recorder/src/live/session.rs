@@ -6,11 +6,16 @@
 //! recoverable with `radcam recover`). A stop request (Ctrl-C, SIGTERM, `--duration`) stops the
 //! sources, drains the queue and finalizes the file with its summary and index. A write error
 //! (a full disk) stops recording cleanly and says how to recover what was written.
+//!
+//! Images (any `image_policy` but `none`) go to an uncompressed companion, `REC.images.mcap`,
+//! named in the main file's `radcam.recording` metadata (`images_file`): the timing file that
+//! replay reads holds no image byte.
 
 use super::bus::{Bus, Item, LiveStats, host_now_ns};
 use super::rig::Rig;
 use crate::sim_source::partial_path;
 use crate::{Error, McapSink, Result};
+use radcam_schema::foxglove_topics;
 use radcam_schema::metadata::{self, keys};
 use radcam_schema::topics::AUDIT;
 use std::collections::BTreeMap;
@@ -218,8 +223,12 @@ fn spawn_sources(rig: &Rig, bus: &Bus) -> Result<Vec<std::thread::JoinHandle<()>
     Ok(handles)
 }
 
+type FileSink = McapSink<std::io::BufWriter<std::fs::File>>;
+
 struct Writer {
-    sink: McapSink<std::io::BufWriter<std::fs::File>>,
+    sink: FileSink,
+    /// The image companion (`OUT.images.mcap`), when the rig records images.
+    images: Option<FileSink>,
     next_audit_id: u64,
 }
 
@@ -231,7 +240,12 @@ impl Writer {
                 topic,
                 log_time_ns,
                 data,
-            } => self.sink.write_encoded(topic, log_time_ns, &data),
+            } => match &mut self.images {
+                Some(images) if foxglove_topics::BULK_TOPICS.contains(&topic) => {
+                    images.write_encoded(topic, log_time_ns, &data)
+                }
+                _ => self.sink.write_encoded(topic, log_time_ns, &data),
+            },
             Item::Audit(mut ev) => {
                 self.next_audit_id += 1;
                 ev.event_id = self.next_audit_id;
@@ -240,7 +254,24 @@ impl Writer {
             }
         }
     }
+
+    fn flush(&mut self) -> Result<()> {
+        self.sink.flush_chunk()?;
+        if let Some(images) = &mut self.images {
+            images.flush_chunk()?;
+        }
+        Ok(())
+    }
 }
+
+/// The image companion of a live recording: `REC.mcap` → `REC.images.mcap`.
+pub fn images_path(out: &Path) -> PathBuf {
+    let stem = out.file_stem().unwrap_or_default().to_string_lossy();
+    out.with_file_name(format!("{stem}.images.mcap"))
+}
+
+/// Metadata key (in `radcam.recording`) naming the image companion file.
+pub const IMAGES_FILE_KEY: &str = "images_file";
 
 /// Records the rig until `interrupt` is set or the duration elapses. `progress` gets a
 /// snapshot every `output.progress_interval_ms`.
@@ -252,6 +283,11 @@ pub fn record_rig(
 ) -> Result<LiveSummary> {
     let part = partial_path(&req.out);
     let compressed = rig.output.compression == super::rig::ChunkCompression::Zstd;
+    let records_images = rig
+        .camera
+        .as_ref()
+        .is_some_and(|c| c.image_policy != super::rig::ImagePolicy::None);
+    let images_part = partial_path(&images_path(&req.out));
     let mut sink = McapSink::create_with(&part, compressed)?;
     let entries = |pairs: &[(&str, String)]| -> BTreeMap<String, String> {
         pairs
@@ -278,6 +314,18 @@ pub fn record_rig(
                     .map_or("0".into(), |(v, _)| v.to_string()),
             ),
             ("host_start_ns", host_now_ns().to_string()),
+            (
+                IMAGES_FILE_KEY,
+                if records_images {
+                    images_path(&req.out)
+                        .file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into_owned()
+                } else {
+                    String::new()
+                },
+            ),
         ]),
     )?;
     sink.metadata(RIG_METADATA, entries(&[("toml", req.rig_toml.clone())]))?;
@@ -288,6 +336,15 @@ pub fn record_rig(
         )?;
     }
     sink.flush_chunk()?;
+    // images go to an uncompressed companion: the timing file stays small, a replay never reads
+    // an image byte, and raw frames are written at disk speed (radcam bench record)
+    let images = if records_images {
+        let mut s = McapSink::create_with(&images_part, false)?;
+        s.metadata(RIG_METADATA, entries(&[("toml", req.rig_toml.clone())]))?;
+        Some(s)
+    } else {
+        None
+    };
 
     let stop = Arc::new(AtomicBool::new(false));
     let (bus, rx) = Bus::new(rig.output.queue_capacity, stop.clone());
@@ -296,6 +353,7 @@ pub fn record_rig(
     drop(bus);
     let mut w = Writer {
         sink,
+        images,
         next_audit_id: 0,
     };
 
@@ -327,7 +385,7 @@ pub fn record_rig(
         let step = step.and_then(|()| {
             if last_flush.elapsed() >= flush_every {
                 last_flush = Instant::now();
-                w.sink.flush_chunk()
+                w.flush()
             } else {
                 Ok(())
             }
@@ -364,7 +422,15 @@ pub fn record_rig(
     w.sink.write(fin.host_ns, &fin).map_err(stopped)?;
     let dt = last_progress.elapsed().as_secs_f64();
     let last = snapshot(rig, &stats, started.elapsed().as_secs_f64(), &prev, dt);
-    let counts = w.sink.finish().map_err(stopped)?;
+    let mut counts = w.sink.finish().map_err(stopped)?;
+    if let Some(images) = w.images {
+        let image_counts = images.finish().map_err(stopped)?;
+        for (topic, n) in image_counts {
+            *counts.entry(topic).or_insert(0) += n;
+        }
+        let out = images_path(&req.out);
+        std::fs::rename(&images_part, &out).map_err(|source| Error::Io { path: out, source })?;
+    }
     std::fs::rename(&part, &req.out).map_err(|source| Error::Io {
         path: req.out.clone(),
         source,
