@@ -229,3 +229,41 @@ fn a_full_disk_stops_the_recording_cleanly_and_leaves_a_recoverable_file() {
     assert!(info.contains("/camera/frame"), "{info}");
     drop(disk);
 }
+
+#[test]
+fn sigterm_finalizes_a_rig_recording() {
+    // a radar whose port is missing: the recording runs (and says the link is down) until
+    // SIGTERM, then finalizes with its summary
+    let dir = tempfile::tempdir().expect("tmp");
+    let rig = dir.path().join("rig.toml");
+    std::fs::write(
+        &rig,
+        "[radar]\ndata_port = \"/dev/radcam-no-such-port\"\n[node]\nstats_hz = 50\n\
+         [output]\nflush_interval_ms = 20\n",
+    )
+    .expect("write");
+    let out = dir.path().join("rig.mcap");
+    let part = dir.path().join("rig.mcap.part");
+    let mut child = radcam()
+        .args(["--quiet", "record", "--rig"])
+        .arg(&rig)
+        .arg("--out")
+        .arg(&out)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("radcam starts");
+    // metadata, then node stats flushed every 20 ms
+    wait_for_size(&part, 8_000, &mut child);
+    signal(&child, "-TERM");
+    let st = child.wait().expect("wait");
+    assert!(
+        st.success(),
+        "SIGTERM must end the recording cleanly: {st:?}"
+    );
+    assert!(out.exists() && !part.exists());
+    let info = inspect_json(&out).to_string();
+    assert!(
+        info.contains("/node/stats") && info.contains("\"rig\""),
+        "{info}"
+    );
+}

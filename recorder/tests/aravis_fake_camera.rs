@@ -139,6 +139,8 @@ fn records_the_fake_camera_passively_and_reconnects_after_it_dies() {
             .iter()
             .all(|f| f.width_px > 0 && f.height_px > 0 && f.device_ns > 0)
     );
+    // the fake camera stamps frames with host realtime, as Aravis's system timestamp is
+    assert!(frames.iter().all(|f| f.aravis_system_ns > 0));
     let kinds: Vec<(&str, &str)> = audits
         .iter()
         .map(|a| (a.kind.as_str(), a.new_state.as_str()))

@@ -446,6 +446,7 @@ fn camera(rig: &Rig, st: &mut Stream, out: &mut Out) {
             timestamp_marks: proto::FrameInstant::ExposureStart as i32,
             width_px: c.width_px,
             height_px: c.height_px,
+            aravis_system_ns: 0,
         }),
     ));
 

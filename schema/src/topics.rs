@@ -112,6 +112,7 @@ mod tests {
             timestamp_marks: proto::FrameInstant::ExposureStart as i32,
             width_px: 1440,
             height_px: 1080,
+            aravis_system_ns: 1_795_000_000_000_000_000,
         });
         round_trip(proto::CameraLatch {
             seq: 3,

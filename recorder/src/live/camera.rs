@@ -3,7 +3,7 @@
 //! `/camera/image/compressed` (JPEG).
 //!
 //! - Frames: device timestamp (`buffer.timestamp()`, ns of the device clock), Aravis's system
-//!   timestamp (host realtime at the first packet; kept only for diagnosis) and the host
+//!   timestamp (`aravis_system_ns`: host realtime at the first packet; for diagnosis) and the host
 //!   `CLOCK_MONOTONIC_RAW` read when the buffer was popped (`host_arrival_ns`).
 //! - Latch pairs, in bursts: host read, the latch command, host read (only the command is
 //!   bracketed), then the latched value. The latch feature is detected: SFNC `TimestampLatch` /
@@ -264,6 +264,7 @@ fn on_frame(b: &Buffer, o: &Open, cfg: &CameraConfig, bus: &Bus, st: &mut Camera
             timestamp_marks: proto::FrameInstant::Unspecified as i32,
             width_px: w,
             height_px: h,
+            aravis_system_ns: b.system_timestamp() as i64,
         },
     );
     s.camera_frames.fetch_add(1, Ordering::Relaxed);
