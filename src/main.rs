@@ -131,6 +131,22 @@ enum Command {
         #[arg(long, value_name = "F", conflicts_with = "rig")]
         realtime_factor: Option<f64>,
     },
+    /// Cut an incident slice that replays and diagnoses on its own: every channel in the
+    /// window, plus metadata, the audit history, a lead-in of latches and PTP status, and each
+    /// other channel's last message before the window.
+    Extract {
+        /// Recording.
+        recording: PathBuf,
+        /// The window, seconds from the recording's first message: A..B.
+        #[arg(long, value_name = "A..B")]
+        window: radcam_replay::extract::Window,
+        /// Seconds of latches and PTP status kept before the window.
+        #[arg(long, default_value_t = radcam_replay::extract::DEFAULT_LEAD_IN_S)]
+        lead_in: f64,
+        /// The slice.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Rewrite every intact chunk of a damaged or unfinished recording (a killed recorder's
     /// OUT.part) as a complete, indexed MCAP.
     Recover {
@@ -404,6 +420,31 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Recover { broken, out } => record_cmd::recover(&broken, &out, show(false)),
+        Command::Extract {
+            recording,
+            window,
+            lead_in,
+            out,
+        } => {
+            if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+                create_dir(parent)?;
+            }
+            let s = radcam_replay::extract::extract(&recording, window, lead_in, &out)?;
+            if !quiet {
+                let total: u64 = s.counts.values().sum();
+                eprintln!(
+                    "extracted {window} s of {} to {}: {total} messages ({} carried in from \
+                     before the window)",
+                    recording.display(),
+                    out.display(),
+                    s.carried_in
+                );
+                for (topic, n) in &s.counts {
+                    eprintln!("  {topic:<26} {n}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Replay {
             recording,
             out,

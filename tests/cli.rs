@@ -1015,3 +1015,47 @@ fn a_radar_rig_records_until_its_duration_and_reports_the_port_down() {
     );
     assert_eq!(v["metadata"]["radcam.recording"]["source"], "rig");
 }
+
+#[test]
+fn extract_cuts_a_slice_that_replays_on_its_own() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let rec = short_recording(dir.path());
+    let slice = dir.path().join("slice.mcap");
+    let s = |p: &Path| p.to_str().expect("utf-8").to_owned();
+    let o = radcam(&["extract", &s(&rec), "--window", "4..7", "--out", &s(&slice)]);
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("carried in"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = radcam(&["inspect", "--json", &s(&slice)]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let count = |topic: &str| {
+        v["channels"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["topic"] == topic))
+            .and_then(|c| c["messages"].as_u64())
+            .unwrap_or(0)
+    };
+    // 3 s of a 30 fps camera, plus the last frame before the window
+    let frames = count("/camera/frame");
+    assert!((90..=92).contains(&frames), "{frames} frames");
+    // latches from the 4 s before the window too (lead-in capped by the recording start)
+    assert!(
+        count("/camera/latch") > 7 * 8 - 8,
+        "{}",
+        count("/camera/latch")
+    );
+    assert_eq!(v["metadata"]["radcam.slice"]["window_s"], "4..7");
+    assert!(v["metadata"]["radcam.calibration"]["json"].is_string());
+    let rep = dir.path().join("rep");
+    let o = radcam(&["--quiet", "replay", &s(&slice), "--out", &s(&rep)]);
+    assert_ne!(code(&o), 2, "{}", text(&o.stderr));
+    assert!(rep.join("gates.parquet").exists());
+    // windows that make no sense are bad input
+    for w in ["7..4", "30..40", "x..2"] {
+        let o = radcam(&["extract", &s(&rec), "--window", w, "--out", &s(&slice)]);
+        assert_eq!(code(&o), 2, "{w}: {}", text(&o.stderr));
+    }
+}

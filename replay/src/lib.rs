@@ -7,6 +7,7 @@
 
 pub mod calib_file;
 pub mod error;
+pub mod extract;
 pub mod faults;
 pub mod gates_file;
 pub mod inspect;
