@@ -131,6 +131,18 @@ enum Command {
         #[arg(long, value_name = "F", conflicts_with = "rig")]
         realtime_factor: Option<f64>,
     },
+    /// The field playbook: evidence → discriminator → suspected domain → first fix, for the
+    /// whole recording or a symptom window. Exit 0 healthy, 1 a suspected fault or inconclusive.
+    Diagnose {
+        /// Recording.
+        recording: PathBuf,
+        /// The symptom window, seconds from the recording's first message: A..B.
+        #[arg(long, value_name = "A..B")]
+        window: Option<radcam_replay::extract::Window>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Cut an incident slice that replays and diagnoses on its own: every channel in the
     /// window, plus metadata, the audit history, a lead-in of latches and PTP status, and each
     /// other channel's last message before the window.
@@ -420,6 +432,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Recover { broken, out } => record_cmd::recover(&broken, &out, show(false)),
+        Command::Diagnose {
+            recording,
+            window,
+            json,
+        } => {
+            let d = radcam_replay::diagnose::diagnose(&recording, window)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&d)?);
+            } else if !quiet {
+                print!("{}", diagnosis_text(&d));
+            }
+            Ok(if d.domain == "healthy" {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
         Command::Extract {
             recording,
             window,
@@ -841,6 +870,51 @@ fn colour_verdicts(table: &str) -> String {
             format!("{line}\n")
         })
         .collect()
+}
+
+/// The diagnosis as text: verdict, why, first fix, the evidence table and the snapshots.
+fn diagnosis_text(d: &radcam_replay::diagnose::Diagnosis) -> String {
+    use std::fmt::Write as _;
+    let opt = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.3}"));
+    let mut s = String::new();
+    let _ = writeln!(s, "diagnosis: {}", d.domain);
+    let _ = writeln!(s, "  why:       {}", d.discriminator);
+    let _ = writeln!(s, "  first fix: {}", d.first_fix);
+    let _ = writeln!(
+        s,
+        "evidence (window {:.1}..{:.1} s):",
+        d.window_s[0], d.window_s[1]
+    );
+    let _ = writeln!(s, "  {:<26} {:>12} {:>10}  ", "signal", "value", "limit");
+    for e in &d.evidence {
+        let _ = writeln!(
+            s,
+            "  {:<26} {:>12} {:>10}  {}{}",
+            e.name,
+            opt(e.value),
+            e.threshold,
+            if e.flagged { "! " } else { "  " },
+            e.about
+        );
+    }
+    let _ = writeln!(
+        s,
+        "snapshots:\n  {:<7} {:>15} {:>12} {:>12} {:>12} {:>12}",
+        "", "span s", "reproj p95", "assoc fail", "radar p99ms", "ptp p99 us"
+    );
+    for n in &d.snapshots {
+        let _ = writeln!(
+            s,
+            "  {:<7} {:>15} {:>12} {:>12} {:>12} {:>12}",
+            n.label,
+            format!("{:.1}..{:.1}", n.start_s, n.end_s),
+            opt(n.reprojection_p95_px),
+            opt(n.association_fail_rate),
+            opt(n.radar_arrival_p99_ms),
+            opt(n.ptp_offset_p99_us)
+        );
+    }
+    s
 }
 
 /// A flag set by SIGINT or SIGTERM: recordings stop and finalize their file.

@@ -636,7 +636,9 @@ fn record_takes_a_library_name_and_lists_the_library_for_an_unknown_one() {
             "--out",
             out.to_str().expect("utf8"),
         ],
-        "known: demo, separated, crossing, close_pair, multipath, dense_clutter",
+        "known: demo, separated, crossing, close_pair, multipath, ptp_holdover, extrinsic_creep, \
+         latency_jitter, radar_stall, radar_clock_reference, thermal_mechanics, \
+         thermal_time_offset, misaligned_time, firmware_update, reflective_ghosts, dense_clutter",
     );
 }
 

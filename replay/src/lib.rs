@@ -6,6 +6,7 @@
 //! the same results.
 
 pub mod calib_file;
+pub mod diagnose;
 pub mod error;
 pub mod extract;
 pub mod faults;

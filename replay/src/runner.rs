@@ -207,6 +207,7 @@ struct MetricParts<'a> {
     residual_center_px: Cow<'a, [(i64, f64)]>,
     residual_edge_px: Cow<'a, [(i64, f64)]>,
     association: Cow<'a, [(i64, u64, u64)]>,
+    radar_unmatched: Cow<'a, [(i64, u64, u64)]>,
     switches: Cow<'a, [(i64, u64, u64)]>,
     stale: Cow<'a, [(i64, u64, u64)]>,
     latency_camera_ms: Cow<'a, [(i64, f64)]>,
@@ -258,6 +259,7 @@ fn metric_set(p: MetricParts<'_>) -> MetricSet {
     }
     for (name, counts) in [
         ("association_fail_rate", p.association),
+        ("radar_unmatched_rate", p.radar_unmatched),
         ("track_id_switch_rate", p.switches),
         ("stale_fusion_rate", p.stale),
         ("frame_drop_rate", p.frame_drops),
@@ -379,6 +381,8 @@ struct State<'s> {
     residual_px: Samples,
     residual_center_px: Samples,
     residual_edge_px: Samples,
+    /// Radar objects in the image without a detection partner, per fused frame.
+    radar_unmatched: Counts,
     association: Counts,
     switches: Counts,
     camera_frames: u64,
@@ -540,6 +544,7 @@ pub fn replay_into(
         residual_px: Vec::new(),
         residual_center_px: Vec::new(),
         residual_edge_px: Vec::new(),
+        radar_unmatched: Vec::new(),
         association: Vec::new(),
         switches: Vec::new(),
         camera_frames: 0,
@@ -737,6 +742,7 @@ macro_rules! metric_parts {
                 $wrap!($st.packet_drops[3]),
             ],
             association: $wrap!($st.association),
+            radar_unmatched: $wrap!($st.radar_unmatched),
             // against truth when the recording has it, else against the camera's object ids
             switches: if $st.has_truth {
                 $wrap!($st.switches)
@@ -1324,6 +1330,14 @@ impl State<'_> {
         let a = associate(&boxes, &projected, &assoc_cfg);
         self.association
             .push((t, a.unmatched_detections.len() as u64, boxes.len() as u64));
+        if !projected.is_empty() {
+            let matched: std::collections::BTreeSet<usize> = a.pairs().map(|c| c.object).collect();
+            self.radar_unmatched.push((
+                t,
+                (projected.len() - matched.len()) as u64,
+                projected.len() as u64,
+            ));
+        }
         self.record_associations(p, &boxes, &projected, &a);
         let band_of_detection = self.detection_bands(p);
         if !band_of_detection.is_empty() {

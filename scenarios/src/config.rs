@@ -36,6 +36,30 @@ pub struct Scenario {
     /// Targets.
     #[serde(rename = "target", default)]
     pub targets: Vec<TargetConfig>,
+    /// What `radcam diagnose` should find in a recording of this scenario (the playbook).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<ExpectConfig>,
+}
+
+/// The domains `radcam diagnose` can name.
+pub const DIAGNOSIS_DOMAINS: &[&str] = &[
+    "time_sync",
+    "latency",
+    "extrinsic",
+    "intrinsic",
+    "association",
+    "egress_qos",
+    "calibration_change",
+    "healthy",
+];
+
+/// `[expect]`: the scenario's expected diagnosis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectConfig {
+    /// The domain `radcam diagnose` must name: `time_sync`, `latency`, `extrinsic`,
+    /// `intrinsic`, `association`, `egress_qos`, `calibration_change` or `healthy`.
+    pub diagnosis: String,
 }
 
 /// Rig identity.
@@ -64,6 +88,14 @@ pub struct MountConfig {
     pub position_m: [f64; 3],
     /// Roll, pitch, yaw about the rig axes, degrees.
     pub rpy_deg: [f64; 3],
+    /// Mechanical creep after calibration: roll, pitch, yaw change per hour, degrees (the
+    /// calibration keeps the mount at t = 0). Radar mount only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creep_rpy_deg_per_h: Option<[f64; 3]>,
+    /// Thermal flex: roll, pitch, yaw change per °C away from the temperature at t = 0,
+    /// degrees. Radar mount only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creep_rpy_deg_per_c: Option<[f64; 3]>,
 }
 
 /// A device oscillator relative to the host clock.
@@ -222,6 +254,29 @@ pub struct RadarConfig {
     /// Reflective wall that makes multipath ghosts; none when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multipath: Option<MultipathConfig>,
+    /// Extra delay before frames reach the host that the calibration does not know about, ms
+    /// (a misaligned radar time offset: every CRC clean, the time wrong).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uncalibrated_delay_ms: Option<f64>,
+    /// Extra delay per °C away from the temperature at t = 0, ms/°C (a time offset that drifts
+    /// with temperature, unknown to the calibration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uncalibrated_delay_ms_per_c: Option<f64>,
+    /// A firmware update part way through the recording.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firmware_update: Option<FirmwareUpdateConfig>,
+}
+
+/// A radar firmware update during the recording: from `at_s` on, frames reach the host
+/// `added_delay_ms` later, and the node logs `CONFIG_UPDATED` (config version 1 → 2) with no
+/// new calibration.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirmwareUpdateConfig {
+    /// When, s from the start.
+    pub at_s: f64,
+    /// Added delay, ms.
+    pub added_delay_ms: f64,
 }
 
 /// A reflective wall parallel to the rig's x axis: each target, with some probability per
@@ -380,6 +435,22 @@ impl Scenario {
             Ok(())
         };
         positive("duration_s", self.duration_s)?;
+        if let Some(e) = &self.expect
+            && !DIAGNOSIS_DOMAINS.contains(&e.diagnosis.as_str())
+        {
+            return Err(bad(
+                "expect.diagnosis",
+                format!("'{}' is not one of {DIAGNOSIS_DOMAINS:?}", e.diagnosis),
+            ));
+        }
+        if let Some(fw) = &self.radar.firmware_update
+            && !(fw.at_s >= 0.0 && fw.added_delay_ms.is_finite())
+        {
+            return Err(bad(
+                "radar.firmware_update",
+                "needs at_s >= 0 and a finite added_delay_ms".into(),
+            ));
+        }
         positive("camera.fps", self.camera.fps)?;
         positive("camera.tick_hz", self.camera.tick_hz)?;
         positive("camera.fx_px", self.camera.fx_px)?;

@@ -28,6 +28,40 @@ pub const LIBRARY: &[(&str, &str)] = &[
     ("crossing", include_str!("../library/crossing.toml")),
     ("close_pair", include_str!("../library/close_pair.toml")),
     ("multipath", include_str!("../library/multipath.toml")),
+    ("ptp_holdover", include_str!("../library/ptp_holdover.toml")),
+    (
+        "extrinsic_creep",
+        include_str!("../library/extrinsic_creep.toml"),
+    ),
+    (
+        "latency_jitter",
+        include_str!("../library/latency_jitter.toml"),
+    ),
+    ("radar_stall", include_str!("../library/radar_stall.toml")),
+    (
+        "radar_clock_reference",
+        include_str!("../library/radar_clock_reference.toml"),
+    ),
+    (
+        "thermal_mechanics",
+        include_str!("../library/thermal_mechanics.toml"),
+    ),
+    (
+        "thermal_time_offset",
+        include_str!("../library/thermal_time_offset.toml"),
+    ),
+    (
+        "misaligned_time",
+        include_str!("../library/misaligned_time.toml"),
+    ),
+    (
+        "firmware_update",
+        include_str!("../library/firmware_update.toml"),
+    ),
+    (
+        "reflective_ghosts",
+        include_str!("../library/reflective_ghosts.toml"),
+    ),
     (
         "dense_clutter",
         include_str!("../library/dense_clutter.toml"),

@@ -335,8 +335,51 @@ fn secs(rig: &Rig, t_ns: i64) -> f64 {
     (t_ns - rig.t0_ns) as f64 * 1e-9
 }
 
+/// The mount's mechanical creep at `ts` s: a rotation about the sensor's own origin.
+fn mount_creep(rig: &Rig, m: &MountConfig, ts: f64) -> Isometry3<f64> {
+    let mut rpy = [0.0f64; 3];
+    if let Some(per_h) = m.creep_rpy_deg_per_h {
+        for (a, d) in rpy.iter_mut().zip(per_h) {
+            *a += d * ts / 3600.0;
+        }
+    }
+    if let Some(per_c) = m.creep_rpy_deg_per_c {
+        let dt = rig.temperature.at(ts) - rig.temperature.at(0.0);
+        for (a, d) in rpy.iter_mut().zip(per_c) {
+            *a += d * dt;
+        }
+    }
+    if rpy == [0.0; 3] {
+        return Isometry3::identity();
+    }
+    // rig axes → the sensor's: rotate in the rig frame, expressed about the sensor origin
+    let q = nalgebra::UnitQuaternion::from_euler_angles(
+        rpy[0].to_radians(),
+        rpy[1].to_radians(),
+        rpy[2].to_radians(),
+    );
+    let r = rig.rig_from_radar.rotation;
+    Isometry3::from_parts(nalgebra::Translation3::identity(), r.inverse() * q * r)
+}
+
 fn audit(rig: &Rig, _st: &mut Stream, out: &mut Out) {
     let cal = &rig.calibration;
+    if let Some(fw) = &rig.scenario.radar.firmware_update {
+        let t = rig.t0_ns + (fw.at_s * 1e9).round() as i64;
+        out.push((
+            t,
+            SimMessage::Audit(proto::AuditEvent {
+                event_id: 3,
+                event_ts_ns: t,
+                kind: "CONFIG_UPDATED".into(),
+                old_state: "1".into(),
+                new_state: "2".into(),
+                cal_version: cal.cal_version,
+                config_version: 2,
+                detail: "radar firmware updated; calibration unchanged".into(),
+            }),
+        ));
+    }
     for (id, kind, detail) in [
         (
             1,
@@ -651,8 +694,9 @@ fn radar(rig: &Rig, st: &mut Stream, out: &mut Out) {
     let ts = secs(rig, t_ns);
     let device_ns = rig.radar_clock.device_ns(t_ns);
     let cycles = ((device_ns.max(0) as f64) * r.cpu_hz / 1e9).round() as u64;
-    let radar_from_rig = rig.rig_from_radar.inverse();
-    let radar_origin_rig = rig.rig_from_radar * Point3::origin();
+    let rig_from_radar = rig.rig_from_radar * mount_creep(rig, &r.mount, ts);
+    let radar_from_rig = rig_from_radar.inverse();
+    let radar_origin_rig = rig_from_radar * Point3::origin();
     let (fov_az, fov_el) = (
         r.fov_azimuth_deg.to_radians(),
         r.fov_elevation_deg.to_radians(),
@@ -743,6 +787,16 @@ fn radar(rig: &Rig, st: &mut Stream, out: &mut Out) {
         points.push(point(&mut st.rng, p, 0.0, snr));
     }
     let processing_ns = delay_ns(&mut st.rng, &r.arrival_delay);
+    let mut unknown_ms = r.uncalibrated_delay_ms.unwrap_or(0.0);
+    if let Some(per_c) = r.uncalibrated_delay_ms_per_c {
+        unknown_ms += per_c * (rig.temperature.at(ts) - rig.temperature.at(0.0));
+    }
+    if let Some(fw) = &r.firmware_update
+        && ts >= fw.at_s
+    {
+        unknown_ms += fw.added_delay_ms;
+    }
+    let processing_ns = processing_ns + (unknown_ms * 1e6).round() as i64;
     let arrival = (t_ns + processing_ns).max(st.last_out_ns.saturating_add(100_000));
     st.last_out_ns = arrival;
     out.push((arrival, SimMessage::Points(point_cloud(t_ns, &points))));

@@ -100,7 +100,15 @@ mod tests {
         assert_eq!(PointCloud::decode(bytes.as_slice()).expect("decode"), cloud);
 
         let specs = foxglove_channels().expect("schemas");
-        assert_eq!(specs[0].schema_name, "foxglove.RawImage");
-        assert_eq!(specs[2].schema_name, "foxglove.PointCloud");
+        let names: Vec<&str> = specs.iter().map(|s| s.schema_name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "foxglove.RawImage",
+                "foxglove.CompressedImage",
+                "foxglove.ImageAnnotations",
+                "foxglove.PointCloud"
+            ]
+        );
     }
 }

@@ -1,0 +1,692 @@
+//! `radcam diagnose`: the field playbook as a command. Symptom window → evidence signals →
+//! one discriminator → a suspected domain → the first fix.
+//!
+//! Evidence comes from the recording alone (no ground truth): the raw channels (`/ptp/status`,
+//! `/radar/frame` arrivals and device clock, TLV 6 processing times, `/audit`) and one replay of
+//! the fusion core (sync mapping, association decisions, reprojection residuals), plus — only
+//! when the residual or the association is off — a radar↔camera time-offset search, which tells
+//! a time misalignment (the residual collapses at another offset) from a geometric one (it does
+//! not). The discriminators are applied in a fixed order, first match wins; when the evidence
+//! is too thin the answer is `inconclusive`, never a guess.
+
+use crate::extract::{Window, extract};
+use crate::reader::McapFile;
+use crate::runner::{ReplayConfig, replay};
+use crate::time_offset::{self, SearchConfig};
+use crate::{Error, Result};
+use radcam_fusion::fused::Outcome;
+use radcam_schema::{decode, proto, topics};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// One evidence signal.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Evidence {
+    /// Signal name (with its unit).
+    pub name: &'static str,
+    /// Its value in the symptom window; `None` when it could not be measured.
+    pub value: Option<f64>,
+    /// The level above which it counts as abnormal.
+    pub threshold: f64,
+    /// Whether it is abnormal.
+    pub flagged: bool,
+    /// What it measures.
+    pub about: &'static str,
+}
+
+/// The numbers of one part of the analysed span.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Snapshot {
+    /// `before`, `during` or `after`.
+    pub label: &'static str,
+    /// Span, s from the analysed file's first message.
+    pub start_s: f64,
+    /// See `start_s`.
+    pub end_s: f64,
+    /// Reprojection residual of assigned pairs, P95, px.
+    pub reprojection_p95_px: Option<f64>,
+    /// Detections without a radar partner / detections.
+    pub association_fail_rate: Option<f64>,
+    /// Radar arrival irregularity, P99, ms.
+    pub radar_arrival_p99_ms: Option<f64>,
+    /// |PTP master offset|, P99, µs.
+    pub ptp_offset_p99_us: Option<f64>,
+}
+
+/// The verdict.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Diagnosis {
+    /// `time_sync`, `latency`, `extrinsic`, `intrinsic`, `association`, `egress_qos`,
+    /// `calibration_change`, `healthy` or `inconclusive`.
+    pub domain: &'static str,
+    /// Every signal measured, flagged or not.
+    pub evidence: Vec<Evidence>,
+    /// The rule that decided, with the numbers that triggered it.
+    pub discriminator: String,
+    /// What to do first.
+    pub first_fix: &'static str,
+    /// Before / during / after the symptom window.
+    pub snapshots: Vec<Snapshot>,
+    /// The symptom window, s from the recording's first message.
+    pub window_s: [f64; 2],
+}
+
+/// Thresholds of the evidence signals.
+mod limits {
+    pub const PTP_LOST_FRACTION: f64 = 0.05;
+    pub const PTP_OFFSET_P99_US: f64 = 1000.0;
+    pub const CAMERA_DELAY_JITTER_MS: f64 = 10.0;
+    pub const CAMERA_RESYNCS: f64 = 0.5;
+    pub const RADAR_ARRIVAL_P99_MS: f64 = 40.0;
+    pub const RADAR_DEVICE_MAX_MS: f64 = 2.0;
+    pub const STALL_CORRELATION: f64 = 0.5;
+    pub const REPROJECTION_P95_PX: f64 = 25.0;
+    pub const REPROJECTION_GROWTH: f64 = 1.5;
+    pub const ASSOCIATION_FAIL_RATE: f64 = 0.05;
+    pub const RADAR_UNMATCHED_RATE: f64 = 0.15;
+    pub const TIME_OFFSET_SHIFT_MS: f64 = 10.0;
+    pub const TIME_OFFSET_GAIN: f64 = 0.25;
+    pub const CONFIG_CHANGES: f64 = 0.5;
+    pub const MIN_CAMERA_FRAMES: usize = 30;
+    pub const MIN_RADAR_FRAMES: usize = 10;
+}
+
+fn quantile(mut v: Vec<f64>, q: f64) -> Option<f64> {
+    v.retain(|x| x.is_finite());
+    v.sort_by(f64::total_cmp);
+    radcam_fusion::stats::quantile_sorted(&v, q)
+}
+
+/// Raw-channel facts of one span.
+#[derive(Debug, Default)]
+struct Raw {
+    ptp: Vec<(u64, proto::PtpStatus)>,
+    radar: Vec<(u64, proto::RadarFrame)>,
+    camera_arrival: BTreeMap<u64, (u64, i64)>,
+    config_changes: Vec<(u64, String)>,
+}
+
+fn read_raw(path: &Path) -> Result<(Raw, u64, u64)> {
+    let mut f = McapFile::open(path)?;
+    let (first, last) = f
+        .summary()
+        .stats
+        .as_ref()
+        .map_or((0, 0), |s| (s.message_start_time, s.message_end_time));
+    let mut raw = Raw::default();
+    let dec = |log_time_ns: u64, e: radcam_schema::Error| Error::Decode {
+        path: path.to_owned(),
+        log_time_ns,
+        source: e,
+    };
+    let wanted = [
+        topics::PTP_STATUS,
+        topics::RADAR_FRAME,
+        topics::CAMERA_FRAME,
+        topics::AUDIT,
+    ];
+    f.for_each_message(&wanted, |m| {
+        let t = m.log_time_ns;
+        match m.topic {
+            topics::PTP_STATUS => raw.ptp.push((t, decode(m.data).map_err(|e| dec(t, e))?)),
+            topics::RADAR_FRAME => raw.radar.push((t, decode(m.data).map_err(|e| dec(t, e))?)),
+            topics::CAMERA_FRAME => {
+                let c: proto::CameraFrame = decode(m.data).map_err(|e| dec(t, e))?;
+                raw.camera_arrival
+                    .insert(c.frame_id, (t, c.host_arrival_ns));
+            }
+            topics::AUDIT => {
+                let a: proto::AuditEvent = decode(m.data).map_err(|e| dec(t, e))?;
+                // a version change after the recording began (not the initial load)
+                let mid = a.event_ts_ns as u64 > first + 1_000_000_000;
+                if mid
+                    && matches!(a.kind.as_str(), "CAL_UPDATED" | "CONFIG_UPDATED")
+                    && a.old_state != a.new_state
+                {
+                    raw.config_changes.push((
+                        a.event_ts_ns as u64,
+                        format!("{} {}→{}: {}", a.kind, a.old_state, a.new_state, a.detail),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    })?;
+    Ok((raw, first, last))
+}
+
+/// Radar arrival irregularity per frame (|Δarrival − Δdevice|, ms), device-period deviation
+/// (|Δdevice − median|, ms) and TLV 6 processing time (ms), for frames logged in `[a, b]`.
+fn radar_series(raw: &Raw, a: u64, b: u64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let frames: Vec<&proto::RadarFrame> = raw
+        .radar
+        .iter()
+        .filter(|(t, _)| (a..=b).contains(t))
+        .map(|(_, f)| f)
+        .collect();
+    let dd: Vec<f64> = frames
+        .windows(2)
+        .map(|w| (w[1].device_ns - w[0].device_ns) as f64 / 1e6)
+        .collect();
+    let med = quantile(dd.clone(), 0.5).unwrap_or(0.0);
+    let arrival: Vec<f64> = frames
+        .windows(2)
+        .map(|w| {
+            let da = (w[1].host_arrival_ns - w[0].host_arrival_ns) as f64 / 1e6;
+            let dv = (w[1].device_ns - w[0].device_ns) as f64 / 1e6;
+            (da - dv).abs()
+        })
+        .collect();
+    let device: Vec<f64> = dd.iter().map(|d| (d - med).abs()).collect();
+    let processing: Vec<f64> = frames
+        .iter()
+        .skip(1)
+        .map(|f| f64::from(f.inter_frame_processing_time_us) / 1e3)
+        .collect();
+    (arrival, device, processing)
+}
+
+/// Association facts of `[a, b]` (log time ns): residuals of assigned pairs, fail rate.
+fn association_stats(out: &crate::ReplayOutput, a: i64, b: i64) -> (Vec<(i64, f64)>, Option<f64>) {
+    let mut detections: BTreeMap<(u64, u32), bool> = BTreeMap::new();
+    let mut residuals = Vec::new();
+    for r in out
+        .associations
+        .iter()
+        .filter(|r| (a..=b).contains(&r.t_ns))
+    {
+        let assigned = r.outcome == Outcome::Assigned;
+        *detections
+            .entry((r.frame_id, r.detection_index))
+            .or_insert(false) |= assigned;
+        if assigned && let Some(px) = r.residual_px {
+            residuals.push((r.t_ns, px));
+        }
+    }
+    let fail = (!detections.is_empty())
+        .then(|| detections.values().filter(|ok| !**ok).count() as f64 / detections.len() as f64);
+    (residuals, fail)
+}
+
+fn ev(name: &'static str, value: Option<f64>, threshold: f64, about: &'static str) -> Evidence {
+    Evidence {
+        name,
+        value,
+        threshold,
+        flagged: value.is_some_and(|v| v > threshold),
+        about,
+    }
+}
+
+/// Diagnoses `path`, or the window `window` of it (seconds from its first message).
+pub fn diagnose(path: &Path, window: Option<Window>) -> Result<Diagnosis> {
+    match window {
+        None => analyse(path, None),
+        Some(w) => {
+            // analyse a slice one window-length wider on each side: before / during / after
+            let len = w.end_s - w.start_s;
+            let wide = Window {
+                start_s: (w.start_s - len).max(0.0),
+                end_s: w.end_s + len,
+            };
+            let dir = tempfile::tempdir().map_err(|source| Error::Io {
+                path: std::env::temp_dir(),
+                source,
+            })?;
+            let slice = dir.path().join("window.mcap");
+            let s = extract(path, wide, crate::extract::DEFAULT_LEAD_IN_S, &slice)?;
+            // s.start_ns is where the wide window opens, in the recording's log time
+            let start = s.start_ns + ((w.start_s - wide.start_s) * 1e9).round() as u64;
+            let end = s.start_ns + ((w.end_s - wide.start_s) * 1e9).round() as u64;
+            let mut d = analyse(&slice, Some((start, end)))?;
+            d.window_s = [w.start_s, w.end_s];
+            Ok(d)
+        }
+    }
+}
+
+fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
+    let (raw, first, last) = read_raw(path)?;
+    let (t0, t1) = during.unwrap_or((first, last));
+    let out = replay(
+        path,
+        &ReplayConfig {
+            gates: Vec::new(),
+            ..ReplayConfig::default()
+        },
+    )?;
+    let in_window = |t: u64| (t0..=t1).contains(&t);
+
+    // PTP
+    let ptp: Vec<&proto::PtpStatus> = raw
+        .ptp
+        .iter()
+        .filter(|(t, _)| in_window(*t))
+        .map(|(_, p)| p)
+        .collect();
+    let ptp_lost = (!ptp.is_empty())
+        .then(|| ptp.iter().filter(|p| !p.gm_present).count() as f64 / ptp.len() as f64);
+    let ptp_offset = quantile(
+        ptp.iter()
+            .filter(|p| p.gm_present)
+            .map(|p| p.master_offset_ns.unsigned_abs() as f64 / 1e3)
+            .collect(),
+        0.99,
+    );
+
+    // camera: delivery delay after the mapped exposure time, and re-syncs
+    let mut delays = Vec::new();
+    let mut epochs = std::collections::BTreeSet::new();
+    let mut camera_frames = 0usize;
+    for s in &out.sync {
+        if let Some(&(t, arrival)) = raw.camera_arrival.get(&s.frame_id)
+            && in_window(t)
+        {
+            camera_frames += 1;
+            delays.push((arrival - s.host_ns) as f64 / 1e6);
+            epochs.insert(s.sync_epoch_id);
+        }
+    }
+    let jitter = match (quantile(delays.clone(), 0.99), quantile(delays, 0.5)) {
+        (Some(a), Some(b)) => Some(a - b),
+        _ => None,
+    };
+    let resyncs = (camera_frames > 0).then(|| epochs.len().saturating_sub(1) as f64);
+
+    // radar
+    let (arrival, device, processing) = radar_series(&raw, t0, t1);
+    let radar_frames = arrival.len() + 1;
+    let radar_arrival = quantile(arrival.clone(), 0.99);
+    let radar_device = device.iter().copied().reduce(f64::max);
+    let spikes: Vec<usize> = (0..arrival.len())
+        .filter(|&i| arrival[i] > limits::RADAR_ARRIVAL_P99_MS)
+        .collect();
+    let proc_med = quantile(processing.clone(), 0.5).unwrap_or(0.0);
+    let stall = (!spikes.is_empty()).then(|| {
+        spikes
+            .iter()
+            .filter(|&&i| processing.get(i).is_some_and(|p| *p > proc_med + 2.0))
+            .count() as f64
+            / spikes.len() as f64
+    });
+
+    // association and residual
+    let (residuals, fail) = association_stats(&out, t0 as i64, t1 as i64);
+    let p95 = quantile(residuals.iter().map(|r| r.1).collect(), 0.95);
+    let third = (t1 - t0) as i64 / 3;
+    let part = |a: i64, b: i64| {
+        quantile(
+            residuals
+                .iter()
+                .filter(|r| (a..b).contains(&r.0))
+                .map(|r| r.1)
+                .collect(),
+            0.95,
+        )
+    };
+    let growth = match (
+        part(t0 as i64, t0 as i64 + third),
+        part(t1 as i64 - third, t1 as i64 + 1),
+    ) {
+        (Some(a), Some(b)) if a > 0.0 => Some(b / a),
+        _ => None,
+    };
+    let unmatched_radar = match out.metrics.timelines.get("radar_unmatched_rate") {
+        Some(radcam_fusion::gates::Timeline::Counts(c)) => {
+            let (n, d) = c
+                .iter()
+                .filter(|x| (t0 as i64..=t1 as i64).contains(&x.0))
+                .fold((0u64, 0u64), |(n, d), x| (n + x.1, d + x.2));
+            (d > 0).then(|| n as f64 / d as f64)
+        }
+        _ => None,
+    };
+    let changes: Vec<&(u64, String)> = raw.config_changes.iter().filter(|c| c.0 <= t1).collect();
+
+    let mut evidence = vec![
+        ev(
+            "ptp_lost_fraction",
+            ptp_lost,
+            limits::PTP_LOST_FRACTION,
+            "share of PTP polls without a grandmaster",
+        ),
+        ev(
+            "ptp_offset_p99_us",
+            ptp_offset,
+            limits::PTP_OFFSET_P99_US,
+            "|PTP master offset| P99 while synchronised",
+        ),
+        ev(
+            "camera_delay_jitter_ms",
+            jitter,
+            limits::CAMERA_DELAY_JITTER_MS,
+            "camera delivery delay after the mapped exposure, P99 − P50",
+        ),
+        ev(
+            "camera_resyncs",
+            resyncs,
+            limits::CAMERA_RESYNCS,
+            "camera clock re-syncs (sync epochs − 1)",
+        ),
+        ev(
+            "radar_arrival_p99_ms",
+            radar_arrival,
+            limits::RADAR_ARRIVAL_P99_MS,
+            "radar arrival irregularity |Δarrival − Δdevice| P99",
+        ),
+        ev(
+            "radar_device_max_ms",
+            radar_device,
+            limits::RADAR_DEVICE_MAX_MS,
+            "radar device-clock period deviation, max",
+        ),
+        ev(
+            "radar_stall_correlation",
+            stall,
+            limits::STALL_CORRELATION,
+            "share of late radar frames whose TLV 6 processing time was also high",
+        ),
+        ev(
+            "reprojection_p95_px",
+            p95,
+            limits::REPROJECTION_P95_PX,
+            "reprojection residual of assigned pairs, P95",
+        ),
+        ev(
+            "reprojection_growth",
+            growth,
+            limits::REPROJECTION_GROWTH,
+            "residual P95, last third over first third",
+        ),
+        ev(
+            "association_fail_rate",
+            fail,
+            limits::ASSOCIATION_FAIL_RATE,
+            "detections without a radar partner",
+        ),
+        ev(
+            "radar_unmatched_rate",
+            unmatched_radar,
+            limits::RADAR_UNMATCHED_RATE,
+            "radar objects in the image without a camera partner (ghosts, clutter)",
+        ),
+        ev(
+            "config_changes",
+            Some(changes.len() as f64),
+            limits::CONFIG_CHANGES,
+            "calibration or configuration version changes during the recording",
+        ),
+    ];
+    let flag = |evidence: &[Evidence], name: &str| {
+        evidence
+            .iter()
+            .find(|e| e.name == name)
+            .is_some_and(|e| e.flagged)
+    };
+    let value = |evidence: &[Evidence], name: &str| {
+        evidence
+            .iter()
+            .find(|e| e.name == name)
+            .and_then(|e| e.value)
+            .map_or("n/a".to_owned(), |v| format!("{v:.3}"))
+    };
+    // the time-offset search only when the geometry is off: it costs a few dozen replays
+    let geometry_off = flag(&evidence, "reprojection_p95_px")
+        || flag(&evidence, "reprojection_growth")
+        || flag(&evidence, "association_fail_rate");
+    if geometry_off && camera_frames >= limits::MIN_CAMERA_FRAMES {
+        let search = SearchConfig {
+            coarse_span_ns: 150_000_000,
+            coarse_step_ns: 25_000_000,
+            fine_step_ns: 5_000_000,
+            center_ns: None,
+        };
+        let est = time_offset::estimate(path, &search, |_, _| {})
+            .ok()
+            .map(|(e, _)| e);
+        let shift = est.as_ref().map(|e| {
+            let c = e.calibrated_ns;
+            let halves = e.half_offsets_ns.iter().map(|h| (h - c).abs());
+            ((e.offset_ns - c).abs()).max(halves.max().unwrap_or(0)) as f64 / 1e6
+        });
+        // how much of the residual P95 the best offset removes: a time error collapses it, a
+        // geometric one barely moves it (one more replay, at the best offset)
+        // (a drifting offset: the second half's best offset, judged on the second half)
+        let mid = t0 + (t1 - t0) / 2;
+        let mut gain: Option<f64> = None;
+        if let Some(e) = &est {
+            for (offset, a, b) in [(e.offset_ns, t0, t1), (e.half_offsets_ns[1], mid, t1)] {
+                let p95_cal = quantile(
+                    residuals
+                        .iter()
+                        .filter(|r| (a as i64..=b as i64).contains(&r.0))
+                        .map(|r| r.1)
+                        .collect(),
+                    0.95,
+                );
+                let Some(p95_cal) = p95_cal.filter(|p| *p > 0.0) else {
+                    continue;
+                };
+                let cfg = ReplayConfig {
+                    radar_time_offset_ns: Some(offset),
+                    gates: Vec::new(),
+                    ..ReplayConfig::default()
+                };
+                let shifted = replay(path, &cfg)?;
+                let (res, _) = association_stats(&shifted, a as i64, b as i64);
+                if let Some(p95_best) = quantile(res.into_iter().map(|r| r.1).collect(), 0.95) {
+                    let g = 1.0 - p95_best / p95_cal;
+                    gain = Some(gain.map_or(g, |x: f64| x.max(g)));
+                }
+            }
+        }
+        evidence.push(ev(
+            "time_offset_shift_ms",
+            shift,
+            limits::TIME_OFFSET_SHIFT_MS,
+            "radar↔camera offset that fits best (whole span or either half) minus the calibrated",
+        ));
+        evidence.push(ev(
+            "time_offset_gain",
+            gain,
+            limits::TIME_OFFSET_GAIN,
+            "share of the residual P95 that replaying at the best-fitting offset removes (whole \
+             window, or its second half at the second half's offset)",
+        ));
+    }
+
+    let time_error = flag(&evidence, "time_offset_shift_ms") && flag(&evidence, "time_offset_gain");
+    let before_after = snapshots(&raw, &out, first, last, t0, t1, during.is_some());
+    let f = |n: &str| flag(&evidence, n);
+    let v = |n: &str| value(&evidence, n);
+    let (domain, discriminator, first_fix): (&'static str, String, &'static str) =
+        if camera_frames < limits::MIN_CAMERA_FRAMES || radar_frames < limits::MIN_RADAR_FRAMES {
+            (
+                "inconclusive",
+                format!(
+                    "too little to go on: {camera_frames} mapped camera frames and {radar_frames} \
+                     radar frames in the window (need {} and {})",
+                    limits::MIN_CAMERA_FRAMES,
+                    limits::MIN_RADAR_FRAMES
+                ),
+                "record a longer window with camera, radar and PTP running",
+            )
+        } else if f("config_changes")
+            && (time_error || f("reprojection_p95_px") || f("reprojection_growth"))
+        {
+            let c = changes.first().map_or(String::new(), |c| {
+                format!(
+                    " at {:.1} s ({})",
+                    (c.0.saturating_sub(first)) as f64 / 1e9,
+                    c.1
+                )
+            });
+            (
+                "calibration_change",
+                format!(
+                    "a version change{c}, and the alignment broke with it (residual P95 {} px, \
+                     growth ×{}, best-fit time shift {} ms)",
+                    v("reprojection_p95_px"),
+                    v("reprojection_growth"),
+                    v("time_offset_shift_ms")
+                ),
+                "re-run the calibration (radcam calib time-offset, extrinsic check) for the new \
+                 firmware/config version, or roll the update back",
+            )
+        } else if f("ptp_lost_fraction") || f("ptp_offset_p99_us") {
+            (
+                "time_sync",
+                format!(
+                    "PTP: {} of polls without a grandmaster, |offset| P99 {} µs",
+                    v("ptp_lost_fraction"),
+                    v("ptp_offset_p99_us")
+                ),
+                "check the grandmaster and the path to it (ptp4l log, pmc TIME_STATUS_NP); bound \
+                 the holdover time and alarm on it",
+            )
+        } else if f("radar_device_max_ms") && !f("radar_arrival_p99_ms") {
+            (
+                "time_sync",
+                format!(
+                    "the radar's own clock jumps (period deviation max {} ms) while its frames \
+                     arrive on time (arrival P99 {} ms): a clock reference problem",
+                    v("radar_device_max_ms"),
+                    v("radar_arrival_p99_ms")
+                ),
+                "check the radar's clock reference and its timestamping (timeCpuCycles wrap, \
+                 resets); re-sync the radar clock",
+            )
+        } else if f("camera_resyncs") {
+            (
+                "time_sync",
+                format!("the camera clock re-synced {} times", v("camera_resyncs")),
+                "find what steps the camera clock (resets, PTP steps on the camera); keep the \
+                 latch running through it",
+            )
+        } else if f("radar_arrival_p99_ms") || f("camera_delay_jitter_ms") {
+            let stall = if f("radar_stall_correlation") {
+                ", the radar's processing time rising with it (a processing stall)"
+            } else {
+                ""
+            };
+            (
+                "latency",
+                format!(
+                    "delivery jitter with clocks in order: radar arrival P99 {} ms, camera delay \
+                     jitter {} ms{stall}; PTP offset P99 {} µs",
+                    v("radar_arrival_p99_ms"),
+                    v("camera_delay_jitter_ms"),
+                    v("ptp_offset_p99_us")
+                ),
+                "find the stall: CPU scheduling and priorities of the capture threads, radar \
+                 processing load (TLV 6), USB/UART buffering; timestamp at the device, not on \
+                 arrival",
+            )
+        } else if time_error {
+            (
+                "time_sync",
+                format!(
+                    "the residual collapses at another radar↔camera offset: best fit {} ms from \
+                     the calibrated one removes {} of the cost (residual P95 {} px), every CRC \
+                     clean",
+                    v("time_offset_shift_ms"),
+                    v("time_offset_gain"),
+                    v("reprojection_p95_px")
+                ),
+                "radcam calib time-offset on this recording, activate the proposed record; find \
+                 what moved the offset (latency change, timestamp source)",
+            )
+        } else if f("reprojection_p95_px") || f("reprojection_growth") {
+            (
+                "extrinsic",
+                format!(
+                    "residual P95 {} px (growth ×{}) that no time offset removes (the best one \
+                     removes {} of it)",
+                    v("reprojection_p95_px"),
+                    v("reprojection_growth"),
+                    v("time_offset_gain")
+                ),
+                "check the mounts (torque, brackets, thermal flex) and re-run the extrinsic \
+                 calibration",
+            )
+        } else if f("association_fail_rate") || f("radar_unmatched_rate") {
+            (
+                "association",
+                format!(
+                    "{} of detections and {} of radar objects unmatched while the alignment holds \
+                     (residual P95 {} px): ghosts, clutter or objects too close to tell apart",
+                    v("association_fail_rate"),
+                    v("radar_unmatched_rate"),
+                    v("reprojection_p95_px"),
+                ),
+                "tighten the association gates (SNR, velocity), suppress multipath (reflective \
+                 surfaces), review the clutter filter",
+            )
+        } else {
+            (
+                "healthy",
+                "every evidence signal within its limit".to_owned(),
+                "nothing to fix; keep this recording as a baseline",
+            )
+        };
+    Ok(Diagnosis {
+        domain,
+        evidence,
+        discriminator,
+        first_fix,
+        snapshots: before_after,
+        window_s: [
+            t0.saturating_sub(first) as f64 / 1e9,
+            t1.saturating_sub(first) as f64 / 1e9,
+        ],
+    })
+}
+
+fn snapshots(
+    raw: &Raw,
+    out: &crate::ReplayOutput,
+    first: u64,
+    last: u64,
+    t0: u64,
+    t1: u64,
+    windowed: bool,
+) -> Vec<Snapshot> {
+    let spans: [(&'static str, u64, u64); 3] = if windowed {
+        [
+            ("before", first, t0),
+            ("during", t0, t1),
+            ("after", t1, last),
+        ]
+    } else {
+        let third = (last - first) / 3;
+        [
+            ("before", first, first + third),
+            ("during", first + third, last - third),
+            ("after", last - third, last),
+        ]
+    };
+    spans
+        .iter()
+        .map(|&(label, a, b)| {
+            let (res, fail) = association_stats(out, a as i64, b as i64);
+            let (arrival, _, _) = radar_series(raw, a, b);
+            Snapshot {
+                label,
+                start_s: a.saturating_sub(first) as f64 / 1e9,
+                end_s: b.saturating_sub(first) as f64 / 1e9,
+                reprojection_p95_px: quantile(res.into_iter().map(|r| r.1).collect(), 0.95),
+                association_fail_rate: fail,
+                radar_arrival_p99_ms: quantile(arrival, 0.99),
+                ptp_offset_p99_us: quantile(
+                    raw.ptp
+                        .iter()
+                        .filter(|(t, p)| (a..b).contains(t) && p.gm_present)
+                        .map(|(_, p)| p.master_offset_ns.unsigned_abs() as f64 / 1e3)
+                        .collect(),
+                    0.99,
+                ),
+            }
+        })
+        .collect()
+}
