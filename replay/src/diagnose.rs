@@ -84,6 +84,9 @@ mod limits {
     pub const REPROJECTION_GROWTH: f64 = 1.5;
     pub const ASSOCIATION_FAIL_RATE: f64 = 0.05;
     pub const RADAR_UNMATCHED_RATE: f64 = 0.15;
+    pub const CPU_LOAD_P95_PCT: f64 = 85.0;
+    pub const EGRESS_DROPS: f64 = 0.0;
+    pub const EGRESS_QUEUE_FILL: f64 = 0.5;
     pub const TIME_OFFSET_SHIFT_MS: f64 = 10.0;
     pub const TIME_OFFSET_GAIN: f64 = 0.25;
     pub const CONFIG_CHANGES: f64 = 0.5;
@@ -104,6 +107,8 @@ struct Raw {
     radar: Vec<(u64, proto::RadarFrame)>,
     camera_arrival: BTreeMap<u64, (u64, i64)>,
     config_changes: Vec<(u64, String)>,
+    node: Vec<(u64, proto::NodeStats)>,
+    latches: Vec<u64>,
 }
 
 fn read_raw(path: &Path) -> Result<(Raw, u64, u64)> {
@@ -123,6 +128,8 @@ fn read_raw(path: &Path) -> Result<(Raw, u64, u64)> {
         topics::PTP_STATUS,
         topics::RADAR_FRAME,
         topics::CAMERA_FRAME,
+        topics::CAMERA_LATCH,
+        topics::NODE_STATS,
         topics::AUDIT,
     ];
     f.for_each_message(&wanted, |m| {
@@ -130,6 +137,8 @@ fn read_raw(path: &Path) -> Result<(Raw, u64, u64)> {
         match m.topic {
             topics::PTP_STATUS => raw.ptp.push((t, decode(m.data).map_err(|e| dec(t, e))?)),
             topics::RADAR_FRAME => raw.radar.push((t, decode(m.data).map_err(|e| dec(t, e))?)),
+            topics::CAMERA_LATCH => raw.latches.push(t),
+            topics::NODE_STATS => raw.node.push((t, decode(m.data).map_err(|e| dec(t, e))?)),
             topics::CAMERA_FRAME => {
                 let c: proto::CameraFrame = decode(m.data).map_err(|e| dec(t, e))?;
                 raw.camera_arrival
@@ -342,6 +351,40 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
         }
         _ => None,
     };
+    // the node: CPU load, the egress port
+    let node: Vec<&proto::NodeStats> = raw
+        .node
+        .iter()
+        .filter(|(t, _)| in_window(*t))
+        .map(|(_, n)| n)
+        .collect();
+    let cpu = quantile(node.iter().map(|n| n.cpu_load_pct).collect(), 0.95);
+    let egress_total = |n: &proto::NodeStats| -> Option<u64> {
+        let v: Vec<u64> = n
+            .drops
+            .iter()
+            .filter(|d| d.name.starts_with("egress"))
+            .map(|d| d.count)
+            .collect();
+        (!v.is_empty()).then(|| v.iter().sum())
+    };
+    let egress_drops = match (
+        node.first().and_then(|n| egress_total(n)),
+        node.last().and_then(|n| egress_total(n)),
+    ) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a) as f64),
+        _ => None,
+    };
+    let egress_fill = quantile(
+        node.iter()
+            .flat_map(|n| n.queues.iter())
+            .filter(|q| q.name == "egress" && q.capacity > 0)
+            .map(|q| f64::from(q.depth) / f64::from(q.capacity))
+            .collect(),
+        0.95,
+    );
+    let passive = (camera_frames > 0)
+        .then(|| f64::from(u8::from(!raw.latches.iter().any(|t| in_window(*t)))));
     let changes: Vec<&(u64, String)> = raw.config_changes.iter().filter(|c| c.0 <= t1).collect();
 
     let mut evidence = vec![
@@ -410,6 +453,30 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
             unmatched_radar,
             limits::RADAR_UNMATCHED_RATE,
             "radar objects in the image without a camera partner (ghosts, clutter)",
+        ),
+        ev(
+            "cpu_load_p95_pct",
+            cpu,
+            limits::CPU_LOAD_P95_PCT,
+            "node CPU load, P95",
+        ),
+        ev(
+            "camera_passive",
+            passive,
+            0.5,
+            "1 when the camera has no latch in the window: software (arrival) timestamps",
+        ),
+        ev(
+            "egress_drops",
+            egress_drops,
+            limits::EGRESS_DROPS,
+            "packets the egress port dropped in the window",
+        ),
+        ev(
+            "egress_queue_p95_fill",
+            egress_fill,
+            limits::EGRESS_QUEUE_FILL,
+            "egress queue depth over capacity, P95",
         ),
         ev(
             "config_changes",
@@ -557,12 +624,38 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
                 "check the radar's clock reference and its timestamping (timeCpuCycles wrap, \
                  resets); re-sync the radar clock",
             )
+        } else if (f("camera_delay_jitter_ms") || f("radar_arrival_p99_ms"))
+            && f("camera_passive")
+            && f("cpu_load_p95_pct")
+        {
+            (
+                "time_sync",
+                format!(
+                    "software timestamps under CPU load: the camera has no latch (passive), its \
+                     delivery jitters by {} ms with the CPU at {} % (P95)",
+                    v("camera_delay_jitter_ms"),
+                    v("cpu_load_p95_pct")
+                ),
+                "timestamp in hardware: enable the camera's timestamp latch (or PTP on the \
+                 camera); until then pin and prioritise the capture thread",
+            )
         } else if f("camera_resyncs") {
             (
                 "time_sync",
                 format!("the camera clock re-synced {} times", v("camera_resyncs")),
                 "find what steps the camera clock (resets, PTP steps on the camera); keep the \
                  latch running through it",
+            )
+        } else if f("egress_drops") || f("egress_queue_p95_fill") {
+            (
+                "egress_qos",
+                format!(
+                    "the egress port is saturated: {} packets dropped, queue P95 {} full",
+                    v("egress_drops"),
+                    v("egress_queue_p95_fill")
+                ),
+                "give PTP and metadata strict priority over video at the egress (traffic classes, \
+                 VLAN PCP / DSCP), cap or drop video streams, or a faster link",
             )
         } else if f("radar_arrival_p99_ms") || f("camera_delay_jitter_ms") {
             let stall = if f("radar_stall_correlation") {
@@ -579,7 +672,8 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
                     v("camera_delay_jitter_ms"),
                     v("ptp_offset_p99_us")
                 ),
-                "find the stall: CPU scheduling and priorities of the capture threads, radar \
+                "find the stall: CPU scheduling and priorities of the capture threads (CPU load \
+                 P95 is in the evidence), radar \
                  processing load (TLV 6), USB/UART buffering; timestamp at the device, not on \
                  arrival",
             )

@@ -307,7 +307,7 @@ pub struct PtpConfig {
 }
 
 /// Node health and Foxglove previews.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeConfig {
     /// `/node/stats` rate, Hz.
@@ -316,6 +316,42 @@ pub struct NodeConfig {
     pub preview_every_n_frames: u32,
     /// Preview downscale factor.
     pub preview_scale: u32,
+    /// CPU load profile: `[time_s, percent]` points, linear between them (default: 35–45 %).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_load_pct: Option<Vec<[f64; 2]>>,
+    /// Scheduling delays under load: camera and radar frames reach the host late.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduling: Option<SchedulingConfig>,
+    /// The node's egress port (video streams and metadata on one link) → `/node/stats`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egress: Option<EgressSimConfig>,
+}
+
+/// Scheduling delays: above `above_pct` CPU load, a frame is late with probability
+/// (load − above) / (100 − above), by a uniform `[0, spike_us)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulingConfig {
+    /// Load above which frames start being late, %.
+    pub above_pct: f64,
+    /// Largest extra delay, µs.
+    pub spike_us: f64,
+}
+
+/// The egress port: `video_streams` of `video_mbps` plus 2 Mbit/s of metadata on a
+/// `link_mbps` link with a `queue_packets` FIFO (1,500-byte packets). Its depth and drops go to
+/// `/node/stats` (queue `egress`, drops `egress_video` and `egress_metadata`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgressSimConfig {
+    /// Video streams.
+    pub video_streams: u32,
+    /// Bit rate of one stream, Mbit/s.
+    pub video_mbps: f64,
+    /// Link rate, Mbit/s.
+    pub link_mbps: f64,
+    /// Queue capacity, packets.
+    pub queue_packets: u32,
 }
 
 impl Default for NodeConfig {
@@ -324,6 +360,9 @@ impl Default for NodeConfig {
             stats_rate_hz: 1.0,
             preview_every_n_frames: 30,
             preview_scale: 4,
+            cpu_load_pct: None,
+            scheduling: None,
+            egress: None,
         }
     }
 }

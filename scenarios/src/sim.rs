@@ -109,6 +109,8 @@ struct Stream {
     last_out_ns: i64,
     last_aux_ns: i64,
     walk_ns: f64,
+    /// Packets the egress port dropped so far (node stream).
+    egress_dropped: f64,
 }
 
 /// Everything that does not change during a run.
@@ -242,6 +244,7 @@ impl Simulator {
                     last_out_ns: i64::MIN,
                     last_aux_ns: i64::MIN,
                     walk_ns: 0.0,
+                    egress_dropped: 0.0,
                 }
             })
             .collect();
@@ -431,8 +434,10 @@ fn camera(rig: &Rig, st: &mut Stream, out: &mut Out) {
     let device_ns = rig.camera_clock.device_ns(t_ns);
     let device_ticks = (device_ns as f64 * c.tick_hz / 1e9).round().max(0.0) as u64;
     let exposure_end = t_ns + (c.exposure_us * 1e3).round() as i64;
-    let arrival = (exposure_end + delay_ns(&mut st.rng, &c.arrival_delay))
-        .max(st.last_out_ns.saturating_add(100_000));
+    let arrival = (exposure_end
+        + delay_ns(&mut st.rng, &c.arrival_delay)
+        + scheduling_delay_ns(rig, &mut st.rng, ts))
+    .max(st.last_out_ns.saturating_add(100_000));
     st.last_out_ns = arrival;
     let states: Vec<TargetState> = rig.targets.iter().map(|t| t.state(ts)).collect();
     let temperature_c = rig.temperature.at(ts);
@@ -786,7 +791,8 @@ fn radar(rig: &Rig, st: &mut Stream, out: &mut Out) {
         let snr = 4.0 + 10.0 * st.rng.random::<f64>();
         points.push(point(&mut st.rng, p, 0.0, snr));
     }
-    let processing_ns = delay_ns(&mut st.rng, &r.arrival_delay);
+    let processing_ns =
+        delay_ns(&mut st.rng, &r.arrival_delay) + scheduling_delay_ns(rig, &mut st.rng, ts);
     let mut unknown_ms = r.uncalibrated_delay_ms.unwrap_or(0.0);
     if let Some(per_c) = r.uncalibrated_delay_ms_per_c {
         unknown_ms += per_c * (rig.temperature.at(ts) - rig.temperature.at(0.0));
@@ -908,9 +914,74 @@ fn node(rig: &Rig, st: &mut Stream, out: &mut Out) {
                     temperature_c: temp + 12.0 + normal(&mut st.rng, 0.5),
                 },
             ],
-            cpu_load_pct: 35.0 + 10.0 * st.rng.random::<f64>(),
+            cpu_load_pct: cpu_load(rig, secs(rig, t_ns))
+                .unwrap_or_else(|| 35.0 + 10.0 * st.rng.random::<f64>()),
         }),
     ));
+    if let Some(e) = &n.egress
+        && let Some((_, SimMessage::NodeStats(m))) = out.last_mut()
+    {
+        // one second of the egress FIFO: offered load against the link, 1,500-byte packets
+        let offered = f64::from(e.video_streams) * e.video_mbps + 2.0;
+        let rho = offered / e.link_mbps;
+        let pkts_per_s = |mbps: f64| mbps * 1e6 / 8.0 / 1500.0;
+        let cap = f64::from(e.queue_packets);
+        let burst = 1.0 + 0.3 * normal(&mut st.rng, 1.0).abs();
+        let (depth, lost) = if rho >= 1.0 {
+            (cap, pkts_per_s(offered - e.link_mbps) / rate_hz(n))
+        } else {
+            ((rho / (1.0 - rho) * burst).min(cap), 0.0)
+        };
+        st.egress_dropped += lost;
+        let video_share = f64::from(e.video_streams) * e.video_mbps / offered;
+        m.queues.push(proto::QueueDepth {
+            name: "egress".into(),
+            depth: depth.round() as u32,
+            capacity: e.queue_packets,
+        });
+        m.drops.push(proto::DropCounter {
+            name: "egress_video".into(),
+            count: (st.egress_dropped * video_share).round() as u64,
+        });
+        m.drops.push(proto::DropCounter {
+            name: "egress_metadata".into(),
+            count: (st.egress_dropped * (1.0 - video_share)).round() as u64,
+        });
+    }
+}
+
+fn rate_hz(n: &crate::config::NodeConfig) -> f64 {
+    n.stats_rate_hz.max(1e-9)
+}
+
+/// The scenario's CPU load at `ts` s, %, when it sets a profile.
+fn cpu_load(rig: &Rig, ts: f64) -> Option<f64> {
+    let p = rig.scenario.node.cpu_load_pct.as_ref()?;
+    let first = p.first()?;
+    if ts <= first[0] {
+        return Some(first[1]);
+    }
+    for w in p.windows(2) {
+        if ts <= w[1][0] {
+            let f = (ts - w[0][0]) / (w[1][0] - w[0][0]).max(1e-9);
+            return Some(w[0][1] + f * (w[1][1] - w[0][1]));
+        }
+    }
+    p.last().map(|l| l[1])
+}
+
+/// Extra delivery delay from scheduling under CPU load at `ts` s, ns (0 when not configured).
+fn scheduling_delay_ns(rig: &Rig, rng: &mut ChaCha8Rng, ts: f64) -> i64 {
+    let Some(sch) = &rig.scenario.node.scheduling else {
+        return 0;
+    };
+    let load = cpu_load(rig, ts).unwrap_or(40.0);
+    let p = ((load - sch.above_pct) / (100.0 - sch.above_pct).max(1e-9)).clamp(0.0, 1.0);
+    if rng.random::<f64>() < p {
+        (rng.random::<f64>() * sch.spike_us * 1e3).round() as i64
+    } else {
+        0
+    }
 }
 
 #[cfg(test)]
