@@ -638,7 +638,9 @@ fn record_takes_a_library_name_and_lists_the_library_for_an_unknown_one() {
         ],
         "known: demo, separated, crossing, close_pair, multipath, ptp_holdover, extrinsic_creep, \
          latency_jitter, radar_stall, radar_clock_reference, thermal_mechanics, \
-         thermal_time_offset, misaligned_time, firmware_update, reflective_ghosts, dense_clutter",
+         thermal_time_offset, misaligned_time, firmware_update, reflective_ghosts, video_streams, \
+         network_queue_jitter, cpu_scheduling_jitter, software_timestamps_load, chamber_ramp_soak, \
+         dense_clutter",
     );
 }
 
@@ -659,8 +661,10 @@ fn report_html_is_self_contained_and_deterministic() {
         std::fs::read_to_string(&b).expect("html"),
         "same bytes"
     );
-    assert_eq!(page.matches("<svg").count(), 7, "seven plots");
+    assert_eq!(page.matches("<svg").count(), 8, "eight plots");
     assert!(page.contains("Latency CDF per segment") && page.contains("against temperature"));
+    // the chamber curves are split by CPU load (the demo's node runs light)
+    assert!(page.contains("by CPU load") && page.contains("light load"));
     for gate in ["sync_p999", "reprojection_p95", "track_id_switch_rate"] {
         assert!(page.contains(gate), "lacks {gate}");
     }

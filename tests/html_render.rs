@@ -57,7 +57,7 @@ fn the_html_report_renders_in_headless_chromium() {
     let dom = String::from_utf8_lossy(&dom.stdout);
     assert_eq!(
         dom.matches("<svg").count(),
-        7,
+        8,
         "every plot is in the rendered DOM"
     );
     for text in [

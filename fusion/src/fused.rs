@@ -149,6 +149,8 @@ pub struct FrameRecord {
     pub fused_objects: u32,
     /// Node temperature at the frame (the camera zone, else the first), °C.
     pub temperature_c: Option<f64>,
+    /// Node CPU load at the frame (last `/node/stats` sample), %.
+    pub cpu_load_pct: Option<f64>,
     /// Provenance of the frame's time mapping.
     pub provenance: Provenance,
 }

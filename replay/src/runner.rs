@@ -354,6 +354,8 @@ struct State<'s> {
     /// Mapped exposure instant and arrival of frames awaiting their detections, ns.
     frame_host: BTreeMap<u64, (i64, i64)>,
     temperature_c: Option<f64>,
+    /// Node CPU load, % (last `/node/stats` sample).
+    cpu_load_pct: Option<f64>,
     /// Log time of the message being processed; `None` while flushing at the end.
     now_ns: Option<i64>,
     latency_camera_ms: Samples,
@@ -519,6 +521,7 @@ pub fn replay_into(
         rejected: Rejected::default(),
         frame_host: BTreeMap::new(),
         temperature_c: None,
+        cpu_load_pct: None,
         now_ns: None,
         latency_camera_ms: Vec::new(),
         latency_detector_ms: Vec::new(),
@@ -595,6 +598,9 @@ pub fn replay_into(
                     .or(n.temperatures.first());
                 if let Some(z) = zone.filter(|z| z.temperature_c.is_finite()) {
                     st.temperature_c = Some(z.temperature_c);
+                }
+                if n.cpu_load_pct.is_finite() {
+                    st.cpu_load_pct = Some(n.cpu_load_pct);
                 }
             }
             proto::RadarFrame::TOPIC => {
@@ -1215,6 +1221,7 @@ impl State<'_> {
             associated: count(associated),
             fused_objects: count(tracks.len()),
             temperature_c: self.temperature_c,
+            cpu_load_pct: self.cpu_load_pct,
             provenance: p.provenance.clone(),
         });
         let confidence_scale = if state == SyncState::Degraded {
@@ -1268,6 +1275,7 @@ impl State<'_> {
             associated: 0,
             fused_objects: 0,
             temperature_c: self.temperature_c,
+            cpu_load_pct: self.cpu_load_pct,
             provenance: p.provenance.clone(),
         });
         self.score_truth(p.frame_id, p.host_ns, &[]);

@@ -164,6 +164,7 @@ pub fn frames_batch(rows: &[FrameRecord]) -> Result<RecordBatch> {
         Field::new("associated", DataType::UInt32, false),
         Field::new("fused_objects", DataType::UInt32, false),
         Field::new("temperature_c", DataType::Float64, true),
+        Field::new("cpu_load_pct", DataType::Float64, true),
     ];
     let u32s = |f: &dyn Fn(&FrameRecord) -> u32| -> ArrayRef {
         Arc::new(UInt32Array::from(rows.iter().map(f).collect::<Vec<_>>()))
@@ -187,6 +188,7 @@ pub fn frames_batch(rows: &[FrameRecord]) -> Result<RecordBatch> {
         u32s(&|r| r.associated),
         u32s(&|r| r.fused_objects),
         f64s(rows, |r| r.temperature_c),
+        f64s(rows, |r| r.cpu_load_pct),
     ];
     let (pf, pc) = provenance_columns(rows, |r| &r.provenance);
     fields.extend(pf);

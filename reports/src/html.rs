@@ -175,11 +175,55 @@ fn range(values: impl Iterator<Item = f64>, from_zero: bool) -> (f64, f64) {
 pub(crate) type Series<'a> = (&'a str, RGBColor, Vec<(f64, f64)>);
 
 /// A line plot of one or more named series, as an SVG string.
+/// CPU load band of a frame: 0 light (< 50 %), 1 full (≥ 50 %), 2 unknown.
+fn load_band(load_pct: Option<f64>) -> usize {
+    match load_pct {
+        Some(l) if l < 50.0 => 0,
+        Some(_) => 1,
+        None => 2,
+    }
+}
+
+/// One series per CPU load band that has points.
+fn by_load(bands: [Vec<(f64, f64)>; 3]) -> Vec<Series<'static>> {
+    let style = [
+        ("light load (< 50 % CPU)", RGBColor(30, 90, 200)),
+        ("full load (≥ 50 % CPU)", RGBColor(200, 50, 50)),
+        ("load not recorded", RGBColor(120, 60, 170)),
+    ];
+    bands
+        .into_iter()
+        .zip(style)
+        .filter(|(pts, _)| !pts.is_empty())
+        .map(|(pts, (name, color))| (name, color, pts))
+        .collect()
+}
+
 pub(crate) fn line_plot(
     title: &str,
     x_desc: &str,
     y_desc: &str,
     series: &[Series<'_>],
+) -> Result<String> {
+    plot(title, x_desc, y_desc, series, false)
+}
+
+/// As [`line_plot`], drawing points instead of lines (unordered samples, e.g. per frame).
+pub(crate) fn scatter_plot(
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    series: &[Series<'_>],
+) -> Result<String> {
+    plot(title, x_desc, y_desc, series, true)
+}
+
+fn plot(
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    series: &[Series<'_>],
+    points_only: bool,
 ) -> Result<String> {
     let mut svg = String::new();
     let err = |e: &dyn std::fmt::Display| Error::Parquet {
@@ -207,8 +251,16 @@ pub(crate) fn line_plot(
             .map_err(|e| err(&e))?;
         for (name, color, points) in series {
             let color = *color;
-            chart
-                .draw_series(LineSeries::new(thin(points), color.stroke_width(1)))
+            let drawn = if points_only {
+                chart.draw_series(
+                    thin(points)
+                        .into_iter()
+                        .map(|p| Circle::new(p, 1, color.filled())),
+                )
+            } else {
+                chart.draw_series(LineSeries::new(thin(points), color.stroke_width(1)))
+            };
+            drawn
                 .map_err(|e| err(&e))?
                 .label(*name)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
@@ -354,6 +406,9 @@ pub fn html_report(dir: &Path) -> Result<String> {
         )?);
     }
     let frames_path = dir.join(crate::fusion_tables::FRAMES_FILE);
+    // per frame: temperature and CPU load band, for the chamber curves
+    let mut temp_of: BTreeMap<u64, f64> = BTreeMap::new();
+    let mut band_of: BTreeMap<u64, usize> = BTreeMap::new();
     if frames_path.exists() {
         let f = read_table(
             &frames_path,
@@ -363,10 +418,15 @@ pub fn html_report(dir: &Path) -> Result<String> {
                 "latency_camera_ms",
                 "latency_detector_ms",
                 "latency_e2e_ms",
+                "cpu_load_pct",
             ],
         )?;
         let ids = f.u64s("frame_id")?;
         let temp = f.f64s("temperature_c")?;
+        let load = f.f64s("cpu_load_pct")?;
+        for (id, l) in ids.iter().zip(&load) {
+            band_of.insert(*id, load_band(*l));
+        }
         let mut segments = Vec::new();
         for (name, col, color) in [
             (
@@ -397,8 +457,9 @@ pub fn html_report(dir: &Path) -> Result<String> {
             "fraction of frames",
             &segments,
         )?);
-        // the chamber curves: clock offset and sync error against temperature, in time order
-        let temp_of: BTreeMap<u64, f64> = ids
+        // the chamber curves: clock offset and sync error against temperature, in time order,
+        // one series per CPU load band (the load annotates the curve)
+        temp_of = ids
             .iter()
             .zip(&temp)
             .filter_map(|(id, t)| Some((*id, (*t)?)))
@@ -406,33 +467,34 @@ pub fn html_report(dir: &Path) -> Result<String> {
         if !temp_of.is_empty() {
             let frame = sync.u64s("frame_id")?;
             let device = sync.i64s("device_ns")?;
-            let mut offset = Vec::new();
-            let mut error = Vec::new();
+            let mut offset: [Vec<(f64, f64)>; 3] = Default::default();
+            let mut error: [Vec<(f64, f64)>; 3] = Default::default();
             let mut first: Option<i64> = None;
             for i in 0..frame.len() {
                 let (Some(t), Some(h), Some(d)) = (temp_of.get(&frame[i]), host[i], device[i])
                 else {
                     continue;
                 };
+                let b = band_of.get(&frame[i]).copied().unwrap_or(2);
                 let o = h - d;
                 let base = *first.get_or_insert(o);
-                offset.push((*t, (o - base) as f64 / 1e3));
+                offset[b].push((*t, (o - base) as f64 / 1e3));
                 if let Some(e) = truth_err[i] {
-                    error.push((*t, e.unsigned_abs() as f64 / 1e3));
+                    error[b].push((*t, e.unsigned_abs() as f64 / 1e3));
                 }
             }
             plots.push(line_plot(
-                "Camera clock offset against temperature (change since the first frame)",
+                "Camera clock offset against temperature (change since the first frame), by CPU load",
                 "temperature, °C",
                 "host − device offset change, µs",
-                &[("offset", RGBColor(120, 60, 170), offset)],
+                &by_load(offset),
             )?);
-            if !error.is_empty() {
+            if error.iter().any(|e| !e.is_empty()) {
                 plots.push(line_plot(
-                    "Sync error against temperature",
+                    "Sync error against temperature, by CPU load",
                     "temperature, °C",
                     "|error| vs truth, µs",
-                    &[("|error|", RGBColor(30, 90, 200), error)],
+                    &by_load(error),
                 )?);
             }
         }
@@ -459,6 +521,7 @@ pub fn html_report(dir: &Path) -> Result<String> {
         // per detection: assigned or not; per window: failed / all
         let mut detections: BTreeMap<(u64, u32), (i64, bool)> = BTreeMap::new();
         let mut residuals = Vec::new();
+        let mut per_frame: BTreeMap<u64, (f64, u32)> = BTreeMap::new();
         for i in 0..t.len() {
             let assigned = assigned_row[i];
             let e = detections
@@ -467,7 +530,26 @@ pub fn html_report(dir: &Path) -> Result<String> {
             e.1 |= assigned;
             if assigned && let Some(r) = residual[i] {
                 residuals.push(r);
+                let f = per_frame.entry(frame[i]).or_default();
+                f.0 += r;
+                f.1 += 1;
             }
+        }
+        if !temp_of.is_empty() {
+            // the residual chamber curve: each frame's mean residual at its temperature
+            let mut res_t: [Vec<(f64, f64)>; 3] = Default::default();
+            for (id, (sum, n)) in &per_frame {
+                if let Some(tc) = temp_of.get(id) {
+                    let b = band_of.get(id).copied().unwrap_or(2);
+                    res_t[b].push((*tc, sum / f64::from(*n)));
+                }
+            }
+            plots.push(scatter_plot(
+                "Reprojection residual against temperature (mean per frame), by CPU load",
+                "temperature, °C",
+                "residual, px",
+                &by_load(res_t),
+            )?);
         }
         let mut windows: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
         for (t, assigned) in detections.values() {

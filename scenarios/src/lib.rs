@@ -63,6 +63,26 @@ pub const LIBRARY: &[(&str, &str)] = &[
         include_str!("../library/reflective_ghosts.toml"),
     ),
     (
+        "video_streams",
+        include_str!("../library/video_streams.toml"),
+    ),
+    (
+        "network_queue_jitter",
+        include_str!("../library/network_queue_jitter.toml"),
+    ),
+    (
+        "cpu_scheduling_jitter",
+        include_str!("../library/cpu_scheduling_jitter.toml"),
+    ),
+    (
+        "software_timestamps_load",
+        include_str!("../library/software_timestamps_load.toml"),
+    ),
+    (
+        "chamber_ramp_soak",
+        include_str!("../library/chamber_ramp_soak.toml"),
+    ),
+    (
         "dense_clutter",
         include_str!("../library/dense_clutter.toml"),
     ),

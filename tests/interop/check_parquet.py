@@ -50,7 +50,7 @@ GROUND_TRUTH_COLUMNS = ["t_ns", "frame_id", "object_id", "class_name", "x_m", "y
 FRAMES_COLUMNS = ["frame_id", "t_ns", "arrival_ns", "detections_ns", "ready_ns", "t_fuse_start_ns", "t_fuse_end_ns",
                   "t_tx_ns", "frame_queue_depth", "latency_camera_ms",
                   "latency_detector_ms", "latency_e2e_ms", "detections", "associated", "fused_objects",
-                  "temperature_c"] + PROVENANCE
+                  "temperature_c", "cpu_load_pct"] + PROVENANCE
 TRACKING_COLUMNS = ["num_switches", "num_matches", "num_misses", "num_false_positives", "num_objects",
                     "num_predictions", "num_frames", "mota", "idf1", "idtp", "match_threshold_m"]
 
