@@ -106,12 +106,7 @@ fn write_scenario(
     let mut sink = McapSink::create(part)?;
     let sim = Simulator::new(&req.scenario, req.seed, req.duration_s);
     let cal = sim.calibration().clone();
-    let entries = |pairs: &[(&str, String)]| -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.clone()))
-            .collect()
-    };
+    let entries = crate::writer::entries;
     sink.metadata(
         metadata::RECORDING_METADATA,
         entries(&[

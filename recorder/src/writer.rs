@@ -153,9 +153,27 @@ impl<W: Write + Seek> McapSink<W> {
         &self.counts
     }
 
+    /// Writes the summary and index, then renames the finished `part` file to `out`.
+    pub fn finish_into(self, part: &Path, out: &Path) -> Result<BTreeMap<&'static str, u64>> {
+        let counts = self.finish()?;
+        std::fs::rename(part, out).map_err(|source| Error::Io {
+            path: out.to_owned(),
+            source,
+        })?;
+        Ok(counts)
+    }
+
     /// Writes the summary and index and flushes.
     pub fn finish(mut self) -> Result<BTreeMap<&'static str, u64>> {
         self.writer.finish().map_err(|e| self.mcap_err(e))?;
         Ok(self.counts)
     }
+}
+
+/// Metadata entries from (key, value) pairs.
+pub fn entries(pairs: &[(&str, String)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
 }

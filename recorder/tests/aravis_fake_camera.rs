@@ -4,14 +4,15 @@
 //! recording goes on. Feature `aravis`; fails (never skips) without the fake camera.
 #![cfg(feature = "aravis")]
 
-use radcam_recorder::live::{LiveRequest, Progress, Rig, record_rig};
+use radcam_recorder::live::{LiveRequest, Rig, record_rig};
 use radcam_schema::proto;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::Receiver;
-use std::time::{Duration, Instant};
+
+mod common;
+use common::wait_for;
 
 /// The fake camera on 127.0.0.1; killed on drop.
 struct FakeCamera(Child);
@@ -34,17 +35,6 @@ impl Drop for FakeCamera {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
-    }
-}
-
-fn wait_for(rx: &Receiver<Progress>, what: &str, ok: impl Fn(&Progress) -> bool) -> Progress {
-    let end = Instant::now() + Duration::from_secs(60);
-    loop {
-        match rx.recv_timeout(end.saturating_duration_since(Instant::now())) {
-            Ok(p) if ok(&p) => return p,
-            Ok(_) => {}
-            Err(e) => panic!("waiting for {what}: {e}"),
-        }
     }
 }
 

@@ -3,14 +3,15 @@
 //! adjusted. Needs root, `ip` and `ptp4l`; fails (never skips) without them. Feature `ptp4l`.
 #![cfg(feature = "ptp4l")]
 
-use radcam_recorder::live::{LiveRequest, Progress, Rig, record_rig};
+use radcam_recorder::live::{LiveRequest, Rig, record_rig};
 use radcam_schema::proto;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::Receiver;
-use std::time::{Duration, Instant};
+
+mod common;
+use common::wait_for;
 
 fn ip(args: &[&str]) {
     let st = Command::new("ip")
@@ -112,17 +113,6 @@ fn config(dir: &Path, name: &str, slave: bool) -> std::path::PathBuf {
     }
     std::fs::write(&p, s).expect("write ptp4l config");
     p
-}
-
-fn wait_for(rx: &Receiver<Progress>, what: &str, ok: impl Fn(&Progress) -> bool) {
-    let end = Instant::now() + Duration::from_secs(60);
-    loop {
-        match rx.recv_timeout(end.saturating_duration_since(Instant::now())) {
-            Ok(p) if ok(&p) => return,
-            Ok(_) => {}
-            Err(e) => panic!("waiting for {what}: {e}"),
-        }
-    }
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! slave as its data port while the test plays the radar on the master side, sending TI UART
 //! frames, garbage, a cut frame and a frame-number gap, then hangs up.
 
-use radcam_recorder::live::{LiveRequest, Progress, Rig, record_rig};
+use radcam_recorder::live::{LiveRequest, Rig, record_rig};
 use radcam_recorder::mmwave::{DetectedPoint, MmwaveFrame, encode_frame};
 use radcam_schema::proto;
 use serialport::SerialPort;
@@ -10,8 +10,10 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
+
+mod common;
+use common::wait_for;
 
 fn frame(n: u32) -> MmwaveFrame {
     MmwaveFrame {
@@ -32,19 +34,6 @@ fn frame(n: u32) -> MmwaveFrame {
             2
         ],
         ..MmwaveFrame::default()
-    }
-}
-
-/// Waits for a progress snapshot satisfying `ok`; panics after 20 s.
-fn wait_for(rx: &Receiver<Progress>, what: &str, ok: impl Fn(&Progress) -> bool) -> Progress {
-    let end = Instant::now() + Duration::from_secs(20);
-    loop {
-        let left = end.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(p) if ok(&p) => return p,
-            Ok(_) => {}
-            Err(e) => panic!("waiting for {what}: {e}"),
-        }
     }
 }
 

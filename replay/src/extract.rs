@@ -183,11 +183,7 @@ pub fn extract(rec: &Path, window: Window, lead_in_s: f64, out: &Path) -> Result
         }
         Ok(())
     })?;
-    sink.finish()?;
-    std::fs::rename(&part, out).map_err(|source| Error::Io {
-        path: out.to_owned(),
-        source,
-    })?;
+    sink.finish_into(&part, out)?;
     Ok(ExtractSummary {
         path: out.to_owned(),
         counts,

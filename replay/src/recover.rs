@@ -82,11 +82,7 @@ pub fn recover(broken: &Path, out: &Path) -> Result<RecoverSummary> {
         *counts.entry(m.topic.to_owned()).or_insert(0) += 1;
         Ok(())
     })?;
-    sink.finish()?;
-    std::fs::rename(&part, out).map_err(|source| Error::Io {
-        path: out.to_owned(),
-        source,
-    })?;
+    sink.finish_into(&part, out)?;
     Ok(RecoverSummary {
         path: out.to_owned(),
         counts,

@@ -205,17 +205,19 @@ pub(crate) fn line_plot(
     y_desc: &str,
     series: &[Series<'_>],
 ) -> Result<String> {
-    plot(title, x_desc, y_desc, series, false)
+    plot(title, x_desc, y_desc, series, false, false)
 }
 
-/// As [`line_plot`], drawing points instead of lines (unordered samples, e.g. per frame).
-pub(crate) fn scatter_plot(
+/// A chamber curve: one series per CPU load band, always with its legend (the load band is
+/// the annotation, even when the run had only one).
+fn load_plot(
     title: &str,
     x_desc: &str,
     y_desc: &str,
-    series: &[Series<'_>],
+    bands: [Vec<(f64, f64)>; 3],
+    points_only: bool,
 ) -> Result<String> {
-    plot(title, x_desc, y_desc, series, true)
+    plot(title, x_desc, y_desc, &by_load(bands), points_only, true)
 }
 
 fn plot(
@@ -224,6 +226,7 @@ fn plot(
     y_desc: &str,
     series: &[Series<'_>],
     points_only: bool,
+    always_legend: bool,
 ) -> Result<String> {
     let mut svg = String::new();
     let err = |e: &dyn std::fmt::Display| Error::Parquet {
@@ -265,7 +268,7 @@ fn plot(
                 .label(*name)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
         }
-        if series.len() > 1 {
+        if series.len() > 1 || (always_legend && !series.is_empty()) {
             chart
                 .configure_series_labels()
                 .background_style(WHITE.mix(0.8))
@@ -483,18 +486,20 @@ pub fn html_report(dir: &Path) -> Result<String> {
                     error[b].push((*t, e.unsigned_abs() as f64 / 1e3));
                 }
             }
-            plots.push(line_plot(
+            plots.push(load_plot(
                 "Camera clock offset against temperature (change since the first frame), by CPU load",
                 "temperature, °C",
                 "host − device offset change, µs",
-                &by_load(offset),
+                offset,
+                false,
             )?);
             if error.iter().any(|e| !e.is_empty()) {
-                plots.push(line_plot(
+                plots.push(load_plot(
                     "Sync error against temperature, by CPU load",
                     "temperature, °C",
                     "|error| vs truth, µs",
-                    &by_load(error),
+                    error,
+                    false,
                 )?);
             }
         }
@@ -544,11 +549,12 @@ pub fn html_report(dir: &Path) -> Result<String> {
                     res_t[b].push((*tc, sum / f64::from(*n)));
                 }
             }
-            plots.push(scatter_plot(
+            plots.push(load_plot(
                 "Reprojection residual against temperature (mean per frame), by CPU load",
                 "temperature, °C",
                 "residual, px",
-                &by_load(res_t),
+                res_t,
+                true,
             )?);
         }
         let mut windows: BTreeMap<i64, (u64, u64)> = BTreeMap::new();

@@ -289,12 +289,7 @@ pub fn record_rig(
         .is_some_and(|c| c.image_policy != super::rig::ImagePolicy::None);
     let images_part = partial_path(&images_path(&req.out));
     let mut sink = McapSink::create_with(&part, compressed)?;
-    let entries = |pairs: &[(&str, String)]| -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.clone()))
-            .collect()
-    };
+    let entries = crate::writer::entries;
     sink.metadata(
         metadata::RECORDING_METADATA,
         entries(&[
