@@ -92,6 +92,12 @@ impl<W: Write + Seek> McapSink<W> {
         Ok(())
     }
 
+    /// The contract topic named `topic` (every contract channel is registered), `None` for a
+    /// topic outside the contract.
+    pub fn contract_topic(&self, topic: &str) -> Option<&'static str> {
+        self.channels.get_key_value(topic).map(|(t, _)| *t)
+    }
+
     /// Writes one contract message logged at `log_time_ns` (host CLOCK_MONOTONIC_RAW).
     pub fn write<T: TopicMessage>(&mut self, log_time_ns: i64, msg: &T) -> Result<()> {
         self.write_encoded(T::TOPIC, log_time_ns, &msg.encode_to_vec())

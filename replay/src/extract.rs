@@ -13,7 +13,7 @@
 use crate::reader::McapFile;
 use crate::{Error, Result};
 use radcam_recorder::McapSink;
-use radcam_schema::{foxglove_topics, topics};
+use radcam_schema::topics;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -117,20 +117,16 @@ pub fn extract(rec: &Path, window: Window, lead_in_s: f64, out: &Path) -> Result
     let (t0, t1) = (ns(window.start_s), ns(window.end_s).min(last));
     let lead_from = t0.saturating_sub((lead_in_s * 1e9).round() as u64);
 
-    let mut specs = topics::radcam_channels();
-    specs.extend(foxglove_topics::foxglove_channels().map_err(radcam_recorder::Error::from)?);
-    let known: BTreeMap<&str, &'static str> = specs.iter().map(|s| (s.topic, s.topic)).collect();
+    let part = radcam_recorder::sim_source::partial_path(out);
+    let mut sink = McapSink::create(&part)?;
     let all: Vec<String> = file
         .summary()
         .channels
         .values()
         .map(|c| c.topic.clone())
-        .filter(|t| known.contains_key(t.as_str()))
+        .filter(|t| sink.contract_topic(t).is_some())
         .collect();
     let all_refs: Vec<&str> = all.iter().map(String::as_str).collect();
-
-    let part = radcam_recorder::sim_source::partial_path(out);
-    let mut sink = McapSink::create(&part)?;
     for (name, entries) in &metadata {
         if name != SLICE_METADATA {
             sink.metadata(name, entries.clone())?;
@@ -154,7 +150,7 @@ pub fn extract(rec: &Path, window: Window, lead_in_s: f64, out: &Path) -> Result
         sink.write_encoded(topic, t as i64, data)
     };
     file.for_each_message(&all_refs, |m| {
-        let Some(&topic) = known.get(m.topic) else {
+        let Some(topic) = sink.contract_topic(m.topic) else {
             return Ok(());
         };
         let t = m.log_time_ns;

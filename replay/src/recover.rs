@@ -8,7 +8,6 @@
 use crate::salvage::{Gap, Salvaged};
 use crate::{Error, Result};
 use radcam_recorder::McapSink;
-use radcam_schema::{foxglove_topics, topics};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -38,9 +37,6 @@ pub fn recover(broken: &Path, out: &Path) -> Result<RecoverSummary> {
         });
     }
     let mut salvaged = Salvaged::scan(broken)?;
-    let mut specs = topics::radcam_channels();
-    specs.extend(foxglove_topics::foxglove_channels().map_err(radcam_recorder::Error::from)?);
-    let known: BTreeMap<&str, &'static str> = specs.iter().map(|s| (s.topic, s.topic)).collect();
     let all: Vec<String> = salvaged.counts.keys().cloned().collect();
     let all_refs: Vec<&str> = all.iter().map(String::as_str).collect();
 
@@ -70,7 +66,7 @@ pub fn recover(broken: &Path, out: &Path) -> Result<RecoverSummary> {
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
     let mut foreign = 0u64;
     salvaged.for_each_message(&all_refs, |m| {
-        let Some(topic) = known.get(m.topic) else {
+        let Some(topic) = sink.contract_topic(m.topic) else {
             foreign += 1;
             return Ok(());
         };

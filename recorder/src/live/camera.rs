@@ -186,7 +186,6 @@ struct Camera0 {
     seq: u64,
     last_frame_id: Option<u64>,
     frames_seen: u64,
-    id_gaps: u64,
 }
 
 fn latch_burst(o: &Open, cfg: &CameraConfig, bus: &Bus, st: &mut Camera0) {
@@ -241,7 +240,6 @@ fn on_frame(b: &Buffer, o: &Open, cfg: &CameraConfig, bus: &Bus, st: &mut Camera
         let gap = id.wrapping_sub(last).wrapping_sub(1);
         // GigE frame ids are 16 bit on older devices and skip 0 on wrap
         if gap > 0 && gap < 1 << 15 && !(last == 65_535 && id == 1) {
-            st.id_gaps += gap;
             s.camera_drops.fetch_add(gap, Ordering::Relaxed);
         }
     }
@@ -330,7 +328,6 @@ pub fn run(cfg: CameraConfig, bus: Bus) {
         seq: 0,
         last_frame_id: None,
         frames_seen: 0,
-        id_gaps: 0,
     };
     let mut was_up: Option<bool> = None;
     let mut announced_latch: Option<Latch> = None;
