@@ -4,12 +4,10 @@
 //! recording goes on. Feature `aravis`; fails (never skips) without the fake camera.
 #![cfg(feature = "aravis")]
 
-use radcam_recorder::live::{LiveRequest, Rig, record_rig};
+use radcam_recorder::live::{LiveRequest, Rig};
 use radcam_schema::proto;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 mod common;
 use common::wait_for;
@@ -55,27 +53,18 @@ fn records_the_fake_camera_passively_and_reconnects_after_it_dies() {
         duration_s: None,
         rig_toml,
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let recorder = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            record_rig(&rig, &req, stop, |p| {
-                let _ = tx.send(p.clone());
-            })
-        })
-    };
-    let first = wait_for(&rx, "50 frames", |p| p.camera_frames >= 50);
+    let rec = common::Running::start(rig, req);
+    let rx = &rec.rx;
+    let first = wait_for(rx, "50 frames", |p| p.camera_frames >= 50);
     assert_eq!(first.camera_drops, 0, "drops at the fake camera's own rate");
     assert!(first.latch_rtt_us.is_none(), "the fake camera has no latch");
     drop(cam);
-    let down = wait_for(&rx, "the camera to be declared gone", |p| !p.camera_up);
+    let down = wait_for(rx, "the camera to be declared gone", |p| !p.camera_up);
     let _cam = FakeCamera::start();
-    wait_for(&rx, "the camera to come back", |p| {
+    wait_for(rx, "the camera to come back", |p| {
         p.camera_up && p.camera_frames >= down.camera_frames + 50
     });
-    stop.store(true, Ordering::Relaxed);
-    let summary = recorder.join().expect("thread").expect("finalized");
+    let summary = rec.finish();
     assert_eq!(summary.last.camera_drops, 0);
 
     let bytes = std::fs::read(&out).expect("recording");

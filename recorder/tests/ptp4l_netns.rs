@@ -3,12 +3,10 @@
 //! adjusted. Needs root, `ip` and `ptp4l`; fails (never skips) without them. Feature `ptp4l`.
 #![cfg(feature = "ptp4l")]
 
-use radcam_recorder::live::{LiveRequest, Rig, record_rig};
+use radcam_recorder::live::{LiveRequest, Rig};
 use radcam_schema::proto;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 mod common;
 use common::wait_for;
@@ -142,29 +140,20 @@ fn polls_a_real_ptp4l_and_sees_the_master_die() {
         duration_s: None,
         rig_toml,
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let recorder = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            record_rig(&rig, &req, stop, |p| {
-                let _ = tx.send(p.clone());
-            })
-        })
-    };
-    wait_for(&rx, "the slave to measure its master", |p| {
+    let rec = common::Running::start(rig, req);
+    let rx = &rec.rx;
+    wait_for(rx, "the slave to measure its master", |p| {
         matches!(p.ptp_state.as_str(), "UNCALIBRATED" | "SLAVE") && p.ptp_offset_ns != 0
     });
     net.kill(master);
-    wait_for(&rx, "the slave to lose its master", |p| {
+    wait_for(rx, "the slave to lose its master", |p| {
         p.ptp_state == "LISTENING"
     });
     net.kill(slave);
-    wait_for(&rx, "ptp4l to stop answering", |p| {
+    wait_for(rx, "ptp4l to stop answering", |p| {
         p.ptp_state == "NO_RESPONSE"
     });
-    stop.store(true, Ordering::Relaxed);
-    recorder.join().expect("thread").expect("finalized");
+    rec.finish();
 
     let bytes = std::fs::read(&out).expect("recording");
     let mut status: Vec<proto::PtpStatus> = Vec::new();

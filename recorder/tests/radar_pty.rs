@@ -2,14 +2,12 @@
 //! slave as its data port while the test plays the radar on the master side, sending TI UART
 //! frames, garbage, a cut frame and a frame-number gap, then hangs up.
 
-use radcam_recorder::live::{LiveRequest, Rig, record_rig};
+use radcam_recorder::live::{LiveRequest, Rig};
 use radcam_recorder::mmwave::{DetectedPoint, MmwaveFrame, encode_frame};
 use radcam_schema::proto;
 use serialport::SerialPort;
 use std::io::Write;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 mod common;
@@ -64,16 +62,8 @@ fn records_uart_frames_resyncs_counts_gaps_and_survives_a_hangup() {
         duration_s: None,
         rig_toml,
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let recorder = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            record_rig(&rig, &req, stop, |p| {
-                let _ = tx.send(p.clone());
-            })
-        })
-    };
+    let rec = common::Running::start(rig, req);
+    let rx = &rec.rx;
 
     // warm-up frames until the recorder has the port open and decodes
     let mut n = 1u32;
@@ -90,9 +80,7 @@ fn records_uart_frames_resyncs_counts_gaps_and_survives_a_hangup() {
         }
         assert!(Instant::now() < end, "the recorder never decoded a frame");
     }
-    let warm = wait_for(&rx, "warm-up frames", |p| {
-        p.radar_frames == u64::from(n - 1)
-    });
+    let warm = wait_for(rx, "warm-up frames", |p| p.radar_frames == u64::from(n - 1));
     assert_eq!(warm.radar_gaps, 0);
 
     // garbage, a whole frame, a cut frame, a whole frame, a gap, a whole frame
@@ -103,7 +91,7 @@ fn records_uart_frames_resyncs_counts_gaps_and_survives_a_hangup() {
     s.extend(encode_frame(&frame(n + 2)));
     s.extend(encode_frame(&frame(n + 4)));
     master.write_all(&s).expect("write");
-    let after = wait_for(&rx, "the test frames", |p| {
+    let after = wait_for(rx, "the test frames", |p| {
         p.radar_frames == u64::from(n - 1) + 3
     });
     assert_eq!(after.radar_gaps, 2, "n+1 was cut and n+3 never sent");
@@ -112,12 +100,8 @@ fn records_uart_frames_resyncs_counts_gaps_and_survives_a_hangup() {
     // the radar hangs up: the recorder reports the link down and keeps running
     drop(master);
     drop(slave);
-    wait_for(&rx, "the link to go down", |p| !p.radar_up);
-    stop.store(true, Ordering::Relaxed);
-    let summary = recorder
-        .join()
-        .expect("recorder thread")
-        .expect("recording finalized");
+    wait_for(rx, "the link to go down", |p| !p.radar_up);
+    let summary = rec.finish();
     assert!(summary.path.exists());
 
     let msgs = messages(&out);
