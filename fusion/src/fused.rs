@@ -147,6 +147,10 @@ pub struct FrameRecord {
     pub associated: u32,
     /// Fused objects output with the frame.
     pub fused_objects: u32,
+    /// Radar objects projected into the image at the frame's instant (0 when not fused).
+    pub radar_objects_in_view: u32,
+    /// Of those, the ones no detection was associated with.
+    pub radar_objects_unmatched: u32,
     /// Node temperature at the frame (the camera zone, else the first), °C.
     pub temperature_c: Option<f64>,
     /// Node CPU load at the frame (last `/node/stats` sample), %.

@@ -2,6 +2,7 @@
 //! INCONCLUSIVE.
 
 use crate::stats::Summary;
+use crate::timeline::{DistributionResult, RateResult};
 use crate::{Error, Result};
 use std::collections::BTreeMap;
 
@@ -134,20 +135,21 @@ pub struct Evidence {
     pub samples: u64,
 }
 
-/// A metric's samples over log time.
+/// A metric summarised per window of one length, by window index (window start = index ×
+/// length, in log time ns).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Timeline {
-    /// Distribution samples: (log time ns, value).
-    Samples(Vec<(i64, f64)>),
-    /// Ratio increments: (log time ns, numerator, denominator).
-    Counts(Vec<(i64, u64, u64)>),
+pub enum WindowSeries {
+    /// A distribution's summary in every window with a finite sample.
+    Distribution(Vec<(i64, Summary)>),
+    /// A rate's (numerator, denominator) in every window with an increment.
+    Rate(Vec<(i64, u64, u64)>),
 }
 
 /// A computed metric.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Metric {
-    /// A distribution of samples (unit in the metric name).
-    Distribution(Vec<f64>),
+    /// A distribution's summary (unit in the metric name); `None` without a finite sample.
+    Distribution(Option<Summary>),
     /// A ratio of counts: numerator over denominator; the denominator is the sample count.
     Ratio {
         /// Events counted.
@@ -162,8 +164,10 @@ pub enum Metric {
 pub struct MetricSet {
     /// Metrics by name, e.g. `sync_error_us`, `track_id_switch_rate`.
     pub metrics: BTreeMap<String, Metric>,
-    /// Timelines by metric name, where known: the source of gate evidence.
-    pub timelines: BTreeMap<String, Timeline>,
+    /// Per-window series by window length (ns), then metric name, where known: the source of
+    /// gate evidence and of windowed gates. A run computes the lengths
+    /// [`window_lengths_ns`] asks for.
+    pub windows: BTreeMap<i64, BTreeMap<String, WindowSeries>>,
 }
 
 impl MetricSet {
@@ -184,8 +188,8 @@ impl MetricSet {
         }
         let (name, stat) = path.rsplit_once('.').ok_or_else(unknown)?;
         match self.metrics.get(name) {
-            Some(Metric::Distribution(v)) if Summary::STATS.contains(&stat) => {
-                Ok(match Summary::of(v) {
+            Some(Metric::Distribution(summary)) if Summary::STATS.contains(&stat) => {
+                Ok(match summary {
                     Some(s) => (s.stat(stat), s.samples),
                     None => (None, 0),
                 })
@@ -201,13 +205,14 @@ impl MetricSet {
     }
 
     /// `path` (a distribution statistic or a rate) in every window of `window_ns` of log time
-    /// (aligned to multiples of it) that has samples, in time order; `None` without a timeline.
+    /// (aligned to multiples of it) that has samples, in time order; `None` when the run did
+    /// not summarise the metric per window of that length.
     pub fn per_window(&self, path: &str, window_ns: i64) -> Option<Vec<Evidence>> {
         let (name, stat) = match self.metrics.get(path) {
             Some(Metric::Ratio { .. }) => (path, None),
             _ => path.rsplit_once('.').map(|(n, s)| (n, Some(s)))?,
         };
-        Some(self.window_stats(name, window_ns)?.pick(stat, window_ns))
+        Some(self.series(name, window_ns)?.pick(stat, window_ns))
     }
 
     /// Every metric path in every window of `window_ns` (as [`MetricSet::per_window`], in
@@ -215,17 +220,17 @@ impl MetricSet {
     pub fn all_windows(&self, window_ns: i64) -> Vec<(String, Evidence)> {
         let mut out = Vec::new();
         for name in self.metrics.keys() {
-            let Some(stats) = self.window_stats(name, window_ns) else {
+            let Some(stats) = self.series(name, window_ns) else {
                 continue;
             };
-            match &stats {
-                WindowStats::Rate(_) => out.extend(
+            match stats {
+                WindowSeries::Rate(_) => out.extend(
                     stats
                         .pick(None, window_ns)
                         .into_iter()
                         .map(|e| (name.clone(), e)),
                 ),
-                WindowStats::Distribution(_) => {
+                WindowSeries::Distribution(_) => {
                     for stat in Summary::STATS {
                         out.extend(
                             stats
@@ -240,33 +245,38 @@ impl MetricSet {
         out
     }
 
-    /// Metric `name`'s samples summarised per window of `window_ns`.
-    fn window_stats(&self, name: &str, window_ns: i64) -> Option<WindowStats> {
-        let window_ns = window_ns.max(1);
-        let window = |t: i64| t.div_euclid(window_ns);
-        Some(match self.timelines.get(name)? {
-            Timeline::Samples(samples) => {
-                let mut groups: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
-                for &(t, v) in samples {
-                    groups.entry(window(t)).or_default().push(v);
-                }
-                WindowStats::Distribution(
-                    groups
-                        .into_iter()
-                        .filter_map(|(w, vals)| Some((w, Summary::of(&vals)?)))
-                        .collect(),
-                )
-            }
-            Timeline::Counts(counts) => {
-                let mut groups: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
-                for &(t, n, d) in counts {
-                    let e = groups.entry(window(t)).or_default();
-                    e.0 += n;
-                    e.1 += d;
-                }
-                WindowStats::Rate(groups.into_iter().map(|(w, (n, d))| (w, n, d)).collect())
-            }
-        })
+    /// Metric `name` summarised per window of `window_ns`, if the run did that.
+    fn series(&self, name: &str, window_ns: i64) -> Option<&WindowSeries> {
+        self.windows.get(&window_ns.max(1))?.get(name)
+    }
+
+    /// Adds a finished distribution metric (see [`crate::timeline::DistributionAcc::finish`]).
+    pub fn put_distribution(&mut self, name: &str, (whole, windows): DistributionResult) {
+        self.metrics
+            .insert(name.to_owned(), Metric::Distribution(whole));
+        for (len, series) in windows {
+            self.windows
+                .entry(len)
+                .or_default()
+                .insert(name.to_owned(), WindowSeries::Distribution(series));
+        }
+    }
+
+    /// Adds a finished rate metric (see [`crate::timeline::RateAcc::finish`]).
+    pub fn put_rate(&mut self, name: &str, ((numerator, denominator), windows): RateResult) {
+        self.metrics.insert(
+            name.to_owned(),
+            Metric::Ratio {
+                numerator,
+                denominator,
+            },
+        );
+        for (len, series) in windows {
+            self.windows
+                .entry(len)
+                .or_default()
+                .insert(name.to_owned(), WindowSeries::Rate(series));
+        }
     }
 
     /// Every metric path that [`MetricSet::lookup`] accepts, sorted.
@@ -284,14 +294,7 @@ impl MetricSet {
     }
 }
 
-/// One metric summarised per window: a distribution's [`Summary`] or a rate's counts, by
-/// window index.
-enum WindowStats {
-    Distribution(Vec<(i64, Summary)>),
-    Rate(Vec<(i64, u64, u64)>),
-}
-
-impl WindowStats {
+impl WindowSeries {
     /// `stat` (`None` for a rate) in every window with samples, as evidence rows.
     fn pick(&self, stat: Option<&str>, window_ns: i64) -> Vec<Evidence> {
         let window_ns = window_ns.max(1);
@@ -314,6 +317,25 @@ impl WindowStats {
             _ => Vec::new(),
         }
     }
+}
+
+/// The window lengths (ns) a run must summarise its metrics per, for `gates`: the evidence
+/// windows ([`EVIDENCE_WINDOW_NS`]) and every windowed gate's, sorted, without repeats.
+pub fn window_lengths_ns(gates: &[Gate]) -> Vec<i64> {
+    let mut out: Vec<i64> = gates
+        .iter()
+        .filter_map(|g| g.window_s)
+        .map(window_ns)
+        .chain([EVIDENCE_WINDOW_NS])
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// A gate's window length in ns.
+fn window_ns(window_s: f64) -> i64 {
+    ((window_s * 1e9).round() as i64).max(1)
 }
 
 /// The worst of `windows` for `comparator` among those with at least `min_samples` samples:
@@ -414,9 +436,8 @@ pub fn evaluate(gates: &[Gate], metrics: &MetricSet) -> Result<Vec<GateResult>> 
             let (value, samples) = metrics.lookup(&g.name, &g.metric)?;
             if let Some(window_s) = g.window_s {
                 // every window with enough samples must pass: judge the worst of them
-                let window_ns = (window_s * 1e9).round() as i64;
                 let worst_window = metrics
-                    .per_window(&g.metric, window_ns)
+                    .per_window(&g.metric, window_ns(window_s))
                     .and_then(|w| worst(w, g.comparator, g.min_samples.max(1)));
                 let verdict = match worst_window {
                     Some(w) if g.comparator.holds(w.value, g.threshold) => Verdict::Pass,
@@ -556,12 +577,26 @@ pub fn compare_to_baseline(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::timeline::{DistributionAcc, MemoryStore, RateAcc};
+
+    fn distribution(samples: &[(i64, f64)]) -> DistributionResult {
+        let mut acc = DistributionAcc::new(MemoryStore::default(), &[EVIDENCE_WINDOW_NS]);
+        samples.iter().for_each(|s| acc.push(*s));
+        let Ok(r) = acc.finish();
+        r
+    }
+
+    fn rate(counts: &[(i64, u64, u64)]) -> RateResult {
+        let mut acc = RateAcc::new(&[EVIDENCE_WINDOW_NS]);
+        counts.iter().for_each(|c| acc.push(*c));
+        acc.finish()
+    }
 
     fn metrics() -> MetricSet {
         let mut m = MetricSet::default();
         m.metrics.insert(
             "sync_error_us".into(),
-            Metric::Distribution((0..1000).map(f64::from).collect()),
+            Metric::Distribution(Summary::of(&(0..1000).map(f64::from).collect::<Vec<_>>())),
         );
         m.metrics.insert(
             "track_id_switch_rate".into(),
@@ -572,7 +607,7 @@ mod tests {
         );
         m.metrics.insert(
             "reprojection_residual_px".into(),
-            Metric::Distribution(vec![]),
+            Metric::Distribution(None),
         );
         m
     }
@@ -593,7 +628,9 @@ mod tests {
         let mut worse = metrics();
         worse.metrics.insert(
             "sync_error_us".into(),
-            Metric::Distribution((0..1000).map(|i| f64::from(i) * 1.2).collect()),
+            Metric::Distribution(Summary::of(
+                &(0..1000).map(|i| f64::from(i) * 1.2).collect::<Vec<_>>(),
+            )),
         );
         worse.metrics.insert(
             "track_id_switch_rate".into(),
@@ -622,15 +659,7 @@ mod tests {
         let counts: Vec<(i64, u64, u64)> = (0..50)
             .map(|w| (w * s + 1, u64::from(w == 30) * 20, 100))
             .collect();
-        m.metrics.insert(
-            "association_fail_rate".into(),
-            Metric::Ratio {
-                numerator: 20,
-                denominator: 5000,
-            },
-        );
-        m.timelines
-            .insert("association_fail_rate".into(), Timeline::Counts(counts));
+        m.put_rate("association_fail_rate", rate(&counts));
         let gate = |window_s: Option<f64>, min_samples: u64| Gate {
             name: "assoc".into(),
             metric: "association_fail_rate".into(),
@@ -664,13 +693,13 @@ mod tests {
     fn evidence_is_the_worst_window_in_the_penalised_direction() {
         let mut m = metrics();
         let s = EVIDENCE_WINDOW_NS;
-        m.timelines.insert(
-            "sync_error_us".into(),
-            Timeline::Samples(vec![(1, 5.0), (2, 7.0), (s + 1, 90.0), (2 * s, 3.0)]),
+        m.put_distribution(
+            "sync_error_us",
+            distribution(&[(1, 5.0), (2, 7.0), (s + 1, 90.0), (2 * s, 3.0)]),
         );
-        m.timelines.insert(
-            "track_id_switch_rate".into(),
-            Timeline::Counts(vec![(0, 0, 100), (s, 3, 100), (2 * s + 5, 1, 100)]),
+        m.put_rate(
+            "track_id_switch_rate",
+            rate(&[(0, 0, 100), (s, 3, 100), (2 * s + 5, 1, 100)]),
         );
         let e = m
             .evidence("sync_error_us.max", Comparator::Le)

@@ -21,6 +21,7 @@ pub mod radar;
 pub mod stats;
 pub mod sync;
 pub mod time;
+pub mod timeline;
 pub mod track;
 
 pub use error::{Error, Result};

@@ -1,18 +1,154 @@
 //! Distribution summaries: quantiles the way numpy computes them by default (linear
 //! interpolation between closest ranks), so a user can recompute every number.
 
+use std::collections::BTreeMap;
+
+/// The two ranks numpy's "linear" method interpolates between for quantile `q` of `n` sorted
+/// values, and the fraction of the way from the first to the second (`n` > 0).
+fn rank_of(q: f64, n: usize) -> (usize, usize, f64) {
+    let pos = q.clamp(0.0, 1.0) * (n - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    (lo, hi, pos - lo as f64)
+}
+
 /// Quantile `q` in `[0, 1]` of already sorted values (numpy's default "linear" method).
 /// Returns `None` for an empty slice.
 pub fn quantile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
-    let n = sorted.len();
-    if n == 0 {
+    if sorted.is_empty() {
         return None;
     }
-    let pos = q.clamp(0.0, 1.0) * (n - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = pos.ceil() as usize;
-    let frac = pos - lo as f64;
+    let (lo, hi, frac) = rank_of(q, sorted.len());
     Some(sorted[lo] + (sorted[hi] - sorted[lo]) * frac)
+}
+
+/// A compensated (Neumaier) running sum for means: the result does not depend on how large
+/// the running total has grown, and is the same for the same values in the same order.
+#[derive(Debug, Default, Clone, Copy)]
+struct MeanAcc {
+    sum: f64,
+    compensation: f64,
+}
+
+impl MeanAcc {
+    fn add(&mut self, v: f64) {
+        let t = self.sum + v;
+        self.compensation += if self.sum.abs() >= v.abs() {
+            (self.sum - t) + v
+        } else {
+            (v - t) + self.sum
+        };
+        self.sum = t;
+    }
+
+    fn mean(&self, n: u64) -> f64 {
+        (self.sum + self.compensation) / n as f64
+    }
+}
+
+/// A total-order key of a finite `f64`: keys compare as the values do.
+fn order_key(v: f64) -> u64 {
+    let bits = v.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
+}
+
+/// The value of an [`order_key`].
+fn from_order_key(k: u64) -> f64 {
+    f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
+}
+
+/// Bits of the key narrowed per radix pass.
+const RADIX_BITS: u32 = 16;
+
+/// Where the search for one rank stands: among the values whose key starts with `prefix`
+/// (its top `bits` bits), the one of rank `rank` (0-based) is wanted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Bucket {
+    bits: u32,
+    prefix: u64,
+}
+
+impl Bucket {
+    fn holds(&self, key: u64) -> bool {
+        self.bits == 0 || key >> (64 - self.bits) == self.prefix
+    }
+}
+
+/// The finite values of ranks `ranks` (0-based, in sorted order) of the `n` finite values
+/// `pass` streams; each pass narrows every unresolved rank's bucket by 16 bits of the key,
+/// or collects and sorts a bucket once it holds at most `limit` values.
+fn select_ranks<E>(
+    pass: &mut impl FnMut(&mut dyn FnMut(f64)) -> Result<(), E>,
+    n: u64,
+    ranks: &[u64],
+    limit: usize,
+) -> Result<BTreeMap<u64, f64>, E> {
+    let mut found = BTreeMap::new();
+    // rank -> (bucket, rank within it, values in it)
+    let mut open: BTreeMap<u64, (Bucket, u64, u64)> = ranks
+        .iter()
+        .map(|&r| (r, (Bucket { bits: 0, prefix: 0 }, r, n)))
+        .collect();
+    while !open.is_empty() {
+        // buckets small enough are collected, the others get a histogram of their next bits
+        let mut collect: BTreeMap<Bucket, Vec<f64>> = BTreeMap::new();
+        let mut histo: BTreeMap<Bucket, Vec<u64>> = BTreeMap::new();
+        for (bucket, _, size) in open.values() {
+            if *size <= limit as u64 || bucket.bits >= 64 {
+                collect.entry(*bucket).or_default();
+            } else {
+                histo
+                    .entry(*bucket)
+                    .or_insert_with(|| vec![0; 1 << RADIX_BITS]);
+            }
+        }
+        pass(&mut |v| {
+            if !v.is_finite() {
+                return;
+            }
+            let key = order_key(v);
+            for (b, vals) in collect.iter_mut() {
+                if b.holds(key) {
+                    vals.push(v);
+                }
+            }
+            for (b, h) in histo.iter_mut() {
+                if b.holds(key) {
+                    let digit = (key << b.bits) >> (64 - RADIX_BITS);
+                    h[digit as usize] += 1;
+                }
+            }
+        })?;
+        for (rank, (bucket, within, _)) in std::mem::take(&mut open) {
+            if let Some(vals) = collect.get_mut(&bucket) {
+                vals.sort_unstable_by(f64::total_cmp);
+                found.insert(rank, vals[within as usize]);
+            } else if let Some(h) = histo.get(&bucket) {
+                let mut before = 0;
+                for (digit, &count) in h.iter().enumerate() {
+                    if within < before + count {
+                        let bits = bucket.bits + RADIX_BITS;
+                        let next = Bucket {
+                            bits,
+                            prefix: (bucket.prefix << RADIX_BITS) | digit as u64,
+                        };
+                        if bits >= 64 {
+                            // every value in the bucket has this very key
+                            found.insert(rank, from_order_key(next.prefix));
+                        } else {
+                            open.insert(rank, (next, within - before, count));
+                        }
+                        break;
+                    }
+                    before += count;
+                }
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// Summary of one distribution: P50/P95/P99/P99.9, mean, max, sample count.
@@ -35,13 +171,73 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Summarises `values` (any order; NaNs are ignored). `None` when no finite value is given.
+    /// Summarises `values` (any order; NaNs and infinities are ignored). `None` when no
+    /// finite value is given.
     pub fn of(values: &[f64]) -> Option<Self> {
-        let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+        Self::of_sorted_copy(values.iter().copied())
+    }
+
+    /// Summarises values that can only be streamed, in memory that does not grow with their
+    /// number: `pass` is called several times and must hand every value to its callback,
+    /// in the same order each time (an error from it is returned). The result is exactly
+    /// [`Summary::of`] of the same values: the quantiles are found by radix selection on the
+    /// values' bit patterns, 16 bits a pass, and only the values around each wanted rank are
+    /// ever held (at most `collect_limit` per rank).
+    pub fn by_passes<E>(
+        mut pass: impl FnMut(&mut dyn FnMut(f64)) -> Result<(), E>,
+        collect_limit: usize,
+    ) -> Result<Option<Self>, E> {
+        // first pass: count, mean, max
+        let (mut n, mut mean, mut max) = (0u64, MeanAcc::default(), f64::NEG_INFINITY);
+        pass(&mut |v| {
+            if v.is_finite() {
+                n += 1;
+                mean.add(v);
+                max = max.max(v);
+            }
+        })?;
+        if n == 0 {
+            return Ok(None);
+        }
+        if n <= collect_limit as u64 {
+            let mut all = Vec::with_capacity(n as usize);
+            pass(&mut |v| all.push(v))?;
+            return Ok(Self::of(&all));
+        }
+        let ranks: Vec<u64> = Self::QUANTILES
+            .iter()
+            .flat_map(|q| {
+                let (lo, hi, _) = rank_of(*q, n as usize);
+                [lo as u64, hi as u64]
+            })
+            .collect();
+        let values = select_ranks(&mut pass, n, &ranks, collect_limit.max(1))?;
+        let at = |r: usize| values[&(r as u64)];
+        let q = |p: f64| {
+            let (lo, hi, frac) = rank_of(p, n as usize);
+            at(lo) + (at(hi) - at(lo)) * frac
+        };
+        Ok(Some(Self {
+            samples: n,
+            p50: q(0.5),
+            p95: q(0.95),
+            p99: q(0.99),
+            p999: q(0.999),
+            mean: mean.mean(n),
+            max,
+        }))
+    }
+
+    fn of_sorted_copy(values: impl Iterator<Item = f64>) -> Option<Self> {
+        let mut mean = MeanAcc::default();
+        let mut v: Vec<f64> = values
+            .filter(|x| x.is_finite())
+            .inspect(|x| mean.add(*x))
+            .collect();
         if v.is_empty() {
             return None;
         }
-        v.sort_by(f64::total_cmp);
+        v.sort_unstable_by(f64::total_cmp);
         let q = |p| quantile_sorted(&v, p).unwrap_or(f64::NAN);
         Some(Self {
             samples: v.len() as u64,
@@ -49,10 +245,13 @@ impl Summary {
             p95: q(0.95),
             p99: q(0.99),
             p999: q(0.999),
-            mean: v.iter().sum::<f64>() / v.len() as f64,
+            mean: mean.mean(v.len() as u64),
             max: v[v.len() - 1],
         })
     }
+
+    /// The quantiles a summary holds, as fractions.
+    const QUANTILES: [f64; 4] = [0.5, 0.95, 0.99, 0.999];
 
     /// A statistic by its name in metric paths (`p50`, `p95`, `p99`, `p999`, `mean`, `max`).
     pub fn stat(&self, name: &str) -> Option<f64> {
@@ -85,7 +284,45 @@ mod tests {
         assert_eq!(quantile_sorted(&[], 0.5), None);
     }
 
+    #[test]
+    fn keys_order_as_values_do() {
+        let vals = [-1e300, -2.5, -0.0, 0.0, 1e-300, 3.0, 1e300];
+        for w in vals.windows(2) {
+            assert!(order_key(w[0]) <= order_key(w[1]), "{w:?}");
+            assert_eq!(from_order_key(order_key(w[0])).to_bits(), w[0].to_bits());
+        }
+    }
+
     proptest! {
+        /// The streamed selection equals the in-memory summary bit for bit, whatever the
+        /// limit (a limit of 1 forces every rank down all four radix passes).
+        #[test]
+        fn streamed_summaries_are_exact(
+            v in proptest::collection::vec(
+                prop_oneof![
+                    -1e6f64..1e6,
+                    (0u32..4).prop_map(f64::from),
+                    Just(f64::NAN),
+                    Just(f64::INFINITY),
+                    Just(-0.0),
+                ],
+                0..400,
+            ),
+            limit in prop_oneof![Just(1usize), Just(7), Just(1000)],
+        ) {
+            let mut passes = 0;
+            let streamed = Summary::by_passes::<()>(
+                |f| {
+                    passes += 1;
+                    v.iter().for_each(|x| f(*x));
+                    Ok(())
+                },
+                limit,
+            );
+            prop_assert_eq!(streamed, Ok(Summary::of(&v)));
+            prop_assert!(passes <= 6, "{} passes", passes);
+        }
+
         #[test]
         fn quantiles_are_ordered_and_bounded(mut v in proptest::collection::vec(-1e6f64..1e6, 1..200)) {
             let s = Summary::of(&v).expect("non-empty");

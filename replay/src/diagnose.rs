@@ -341,15 +341,18 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
         (Some(a), Some(b)) if a > 0.0 => Some(b / a),
         _ => None,
     };
-    let unmatched_radar = match out.metrics.timelines.get("radar_unmatched_rate") {
-        Some(radcam_fusion::gates::Timeline::Counts(c)) => {
-            let (n, d) = c
-                .iter()
-                .filter(|x| (t0 as i64..=t1 as i64).contains(&x.0))
-                .fold((0u64, 0u64), |(n, d), x| (n + x.1, d + x.2));
-            (d > 0).then(|| n as f64 / d as f64)
-        }
-        _ => None,
+    let unmatched_radar = {
+        let (n, d) = out
+            .frames
+            .iter()
+            .filter(|f| (t0 as i64..=t1 as i64).contains(&f.t_ns))
+            .fold((0u64, 0u64), |(n, d), f| {
+                (
+                    n + u64::from(f.radar_objects_unmatched),
+                    d + u64::from(f.radar_objects_in_view),
+                )
+            });
+        (d > 0).then(|| n as f64 / d as f64)
     };
     // the node: CPU load, the egress port
     let node: Vec<&proto::NodeStats> = raw

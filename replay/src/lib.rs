@@ -17,6 +17,7 @@ pub mod reader;
 pub mod recover;
 pub mod runner;
 pub mod salvage;
+pub mod spill;
 pub mod sweep;
 pub mod sync_csv;
 pub mod time_offset;

@@ -10,6 +10,7 @@
 use crate::faults::{FaultPlan, Injectors};
 use crate::node_model::{Egress, FusionStage, Sent};
 use crate::salvage::{Gap, Salvaged};
+use crate::spill::SpillStore;
 use crate::{Error, McapFile, Result};
 use nalgebra::{Isometry3, Point3, Vector2};
 use radcam_fusion::associate::{AssociationConfig, BoxPx, ProjectedObject, associate};
@@ -22,17 +23,17 @@ use radcam_fusion::clock::{
 use radcam_fusion::fused::{
     AssociationRecord, CollectSink, FrameRecord, FusedObject, FusionSink, Outcome, TruthRecord,
 };
-use radcam_fusion::gates::{self, Gate, GateResult, Metric, MetricSet, Timeline};
+use radcam_fusion::gates::{self, Gate, GateResult, Metric, MetricSet};
 use radcam_fusion::metrics::{Labeled, MotCounter, MotSummary};
 use radcam_fusion::projection::{RadarNoise, project_objects};
 use radcam_fusion::provenance::{Provenance, clock_id, ptp_offset_bucket};
 use radcam_fusion::radar::{ClusterConfig, RadarDetection, RadarObject, cluster};
 use radcam_fusion::sync::{ClockStatus, SyncMonitor, SyncRecord, SyncState, SyncThresholds};
 use radcam_fusion::time::TimestampSource;
+use radcam_fusion::timeline::{DistributionAcc, RateAcc};
 use radcam_fusion::track::{TrackOutput, Tracker, TrackerConfig};
 use radcam_schema::metadata::{self, keys};
 use radcam_schema::{TopicMessage, decode, proto, topics};
-use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 
@@ -62,6 +63,9 @@ pub struct ReplayConfig {
     /// Radar↔camera time offset to use instead of the recording's calibration, ns (`None`:
     /// the calibration's). For estimating that offset.
     pub radar_time_offset_ns: Option<i64>,
+    /// Directory of the unnamed temporary files the metric samples wait in until the end of
+    /// the run, 16 bytes a sample (`None`: the system's temporary directory, `$TMPDIR`).
+    pub spill_dir: Option<PathBuf>,
 }
 
 impl Default for ReplayConfig {
@@ -76,6 +80,7 @@ impl Default for ReplayConfig {
             speed_bands_mps: Vec::new(),
             salvage: false,
             radar_time_offset_ns: None,
+            spill_dir: None,
         }
     }
 }
@@ -113,6 +118,8 @@ pub struct ReplayOutput {
     pub associations: Vec<AssociationRecord>,
     /// Truth objects of every evaluated frame ([`replay`] only; empty without truth).
     pub truth: Vec<TruthRecord>,
+    /// Every camera frame's passage through the node, in fusion order ([`replay`] only).
+    pub frames: Vec<FrameRecord>,
     /// CLEAR-MOT / ID summary against truth; `None` without truth.
     pub tracking: Option<MotSummary>,
     /// Input samples rejected as non-finite or out of range.
@@ -193,102 +200,68 @@ pub const TOPICS: [&str; 8] = [
     topics::TRUTH_OBJECTS,
 ];
 
-/// Timed samples (host log time ns, value).
-type Samples = Vec<(i64, f64)>;
-/// Timed ratio increments (host log time ns, numerator, denominator).
-type Counts = Vec<(i64, u64, u64)>;
+/// A distribution metric's timed samples (host log time ns, value), spilled to a file.
+type Samples = DistributionAcc<SpillStore>;
+/// A rate metric's timed increments (host log time ns, numerator, denominator).
+type Counts = RateAcc;
 
-/// What the metrics are computed from, each sample with its log time (for gate evidence):
-/// borrowed from the run's state, or moved out of it at the end so that no sample is copied.
-#[derive(Default)]
-struct MetricParts<'a> {
-    sync_error_us: Cow<'a, [(i64, f64)]>,
-    residual_px: Cow<'a, [(i64, f64)]>,
-    residual_center_px: Cow<'a, [(i64, f64)]>,
-    residual_edge_px: Cow<'a, [(i64, f64)]>,
-    association: Cow<'a, [(i64, u64, u64)]>,
-    radar_unmatched: Cow<'a, [(i64, u64, u64)]>,
-    switches: Cow<'a, [(i64, u64, u64)]>,
-    stale: Cow<'a, [(i64, u64, u64)]>,
-    latency_camera_ms: Cow<'a, [(i64, f64)]>,
-    latency_detector_ms: Cow<'a, [(i64, f64)]>,
-    latency_radar_ms: Cow<'a, [(i64, f64)]>,
-    latency_e2e_ms: Cow<'a, [(i64, f64)]>,
-    latency_wait_ms: Cow<'a, [(i64, f64)]>,
-    latency_queue_ms: Cow<'a, [(i64, f64)]>,
-    latency_fusion_ms: Cow<'a, [(i64, f64)]>,
-    latency_tx_ms: Cow<'a, [(i64, f64)]>,
-    frame_queue_depth: Cow<'a, [(i64, f64)]>,
-    radar_processing_time_ms: Cow<'a, [(i64, f64)]>,
-    frame_drops: Cow<'a, [(i64, u64, u64)]>,
-    tx_queue_latency_ms: [Cow<'a, [(i64, f64)]>; 4],
-    packet_drops: [Cow<'a, [(i64, u64, u64)]>; 4],
-}
+/// Names of the distribution metrics a replay computes (units in the names).
+const DISTRIBUTIONS: [&str; 18] = [
+    "sync_error_us",
+    "reprojection_residual_px",
+    "reprojection_residual_center_px",
+    "reprojection_residual_edge_px",
+    "latency_camera_ms",
+    "latency_detector_ms",
+    "latency_radar_ms",
+    "latency_e2e_ms",
+    "latency_wait_ms",
+    "latency_queue_ms",
+    "latency_fusion_ms",
+    "latency_tx_ms",
+    "frame_queue_depth",
+    "radar_processing_time_ms",
+    "tx_queue_latency_ptp_ms",
+    "tx_queue_latency_control_ms",
+    "tx_queue_latency_metadata_ms",
+    "tx_queue_latency_video_ms",
+];
 
-/// Every metric a replay computes, by name (units in the names), with its timeline.
-fn metric_set(p: MetricParts<'_>) -> MetricSet {
+/// Names of the rate metrics a replay computes.
+const RATES: [&str; 9] = [
+    "association_fail_rate",
+    "radar_unmatched_rate",
+    "track_id_switch_rate",
+    "stale_fusion_rate",
+    "frame_drop_rate",
+    "packet_drop_rate_ptp",
+    "packet_drop_rate_control",
+    "packet_drop_rate_metadata",
+    "packet_drop_rate_video",
+];
+
+/// The (empty) set of every metric a replay computes, for validating gates.
+pub(crate) fn known_metric_set() -> MetricSet {
     let mut m = MetricSet::default();
-    let [tx0, tx1, tx2, tx3] = p.tx_queue_latency_ms;
-    let [d0, d1, d2, d3] = p.packet_drops;
-    for (name, samples) in [
-        ("sync_error_us", p.sync_error_us),
-        ("reprojection_residual_px", p.residual_px),
-        ("reprojection_residual_center_px", p.residual_center_px),
-        ("reprojection_residual_edge_px", p.residual_edge_px),
-        ("latency_camera_ms", p.latency_camera_ms),
-        ("latency_detector_ms", p.latency_detector_ms),
-        ("latency_radar_ms", p.latency_radar_ms),
-        ("latency_e2e_ms", p.latency_e2e_ms),
-        ("latency_wait_ms", p.latency_wait_ms),
-        ("latency_queue_ms", p.latency_queue_ms),
-        ("latency_fusion_ms", p.latency_fusion_ms),
-        ("latency_tx_ms", p.latency_tx_ms),
-        ("frame_queue_depth", p.frame_queue_depth),
-        ("radar_processing_time_ms", p.radar_processing_time_ms),
-        ("tx_queue_latency_ptp_ms", tx0),
-        ("tx_queue_latency_control_ms", tx1),
-        ("tx_queue_latency_metadata_ms", tx2),
-        ("tx_queue_latency_video_ms", tx3),
-    ] {
-        m.metrics.insert(
-            name.to_owned(),
-            Metric::Distribution(samples.iter().map(|s| s.1).collect()),
-        );
-        m.timelines
-            .insert(name.to_owned(), Timeline::Samples(samples.into_owned()));
+    for name in DISTRIBUTIONS {
+        m.metrics
+            .insert(name.to_owned(), Metric::Distribution(None));
     }
-    for (name, counts) in [
-        ("association_fail_rate", p.association),
-        ("radar_unmatched_rate", p.radar_unmatched),
-        ("track_id_switch_rate", p.switches),
-        ("stale_fusion_rate", p.stale),
-        ("frame_drop_rate", p.frame_drops),
-        ("packet_drop_rate_ptp", d0),
-        ("packet_drop_rate_control", d1),
-        ("packet_drop_rate_metadata", d2),
-        ("packet_drop_rate_video", d3),
-    ] {
+    for name in RATES {
         m.metrics.insert(
             name.to_owned(),
             Metric::Ratio {
-                numerator: counts.iter().map(|c| c.1).sum(),
-                denominator: counts.iter().map(|c| c.2).sum(),
+                numerator: 0,
+                denominator: 0,
             },
         );
-        m.timelines
-            .insert(name.to_owned(), Timeline::Counts(counts.into_owned()));
     }
     m
 }
 
-/// The (empty) set of every metric a replay computes, for validating gates.
-pub(crate) fn known_metric_set() -> MetricSet {
-    metric_set(MetricParts::default())
-}
-
 /// Every metric path a gate may name.
 pub fn known_metric_paths() -> Vec<String> {
-    metric_set(MetricParts::default()).known_paths()
+    known_metric_set().known_paths()
 }
 
 /// Radar frames kept for interpolation.
@@ -411,6 +384,7 @@ pub fn replay_with_progress(
     out.fused = rows.fused;
     out.associations = rows.associations;
     out.truth = rows.truth;
+    out.frames = rows.frames;
     out.sync = rows.sync;
     Ok(out)
 }
@@ -425,7 +399,10 @@ pub fn replay_into(
     sink: &mut dyn FusionSink,
 ) -> Result<ReplayOutput> {
     let mut estimator = clock::by_name(&cfg.estimator)?;
-    gates::validate(&cfg.gates, &metric_set(MetricParts::default()))?;
+    gates::validate(&cfg.gates, &known_metric_set())?;
+    let windows = gates::window_lengths_ns(&cfg.gates);
+    let dist = || Samples::new(SpillStore::new(cfg.spill_dir.clone()), &windows);
+    let rate = || Counts::new(&windows);
     let mut file = Source::open(path, cfg.salvage)?;
     let content_hash = file.content_hash()?;
     let meta = file.metadata()?;
@@ -507,35 +484,35 @@ pub fn replay_into(
         delayed_seq: 0,
         fusion_deadline_ns: (cfg.fusion_deadline_ms * 1e6).round() as i64,
         dropped: Dropped::default(),
-        stale: Vec::new(),
+        stale: rate(),
         speed_edges_mps: cfg.speed_bands_mps.clone(),
         truth_speed: BTreeMap::new(),
-        band_association: vec![Vec::new(); cfg.speed_bands_mps.len()],
-        band_residual_px: vec![Vec::new(); cfg.speed_bands_mps.len()],
+        band_association: cfg.speed_bands_mps.iter().map(|_| rate()).collect(),
+        band_residual_px: cfg.speed_bands_mps.iter().map(|_| dist()).collect(),
         scale_rate: ScaleRate::new(ScaleRateConfig::default()),
         radar_noise: RadarNoise::default(),
         last_tracks: Vec::new(),
         camera_track: BTreeMap::new(),
-        churn: Vec::new(),
+        churn: rate(),
         sink,
         rejected: Rejected::default(),
         frame_host: BTreeMap::new(),
         temperature_c: None,
         cpu_load_pct: None,
         now_ns: None,
-        latency_camera_ms: Vec::new(),
-        latency_detector_ms: Vec::new(),
-        latency_radar_ms: Vec::new(),
-        latency_e2e_ms: Vec::new(),
-        latency_wait_ms: Vec::new(),
-        latency_queue_ms: Vec::new(),
-        latency_fusion_ms: Vec::new(),
-        latency_tx_ms: Vec::new(),
-        frame_queue_depth: Vec::new(),
-        radar_processing_time_ms: Vec::new(),
-        frame_drops: Vec::new(),
-        tx_queue_latency_ms: Default::default(),
-        packet_drops: Default::default(),
+        latency_camera_ms: dist(),
+        latency_detector_ms: dist(),
+        latency_radar_ms: dist(),
+        latency_e2e_ms: dist(),
+        latency_wait_ms: dist(),
+        latency_queue_ms: dist(),
+        latency_fusion_ms: dist(),
+        latency_tx_ms: dist(),
+        frame_queue_depth: dist(),
+        radar_processing_time_ms: dist(),
+        frame_drops: rate(),
+        tx_queue_latency_ms: [dist(), dist(), dist(), dist()],
+        packet_drops: [rate(), rate(), rate(), rate()],
         stage: FusionStage::new(&cfg.faults.node),
         egress: Egress::new(&cfg.faults.egress, start_ns),
         radar_processing_ns: 0,
@@ -543,13 +520,13 @@ pub fn replay_into(
         pending: VecDeque::new(),
         tracker: Tracker::new(TrackerConfig::default()),
         mot: MotCounter::new(cfg.match_threshold_m),
-        sync_error_us: Vec::new(),
-        residual_px: Vec::new(),
-        residual_center_px: Vec::new(),
-        residual_edge_px: Vec::new(),
-        radar_unmatched: Vec::new(),
-        association: Vec::new(),
-        switches: Vec::new(),
+        sync_error_us: dist(),
+        residual_px: dist(),
+        residual_center_px: dist(),
+        residual_edge_px: dist(),
+        radar_unmatched: rate(),
+        association: rate(),
+        switches: rate(),
         camera_frames: 0,
         camera_frames_mapped: 0,
         radar_frames: 0,
@@ -627,21 +604,25 @@ pub fn replay_into(
     while let Some(p) = st.pending.pop_front() {
         st.fuse(p);
     }
-    // bands borrow the samples; the whole-run set then takes them
+    let stale_fusions = st.stale.numerator();
+    let spill_err = |source| Error::Io {
+        path: cfg.spill_dir.clone().unwrap_or_else(std::env::temp_dir),
+        source,
+    };
+    let metrics = st.take_metric_set().map_err(spill_err)?;
     let mut bands = Vec::new();
     if st.has_truth {
         for (i, &min_mps) in cfg.speed_bands_mps.iter().enumerate() {
-            let band = st.band_metric_set(i);
+            let detections = st.band_association[i].denominator();
+            let band = st.band_metric_set(&metrics, i).map_err(spill_err)?;
             bands.push(BandResult {
                 min_mps,
                 max_mps: cfg.speed_bands_mps.get(i + 1).copied(),
-                detections: st.band_association[i].iter().map(|c| c.2).sum(),
+                detections,
                 gates: gates::evaluate(&cfg.gates, &band)?,
             });
         }
     }
-    let stale_fusions = st.stale.iter().map(|s| s.1).sum();
-    let metrics = st.take_metric_set();
     let gates = gates::evaluate(&cfg.gates, &metrics)?;
     let tracking = st.has_truth.then(|| st.mot.summary());
     let mut report_metadata = BTreeMap::new();
@@ -692,6 +673,7 @@ pub fn replay_into(
         fused: Vec::new(),
         associations: Vec::new(),
         truth: Vec::new(),
+        frames: Vec::new(),
         tracking,
         rejected: st.rejected,
         dropped: st.dropped,
@@ -700,64 +682,6 @@ pub fn replay_into(
         gaps: file.gaps().to_vec(),
         cal_version: st.cal.cal_version,
     })
-}
-
-/// Wraps a sample vector of the state as borrowed metric input.
-macro_rules! borrowed {
-    ($v:expr) => {
-        Cow::Borrowed(&$v[..])
-    };
-}
-
-/// Moves a sample vector out of the state as owned metric input.
-macro_rules! taken {
-    ($v:expr) => {
-        Cow::Owned(std::mem::take(&mut $v))
-    };
-}
-
-/// The state's metric inputs, each wrapped by `$wrap` (`borrowed` or `taken`).
-macro_rules! metric_parts {
-    ($st:expr, $wrap:ident) => {
-        MetricParts {
-            sync_error_us: $wrap!($st.sync_error_us),
-            residual_px: $wrap!($st.residual_px),
-            residual_center_px: $wrap!($st.residual_center_px),
-            residual_edge_px: $wrap!($st.residual_edge_px),
-            latency_camera_ms: $wrap!($st.latency_camera_ms),
-            latency_detector_ms: $wrap!($st.latency_detector_ms),
-            latency_radar_ms: $wrap!($st.latency_radar_ms),
-            latency_e2e_ms: $wrap!($st.latency_e2e_ms),
-            latency_wait_ms: $wrap!($st.latency_wait_ms),
-            latency_queue_ms: $wrap!($st.latency_queue_ms),
-            latency_fusion_ms: $wrap!($st.latency_fusion_ms),
-            latency_tx_ms: $wrap!($st.latency_tx_ms),
-            frame_queue_depth: $wrap!($st.frame_queue_depth),
-            radar_processing_time_ms: $wrap!($st.radar_processing_time_ms),
-            frame_drops: $wrap!($st.frame_drops),
-            tx_queue_latency_ms: [
-                $wrap!($st.tx_queue_latency_ms[0]),
-                $wrap!($st.tx_queue_latency_ms[1]),
-                $wrap!($st.tx_queue_latency_ms[2]),
-                $wrap!($st.tx_queue_latency_ms[3]),
-            ],
-            packet_drops: [
-                $wrap!($st.packet_drops[0]),
-                $wrap!($st.packet_drops[1]),
-                $wrap!($st.packet_drops[2]),
-                $wrap!($st.packet_drops[3]),
-            ],
-            association: $wrap!($st.association),
-            radar_unmatched: $wrap!($st.radar_unmatched),
-            // against truth when the recording has it, else against the camera's object ids
-            switches: if $st.has_truth {
-                $wrap!($st.switches)
-            } else {
-                $wrap!($st.churn)
-            },
-            stale: $wrap!($st.stale),
-        }
-    };
 }
 
 /// Where messages come from: the index of an intact recording, or a salvage scan.
@@ -1186,14 +1110,14 @@ impl State<'_> {
             return;
         }
         let fusion = timing.and_then(|t| t.1);
-        let (tracks, associated) = if state.fuses() {
-            let (tracks, associated) = self.fuse_frame(&p);
+        let (tracks, associated, (in_view, unmatched)) = if state.fuses() {
+            let (tracks, associated, radar) = self.fuse_frame(&p);
             self.last_tracks.clone_from(&tracks);
-            (tracks, associated)
+            (tracks, associated, radar)
         } else {
             // HOLDOVER / FREERUN / RESYNCING: no new fusion; the last fused tracks are held,
             // flagged frozen
-            (self.last_tracks.clone(), 0)
+            (self.last_tracks.clone(), 0, (0, 0))
         };
         let tx_ns = fusion.and_then(|f| {
             let bytes = 64 + 48 * tracks.len() as u64;
@@ -1220,6 +1144,8 @@ impl State<'_> {
             detections: count(p.boxes.len()),
             associated: count(associated),
             fused_objects: count(tracks.len()),
+            radar_objects_in_view: count(in_view),
+            radar_objects_unmatched: count(unmatched),
             temperature_c: self.temperature_c,
             cpu_load_pct: self.cpu_load_pct,
             provenance: p.provenance.clone(),
@@ -1274,6 +1200,8 @@ impl State<'_> {
             detections: count(p.boxes.len()),
             associated: 0,
             fused_objects: 0,
+            radar_objects_in_view: 0,
+            radar_objects_unmatched: 0,
             temperature_c: self.temperature_c,
             cpu_load_pct: self.cpu_load_pct,
             provenance: p.provenance.clone(),
@@ -1311,8 +1239,9 @@ impl State<'_> {
     }
 
     /// Associates and tracks one frame; returns the confirmed tracks and how many detections
-    /// were associated.
-    fn fuse_frame(&mut self, p: &PendingFrame) -> (Vec<TrackOutput>, usize) {
+    /// were associated, and how many radar objects were in view and how many of those found
+    /// no detection.
+    fn fuse_frame(&mut self, p: &PendingFrame) -> (Vec<TrackOutput>, usize, (usize, usize)) {
         let t = p.host_ns;
         let mut assoc_cfg = self.assoc_cfg;
         if p.provenance.sync_state == SyncState::Degraded {
@@ -1338,13 +1267,11 @@ impl State<'_> {
         let a = associate(&boxes, &projected, &assoc_cfg);
         self.association
             .push((t, a.unmatched_detections.len() as u64, boxes.len() as u64));
+        let matched: std::collections::BTreeSet<usize> = a.pairs().map(|c| c.object).collect();
+        let radar_unmatched = projected.len() - matched.len();
         if !projected.is_empty() {
-            let matched: std::collections::BTreeSet<usize> = a.pairs().map(|c| c.object).collect();
-            self.radar_unmatched.push((
-                t,
-                (projected.len() - matched.len()) as u64,
-                projected.len() as u64,
-            ));
+            self.radar_unmatched
+                .push((t, radar_unmatched as u64, projected.len() as u64));
         }
         self.record_associations(p, &boxes, &projected, &a);
         let band_of_detection = self.detection_bands(p);
@@ -1400,7 +1327,11 @@ impl State<'_> {
             }
         }
         self.churn.push((t, churned, compared));
-        (step.tracks, measurements.len())
+        (
+            step.tracks,
+            measurements.len(),
+            (projected.len(), radar_unmatched),
+        )
     }
 
     fn record_associations(
@@ -1480,17 +1411,70 @@ impl State<'_> {
             .collect()
     }
 
-    /// The metric set with association and residual metrics restricted to band `b`.
-    fn band_metric_set(&self, b: usize) -> MetricSet {
-        let mut parts = metric_parts!(self, borrowed);
-        parts.association = Cow::Borrowed(&self.band_association[b]);
-        parts.residual_px = Cow::Borrowed(&self.band_residual_px[b]);
-        metric_set(parts)
+    /// `all` with the association and residual metrics restricted to band `b` (call once
+    /// per band, after [`State::take_metric_set`]).
+    fn band_metric_set(&mut self, all: &MetricSet, b: usize) -> std::io::Result<MetricSet> {
+        let mut m = all.clone();
+        m.put_rate(
+            RATES[0],
+            std::mem::take(&mut self.band_association[b]).finish(),
+        );
+        m.put_distribution(
+            DISTRIBUTIONS[1],
+            std::mem::take(&mut self.band_residual_px[b]).finish()?,
+        );
+        Ok(m)
     }
 
-    /// Every metric, moving the samples out of the state (call once, at the end).
-    fn take_metric_set(&mut self) -> MetricSet {
-        metric_set(metric_parts!(self, taken))
+    /// Every metric, finishing the accumulators (call once, at the end).
+    fn take_metric_set(&mut self) -> std::io::Result<MetricSet> {
+        let [tx0, tx1, tx2, tx3] = std::mem::take(&mut self.tx_queue_latency_ms);
+        let [d0, d1, d2, d3] = std::mem::take(&mut self.packet_drops);
+        // against truth when the recording has it, else against the camera's object ids
+        let switches = if self.has_truth {
+            std::mem::take(&mut self.switches)
+        } else {
+            std::mem::take(&mut self.churn)
+        };
+        let distributions = [
+            std::mem::take(&mut self.sync_error_us),
+            std::mem::take(&mut self.residual_px),
+            std::mem::take(&mut self.residual_center_px),
+            std::mem::take(&mut self.residual_edge_px),
+            std::mem::take(&mut self.latency_camera_ms),
+            std::mem::take(&mut self.latency_detector_ms),
+            std::mem::take(&mut self.latency_radar_ms),
+            std::mem::take(&mut self.latency_e2e_ms),
+            std::mem::take(&mut self.latency_wait_ms),
+            std::mem::take(&mut self.latency_queue_ms),
+            std::mem::take(&mut self.latency_fusion_ms),
+            std::mem::take(&mut self.latency_tx_ms),
+            std::mem::take(&mut self.frame_queue_depth),
+            std::mem::take(&mut self.radar_processing_time_ms),
+            tx0,
+            tx1,
+            tx2,
+            tx3,
+        ];
+        let rates = [
+            std::mem::take(&mut self.association),
+            std::mem::take(&mut self.radar_unmatched),
+            switches,
+            std::mem::take(&mut self.stale),
+            std::mem::take(&mut self.frame_drops),
+            d0,
+            d1,
+            d2,
+            d3,
+        ];
+        let mut m = MetricSet::default();
+        for (name, acc) in DISTRIBUTIONS.into_iter().zip(distributions) {
+            m.put_distribution(name, acc.finish()?);
+        }
+        for (name, acc) in RATES.into_iter().zip(rates) {
+            m.put_rate(name, acc.finish());
+        }
+        Ok(m)
     }
 }
 

@@ -163,6 +163,8 @@ pub fn frames_batch(rows: &[FrameRecord]) -> Result<RecordBatch> {
         Field::new("detections", DataType::UInt32, false),
         Field::new("associated", DataType::UInt32, false),
         Field::new("fused_objects", DataType::UInt32, false),
+        Field::new("radar_objects_in_view", DataType::UInt32, false),
+        Field::new("radar_objects_unmatched", DataType::UInt32, false),
         Field::new("temperature_c", DataType::Float64, true),
         Field::new("cpu_load_pct", DataType::Float64, true),
     ];
@@ -187,6 +189,8 @@ pub fn frames_batch(rows: &[FrameRecord]) -> Result<RecordBatch> {
         u32s(&|r| r.detections),
         u32s(&|r| r.associated),
         u32s(&|r| r.fused_objects),
+        u32s(&|r| r.radar_objects_in_view),
+        u32s(&|r| r.radar_objects_unmatched),
         f64s(rows, |r| r.temperature_c),
         f64s(rows, |r| r.cpu_load_pct),
     ];

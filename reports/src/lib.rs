@@ -40,15 +40,18 @@ pub use sweep_tables::{
 #[cfg(test)]
 pub(crate) fn sample_results() -> Vec<radcam_fusion::gates::GateResult> {
     use radcam_fusion::gates::{Metric, MetricSet, evaluate, seed_gates};
+    use radcam_fusion::stats::Summary;
     let mut m = MetricSet::default();
     let mut put = |k: &str, v| {
         m.metrics.insert(k.to_owned(), v);
     };
     put(
         "sync_error_us",
-        Metric::Distribution((0..1000).map(|i| f64::from(i) * 0.1).collect()),
+        Metric::Distribution(Summary::of(
+            &(0..1000).map(|i| f64::from(i) * 0.1).collect::<Vec<_>>(),
+        )),
     );
-    put("reprojection_residual_px", Metric::Distribution(vec![]));
+    put("reprojection_residual_px", Metric::Distribution(None));
     put(
         "track_id_switch_rate",
         Metric::Ratio {

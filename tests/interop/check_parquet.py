@@ -50,7 +50,7 @@ GROUND_TRUTH_COLUMNS = ["t_ns", "frame_id", "object_id", "class_name", "x_m", "y
 FRAMES_COLUMNS = ["frame_id", "t_ns", "arrival_ns", "detections_ns", "ready_ns", "t_fuse_start_ns", "t_fuse_end_ns",
                   "t_tx_ns", "frame_queue_depth", "latency_camera_ms",
                   "latency_detector_ms", "latency_e2e_ms", "detections", "associated", "fused_objects",
-                  "temperature_c", "cpu_load_pct"] + PROVENANCE
+                  "radar_objects_in_view", "radar_objects_unmatched", "temperature_c", "cpu_load_pct"] + PROVENANCE
 TRACKING_COLUMNS = ["num_switches", "num_matches", "num_misses", "num_false_positives", "num_objects",
                     "num_predictions", "num_frames", "mota", "idf1", "idtp", "match_threshold_m"]
 
@@ -108,6 +108,27 @@ def check_windows_and_duckdb(report_dir):
     missing = [k for k in METADATA if k not in kv]
     if missing:
         raise SystemExit(f"duckdb: windows.parquet key-value metadata missing {missing}")
+    frames = os.path.join(report_dir, "frames.parquet")
+    # the whole-run quantile the gate judged (radcam selects it from spilled samples) is the
+    # linear-interpolation quantile of the per-frame column, as DuckDB computes it
+    e2e = con.execute(
+        "SELECT quantile_cont(latency_e2e_ms, 0.999), count(latency_e2e_ms) FROM read_parquet(?)",
+        [frames]).fetchone()
+    gate = con.execute(
+        "SELECT value, samples FROM read_parquet(?) WHERE gate = 'e2e_latency_p999'", [gates]).fetchone()
+    if gate is None or e2e[1] != gate[1] or abs(e2e[0] - gate[0]) > 1e-9 * max(1.0, abs(e2e[0])):
+        raise SystemExit(f"duckdb: e2e latency P99.9 over frames.parquet {e2e} != gate {gate}")
+    # per window, the radar objects left unmatched in frames.parquet make windows.parquet's rate
+    mismatched = con.execute(
+        "WITH f AS (SELECT (t_ns // 10000000000) * 10000000000 AS w, "
+        "  sum(radar_objects_unmatched)::DOUBLE / sum(radar_objects_in_view) AS rate "
+        "  FROM read_parquet(?) WHERE radar_objects_in_view > 0 GROUP BY 1) "
+        "SELECT count(*) FROM f FULL JOIN (SELECT window_start_ns AS w, value FROM read_parquet(?) "
+        "  WHERE metric = 'radar_unmatched_rate') m USING (w) "
+        "WHERE f.rate IS NULL OR m.value IS NULL OR abs(f.rate - m.value) > 1e-12",
+        [frames, windows]).fetchone()[0]
+    if mismatched:
+        raise SystemExit(f"duckdb: {mismatched} windows' radar_unmatched_rate disagree with frames.parquet")
     n = con.execute("SELECT count(*) FROM read_parquet(?)", [os.path.join(report_dir, "associations.parquet")]).fetchone()[0]
     print(f"duckdb interop: windows.parquet {t.num_rows} rows; worst sync P99.9 window {worst[0]} agrees with the "
           f"gate's evidence; associations.parquet {n} rows; metadata estimator={kv['estimator']}")
