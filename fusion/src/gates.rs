@@ -218,31 +218,30 @@ impl MetricSet {
     /// Every metric path in every window of `window_ns` (as [`MetricSet::per_window`], in
     /// [`MetricSet::known_paths`] order), grouping each metric's samples only once.
     pub fn all_windows(&self, window_ns: i64) -> Vec<(String, Evidence)> {
-        let mut out = Vec::new();
-        for name in self.metrics.keys() {
-            let Some(stats) = self.series(name, window_ns) else {
-                continue;
+        self.windows_by_path(window_ns)
+            .flat_map(|(path, rows)| rows.into_iter().map(move |e| (path.clone(), e)))
+            .collect()
+    }
+
+    /// As [`MetricSet::all_windows`], one metric path at a time (so a caller writing them out
+    /// never holds them all).
+    pub fn windows_by_path(&self, window_ns: i64) -> impl Iterator<Item = (String, Vec<Evidence>)> {
+        self.metrics.keys().flat_map(move |name| {
+            let series = self.series(name, window_ns);
+            let stats: Vec<Option<&'static str>> = match series {
+                Some(WindowSeries::Rate(_)) => vec![None],
+                Some(WindowSeries::Distribution(_)) => Summary::STATS.map(Some).to_vec(),
+                None => Vec::new(),
             };
-            match stats {
-                WindowSeries::Rate(_) => out.extend(
-                    stats
-                        .pick(None, window_ns)
-                        .into_iter()
-                        .map(|e| (name.clone(), e)),
-                ),
-                WindowSeries::Distribution(_) => {
-                    for stat in Summary::STATS {
-                        out.extend(
-                            stats
-                                .pick(Some(stat), window_ns)
-                                .into_iter()
-                                .map(|e| (format!("{name}.{stat}"), e)),
-                        );
-                    }
-                }
-            }
-        }
-        out
+            stats.into_iter().filter_map(move |stat| {
+                let rows = series?.pick(stat, window_ns);
+                let path = match stat {
+                    Some(stat) => format!("{name}.{stat}"),
+                    None => name.clone(),
+                };
+                Some((path, rows))
+            })
+        })
     }
 
     /// Metric `name` summarised per window of `window_ns`, if the run did that.

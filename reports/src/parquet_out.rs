@@ -8,7 +8,7 @@ use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use radcam_fusion::audit::AuditEvent;
 use radcam_fusion::gates::{EVIDENCE_WINDOW_NS, Evidence, GateResult, MetricSet};
 use radcam_fusion::sync::SyncRecord;
@@ -111,7 +111,11 @@ pub const WINDOWS_FILE: &str = "windows.parquet";
 /// samples in that window, by metric path then time: `window_start_ns`, `window_end_ns`,
 /// `metric`, `value`, `samples`.
 pub fn windows_batch(metrics: &MetricSet) -> Result<RecordBatch> {
-    let rows: Vec<(String, Evidence)> = metrics.all_windows(EVIDENCE_WINDOW_NS);
+    windows_rows_batch(&metrics.all_windows(EVIDENCE_WINDOW_NS))
+}
+
+/// The `windows` table's rows as one batch.
+fn windows_rows_batch(rows: &[(String, Evidence)]) -> Result<RecordBatch> {
     let fields = vec![
         Field::new("window_start_ns", DataType::Int64, false),
         Field::new("window_end_ns", DataType::Int64, false),
@@ -120,24 +124,35 @@ pub fn windows_batch(metrics: &MetricSet) -> Result<RecordBatch> {
         Field::new("samples", DataType::UInt64, false),
     ];
     let columns = vec![
-        i64s(&rows, |r| Some(r.1.start_ns)),
-        i64s(&rows, |r| Some(r.1.end_ns)),
-        utf8(&rows, |r| &r.0),
+        i64s(rows, |r| Some(r.1.start_ns)),
+        i64s(rows, |r| Some(r.1.end_ns)),
+        utf8(rows, |r| &r.0),
         Arc::new(Float64Array::from(
             rows.iter().map(|r| r.1.value).collect::<Vec<_>>(),
         )) as ArrayRef,
-        u64s(&rows, |r| r.1.samples),
+        u64s(rows, |r| r.1.samples),
     ];
     batch(WINDOWS_FILE, fields, columns)
 }
 
-/// Writes `dir/windows.parquet`.
+/// Writes `dir/windows.parquet` ([`windows_batch`]'s rows), one metric path at a time: a
+/// long run has tens of thousands of rows an hour, never all in memory at once.
 pub fn write_windows(
     dir: &Path,
     metrics: &MetricSet,
     metadata: &BTreeMap<String, String>,
 ) -> Result<()> {
-    write_table(&dir.join(WINDOWS_FILE), &windows_batch(metrics)?, metadata)
+    let path = dir.join(WINDOWS_FILE);
+    let mut w = open_writer(&path, windows_rows_batch(&[])?.schema())?;
+    for (name, rows) in metrics.windows_by_path(EVIDENCE_WINDOW_NS) {
+        let rows: Vec<(String, Evidence)> = rows.into_iter().map(|e| (name.clone(), e)).collect();
+        w.write(&windows_rows_batch(&rows)?)
+            .map_err(|e| Error::Parquet {
+                path: path.clone(),
+                detail: e.to_string(),
+            })?;
+    }
+    close_writer(&path, w, metadata)
 }
 
 /// Writes `dir/sync.parquet`.
@@ -170,9 +185,12 @@ pub(crate) fn open_writer(
     };
     let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(3).map_err(|e| pq(&e))?,
+            ZstdLevel::try_new(1).map_err(|e| pq(&e))?,
         ))
-        .set_created_by(format!("radcam {}", env!("CARGO_PKG_VERSION")));
+        .set_created_by(format!("radcam {}", env!("CARGO_PKG_VERSION")))
+        // min/max per row group, not per page: a writer keeps every page's column index
+        // until it closes, which grew a long replay's memory by megabytes an hour
+        .set_statistics_enabled(EnabledStatistics::Chunk);
     // dictionaries pay off for the repetitive strings (states, outcomes, clock ids); for
     // numbers they cost a hash per value and are mostly abandoned anyway
     for field in schema.fields() {
