@@ -32,12 +32,15 @@ struct Row {
     record_s: f64,
     messages_read: u64,
     bare_read_s: f64,
+    /// radcam reading and decoding the same messages, nothing else (Python's job, in Rust).
+    decode_s: f64,
     replay_wall_s: f64,
     replay_cpu_s: f64,
     replay_peak_rss_mb: f64,
     replay_over_bare_read: f64,
     python_decode_s: Option<f64>,
     python_over_replay: Option<f64>,
+    python_over_decode: Option<f64>,
 }
 
 /// The sweep's numbers.
@@ -159,6 +162,10 @@ pub fn run(bench: &ReplayBench, json: bool, quiet: bool) -> Result<()> {
         let t = Instant::now();
         let (messages_read, _) = McapFile::open(&rec)?.bare_read(&TOPICS)?;
         let bare_read_s = t.elapsed().as_secs_f64();
+        note("bench: radcam decoding the same channels".into());
+        let t = Instant::now();
+        McapFile::open(&rec)?.decoded_read(&TOPICS)?;
+        let decode_s = t.elapsed().as_secs_f64();
         note("bench: replay (child process)".into());
         let out_dir = scratch.join(format!("report-{hours}h"));
         let t = Instant::now();
@@ -194,12 +201,14 @@ pub fn run(bench: &ReplayBench, json: bool, quiet: bool) -> Result<()> {
             record_s,
             messages_read,
             bare_read_s,
+            decode_s,
             replay_wall_s,
             replay_cpu_s: usage.cpu_s,
             replay_peak_rss_mb: usage.peak_rss_mb,
             replay_over_bare_read: replay_wall_s / bare_read_s.max(1e-9),
             python_decode_s,
             python_over_replay: python_decode_s.map(|p| p / replay_wall_s.max(1e-9)),
+            python_over_decode: python_decode_s.map(|p| p / decode_s.max(1e-9)),
         });
     }
     let sweep = if bench.sweep_runs > 0 {
@@ -255,32 +264,36 @@ pub fn run(bench: &ReplayBench, json: bool, quiet: bool) -> Result<()> {
     }
     println!("machine: {cores} cores; replay of the demo rig (30 fps, 20 Hz radar) into a report");
     println!(
-        "{:>6} {:>9} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>10} {:>9}",
+        "{:>6} {:>9} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9} {:>10} {:>10}",
         "hours",
         "file MB",
         "messages",
         "bare s",
+        "decode s",
         "replay s",
         "cpu s",
         "peak MB",
         "×bare",
         "python s",
-        "py×"
+        "py/replay",
+        "py/decode"
     );
     for r in &rows {
         let opt = |v: Option<f64>, p: usize| v.map_or_else(|| "-".into(), |v| format!("{v:.p$}"));
         println!(
-            "{:>6} {:>9.1} {:>9} {:>10.3} {:>9.3} {:>9.3} {:>9.1} {:>9.2} {:>10} {:>9}",
+            "{:>6} {:>9.1} {:>9} {:>8.3} {:>9.3} {:>9.3} {:>9.3} {:>9.1} {:>7.2} {:>9} {:>10} {:>10}",
             r.hours,
             r.recording_mb,
             r.messages_read,
             r.bare_read_s,
+            r.decode_s,
             r.replay_wall_s,
             r.replay_cpu_s,
             r.replay_peak_rss_mb,
             r.replay_over_bare_read,
             opt(r.python_decode_s, 2),
-            opt(r.python_over_replay, 1),
+            opt(r.python_over_replay, 2),
+            opt(r.python_over_decode, 1),
         );
     }
     if rows.len() > 1 {

@@ -347,6 +347,39 @@ impl McapFile {
         Ok(())
     }
 
+    /// What the stock Python reader does with `topics`, in Rust: every message read through
+    /// the index in log-time order (CRCs checked) and decoded into its protobuf type; nothing
+    /// else. The like-for-like baseline `radcam bench replay` compares Python's decoding
+    /// with. Returns the messages decoded.
+    pub fn decoded_read(&mut self, topics: &[&str]) -> Result<u64> {
+        use radcam_schema::{TopicMessage, decode, proto};
+        fn one<T: TopicMessage>(m: &RawMessage<'_>) -> radcam_schema::Result<()> {
+            decode::<T>(m.data).map(drop)
+        }
+        let path = self.path.clone();
+        let mut n = 0u64;
+        self.for_each_message(topics, |m| {
+            n += 1;
+            match m.topic {
+                proto::PtpStatus::TOPIC => one::<proto::PtpStatus>(&m),
+                proto::NodeStats::TOPIC => one::<proto::NodeStats>(&m),
+                proto::CameraLatch::TOPIC => one::<proto::CameraLatch>(&m),
+                proto::CameraFrame::TOPIC => one::<proto::CameraFrame>(&m),
+                proto::CameraDetections::TOPIC => one::<proto::CameraDetections>(&m),
+                proto::RadarFrame::TOPIC => one::<proto::RadarFrame>(&m),
+                proto::TruthClock::TOPIC => one::<proto::TruthClock>(&m),
+                proto::TruthObjects::TOPIC => one::<proto::TruthObjects>(&m),
+                _ => Ok(()),
+            }
+            .map_err(|source| Error::Decode {
+                path: path.clone(),
+                log_time_ns: m.log_time_ns,
+                source,
+            })
+        })?;
+        Ok(n)
+    }
+
     /// The bare `mcap` crate read of `topics` through the index, in log-time order: chunks
     /// read and decompressed by the crate's indexed reader, no CRC check, no decoding. The
     /// baseline `radcam bench replay` compares a replay with. Returns (messages, payload bytes).

@@ -1484,6 +1484,17 @@ mod tests {
     use radcam_recorder::{RecordRequest, record_scenario};
     use radcam_scenarios::Scenario;
 
+    #[test]
+    fn the_bench_baselines_read_every_message_the_replay_reads() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let rec = recording(dir.path());
+        let mut f = McapFile::open(&rec).expect("open");
+        let indexed: u64 = TOPICS.iter().filter_map(|t| f.message_count(t)).sum();
+        assert!(indexed > 1000);
+        assert_eq!(f.bare_read(&TOPICS).expect("bare").0, indexed);
+        assert_eq!(f.decoded_read(&TOPICS).expect("decoded"), indexed);
+    }
+
     fn recording(dir: &Path) -> PathBuf {
         let out = dir.join("r.mcap");
         record_scenario(
