@@ -205,6 +205,29 @@ fn broken_recordings_exit_2_naming_the_file() {
 }
 
 #[test]
+fn an_unwritable_sample_directory_exits_2_before_the_replay() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let rec = short_recording(tmp.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_radcam"))
+        .env("TMPDIR", "/nonexistent/radcam-tmp")
+        .args([
+            "replay",
+            rec.to_str().expect("utf8"),
+            "--out",
+            tmp.path().join("r").to_str().expect("utf8"),
+        ])
+        .output()
+        .expect("radcam runs");
+    let err = text(&out.stderr);
+    assert_eq!(code(&out), 2, "{err}");
+    assert!(
+        err.contains("/nonexistent/radcam-tmp") && err.contains("TMPDIR"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("r").join("gates.parquet").exists());
+}
+
+#[test]
 fn broken_scenarios_exit_2_naming_file_line_and_field() {
     let tmp = tempfile::tempdir().expect("tmp");
     let out_mcap = tmp.path().join("o.mcap");

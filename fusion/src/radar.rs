@@ -80,27 +80,46 @@ pub fn cluster(detections: &[RadarDetection], cfg: &ClusterConfig) -> Vec<RadarO
             }
         }
     }
-    let mut groups: std::collections::BTreeMap<usize, Vec<&RadarDetection>> = Default::default();
-    for (i, p) in pts.iter().enumerate() {
+    // a component's root is its smallest index, so visiting points in index order meets the
+    // components in root order and every sum runs in index order, as the definition reads
+    #[derive(Default)]
+    struct Group {
+        wsum: f64,
+        weighted: nalgebra::Vector3<f64>,
+        doppler_sum: f64,
+        snr_max: f64,
+        points: usize,
+    }
+    let mut slot = vec![usize::MAX; pts.len()];
+    let mut groups: Vec<Group> = Vec::new();
+    for (i, d) in pts.iter().enumerate() {
         let r = root(&mut parent, i);
-        groups.entry(r).or_default().push(p);
+        if slot[r] == usize::MAX {
+            slot[r] = groups.len();
+            // sums start at -0.0, as `Iterator::sum` does for floats
+            groups.push(Group {
+                wsum: -0.0,
+                doppler_sum: -0.0,
+                snr_max: f64::NEG_INFINITY,
+                ..Group::default()
+            });
+        }
+        let g = &mut groups[slot[r]];
+        let w = 10f64.powf(d.snr_db / 20.0);
+        g.wsum += w;
+        g.weighted += d.position_m.coords * w;
+        g.doppler_sum += d.doppler_mps;
+        g.snr_max = g.snr_max.max(d.snr_db);
+        g.points += 1;
     }
     let mut objects: Vec<RadarObject> = groups
-        .into_values()
-        .filter(|g| g.len() >= cfg.min_points)
-        .map(|g| {
-            let w: Vec<f64> = g.iter().map(|d| 10f64.powf(d.snr_db / 20.0)).collect();
-            let wsum: f64 = w.iter().sum();
-            let mut c = nalgebra::Vector3::zeros();
-            for (d, wi) in g.iter().zip(&w) {
-                c += d.position_m.coords * *wi;
-            }
-            RadarObject {
-                position_m: Point3::from(c / wsum),
-                doppler_mps: g.iter().map(|d| d.doppler_mps).sum::<f64>() / g.len() as f64,
-                snr_db: g.iter().map(|d| d.snr_db).fold(f64::NEG_INFINITY, f64::max),
-                points: g.len(),
-            }
+        .into_iter()
+        .filter(|g| g.points >= cfg.min_points)
+        .map(|g| RadarObject {
+            position_m: Point3::from(g.weighted / g.wsum),
+            doppler_mps: g.doppler_sum / g.points as f64,
+            snr_db: g.snr_max,
+            points: g.points,
         })
         .collect();
     objects.sort_by(|a, b| {

@@ -16,6 +16,16 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The directory the metric samples wait in (`$TMPDIR`) cannot take them.
+    #[error(
+        "{dir}: cannot keep the replay's metric samples there (set TMPDIR to a writable directory with room: 16 bytes a sample)"
+    )]
+    Spill {
+        /// The directory.
+        dir: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// The file is not an MCAP file at all.
     #[error("{path}: not an MCAP file: {detail}")]
     NotMcap {

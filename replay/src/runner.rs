@@ -401,6 +401,11 @@ pub fn replay_into(
     let mut estimator = clock::by_name(&cfg.estimator)?;
     gates::validate(&cfg.gates, &known_metric_set())?;
     let windows = gates::window_lengths_ns(&cfg.gates);
+    // a temporary directory that cannot take the samples fails the run now, not at its end
+    SpillStore::probe(cfg.spill_dir.as_deref()).map_err(|source| Error::Spill {
+        dir: cfg.spill_dir.clone().unwrap_or_else(std::env::temp_dir),
+        source,
+    })?;
     let dist = || Samples::new(SpillStore::new(cfg.spill_dir.clone()), &windows);
     let rate = || Counts::new(&windows);
     let mut file = Source::open(path, cfg.salvage)?;
@@ -605,8 +610,8 @@ pub fn replay_into(
         st.fuse(p);
     }
     let stale_fusions = st.stale.numerator();
-    let spill_err = |source| Error::Io {
-        path: cfg.spill_dir.clone().unwrap_or_else(std::env::temp_dir),
+    let spill_err = |source| Error::Spill {
+        dir: cfg.spill_dir.clone().unwrap_or_else(std::env::temp_dir),
         source,
     };
     let metrics = st.take_metric_set().map_err(spill_err)?;

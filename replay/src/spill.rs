@@ -32,6 +32,16 @@ impl SpillStore {
         }
     }
 
+    /// Checks that a sample file can be created in `dir` (`None`: the system's temporary
+    /// directory).
+    pub fn probe(dir: Option<&std::path::Path>) -> std::io::Result<()> {
+        match dir {
+            Some(d) => tempfile::tempfile_in(d),
+            None => tempfile::tempfile(),
+        }
+        .map(drop)
+    }
+
     fn writer(&mut self) -> std::io::Result<&mut BufWriter<File>> {
         if self.reader.is_some() {
             return Err(std::io::Error::other(
@@ -135,6 +145,8 @@ mod tests {
         let mut s = SpillStore::new(Some("/nonexistent/radcam".into()));
         s.push(0, 1.0);
         assert!(s.replay(&mut |_, _| {}).is_err());
+        assert!(SpillStore::probe(Some(std::path::Path::new("/nonexistent/radcam"))).is_err());
+        assert!(SpillStore::probe(None).is_ok());
         let mut empty = SpillStore::new(Some("/nonexistent/radcam".into()));
         assert!(empty.replay(&mut |_, _| {}).is_ok(), "no sample, no file");
     }
