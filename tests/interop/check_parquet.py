@@ -86,7 +86,7 @@ def check_fusion_tables(report_dir):
 WINDOWS_COLUMNS = ["window_start_ns", "window_end_ns", "metric", "value", "samples"]
 
 
-def check_windows_and_duckdb(report_dir):
+def check_windows_and_duckdb(report_dir, min_e2e_samples):
     import duckdb
 
     windows = os.path.join(report_dir, "windows.parquet")
@@ -118,6 +118,8 @@ def check_windows_and_duckdb(report_dir):
         "SELECT value, samples FROM read_parquet(?) WHERE gate = 'e2e_latency_p999'", [gates]).fetchone()
     if gate is None or e2e[1] != gate[1] or abs(e2e[0] - gate[0]) > 1e-9 * max(1.0, abs(e2e[0])):
         raise SystemExit(f"duckdb: e2e latency P99.9 over frames.parquet {e2e} != gate {gate}")
+    if e2e[1] < min_e2e_samples:
+        raise SystemExit(f"duckdb: only {e2e[1]} e2e samples, the check wants {min_e2e_samples}")
     # per window, the radar objects left unmatched in frames.parquet make windows.parquet's rate
     mismatched = con.execute(
         "WITH f AS (SELECT (t_ns // 10000000000) * 10000000000 AS w, "
@@ -131,10 +133,11 @@ def check_windows_and_duckdb(report_dir):
         raise SystemExit(f"duckdb: {mismatched} windows' radar_unmatched_rate disagree with frames.parquet")
     n = con.execute("SELECT count(*) FROM read_parquet(?)", [os.path.join(report_dir, "associations.parquet")]).fetchone()[0]
     print(f"duckdb interop: windows.parquet {t.num_rows} rows; worst sync P99.9 window {worst[0]} agrees with the "
-          f"gate's evidence; associations.parquet {n} rows; metadata estimator={kv['estimator']}")
+          f"gate's evidence; e2e P99.9 over {e2e[1]} samples agrees with the gate; associations.parquet {n} rows; "
+          f"metadata estimator={kv['estimator']}")
 
 
-def main(report_dir):
+def main(report_dir, min_e2e_samples=0):
     path = os.path.join(report_dir, "gates.parquet")
     table = pq.read_table(path)
     if table.column_names != COLUMNS:
@@ -156,8 +159,10 @@ def main(report_dir):
     print(f"parquet interop: {path}: {len(rows)} gates, verdicts {[r['verdict'] for r in rows]}")
     check_sync_and_audit(report_dir)
     check_fusion_tables(report_dir)
-    check_windows_and_duckdb(report_dir)
+    check_windows_and_duckdb(report_dir, min_e2e_samples)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    # optional second argument: the least number of e2e latency samples the report must have
+    # (above 65,536 the gate's quantile comes from the spilled-sample radix selection)
+    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 0)
