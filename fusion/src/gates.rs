@@ -215,15 +215,8 @@ impl MetricSet {
         Some(self.series(name, window_ns)?.pick(stat, window_ns))
     }
 
-    /// Every metric path in every window of `window_ns` (as [`MetricSet::per_window`], in
-    /// [`MetricSet::known_paths`] order), grouping each metric's samples only once.
-    pub fn all_windows(&self, window_ns: i64) -> Vec<(String, Evidence)> {
-        self.windows_by_path(window_ns)
-            .flat_map(|(path, rows)| rows.into_iter().map(move |e| (path.clone(), e)))
-            .collect()
-    }
-
-    /// As [`MetricSet::all_windows`], one metric path at a time (so a caller writing them out
+    /// Every metric path with its windows of `window_ns` (as [`MetricSet::per_window`], in
+    /// [`MetricSet::known_paths`] order), one path at a time (so a caller writing them out
     /// never holds them all).
     pub fn windows_by_path(&self, window_ns: i64) -> impl Iterator<Item = (String, Vec<Evidence>)> {
         self.metrics.keys().flat_map(move |name| {

@@ -115,16 +115,6 @@ impl<S: SampleStore> DistributionAcc<S> {
         }
     }
 
-    /// Samples pushed so far (finite or not).
-    pub fn len(&self) -> u64 {
-        self.samples
-    }
-
-    /// Whether no sample was pushed.
-    pub fn is_empty(&self) -> bool {
-        self.samples == 0
-    }
-
     /// Summarises the run and every window. Windows are summarised in one pass over the
     /// store, each as soon as its last sample has been read back, so only the windows that
     /// samples arriving out of time order keep open are ever held.

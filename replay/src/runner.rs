@@ -401,11 +401,12 @@ pub fn replay_into(
     let mut estimator = clock::by_name(&cfg.estimator)?;
     gates::validate(&cfg.gates, &known_metric_set())?;
     let windows = gates::window_lengths_ns(&cfg.gates);
-    // a temporary directory that cannot take the samples fails the run now, not at its end
-    SpillStore::probe(cfg.spill_dir.as_deref()).map_err(|source| Error::Spill {
+    let spill_err = |source| Error::Spill {
         dir: cfg.spill_dir.clone().unwrap_or_else(std::env::temp_dir),
         source,
-    })?;
+    };
+    // a temporary directory that cannot take the samples fails the run now, not at its end
+    SpillStore::probe(cfg.spill_dir.as_deref()).map_err(spill_err)?;
     let dist = || Samples::new(SpillStore::new(cfg.spill_dir.clone()), &windows);
     let rate = || Counts::new(&windows);
     let mut file = Source::open(path, cfg.salvage)?;
@@ -610,10 +611,6 @@ pub fn replay_into(
         st.fuse(p);
     }
     let stale_fusions = st.stale.numerator();
-    let spill_err = |source| Error::Spill {
-        dir: cfg.spill_dir.clone().unwrap_or_else(std::env::temp_dir),
-        source,
-    };
     let metrics = st.take_metric_set().map_err(spill_err)?;
     let mut bands = Vec::new();
     if st.has_truth {
@@ -1421,11 +1418,11 @@ impl State<'_> {
     fn band_metric_set(&mut self, all: &MetricSet, b: usize) -> std::io::Result<MetricSet> {
         let mut m = all.clone();
         m.put_rate(
-            RATES[0],
+            "association_fail_rate",
             std::mem::take(&mut self.band_association[b]).finish(),
         );
         m.put_distribution(
-            DISTRIBUTIONS[1],
+            "reprojection_residual_px",
             std::mem::take(&mut self.band_residual_px[b]).finish()?,
         );
         Ok(m)

@@ -107,14 +107,9 @@ pub fn audit_batch(rows: &[AuditEvent]) -> Result<RecordBatch> {
 /// File name of the per-window metrics table.
 pub const WINDOWS_FILE: &str = "windows.parquet";
 
-/// The `windows` table, long format: one row per (10 s log-time window, metric path) with
-/// samples in that window, by metric path then time: `window_start_ns`, `window_end_ns`,
-/// `metric`, `value`, `samples`.
-pub fn windows_batch(metrics: &MetricSet) -> Result<RecordBatch> {
-    windows_rows_batch(&metrics.all_windows(EVIDENCE_WINDOW_NS))
-}
-
-/// The `windows` table's rows as one batch.
+/// Rows of the `windows` table, long format: one row per (10 s log-time window, metric path)
+/// with samples in that window: `window_start_ns`, `window_end_ns`, `metric`, `value`,
+/// `samples`.
 fn windows_rows_batch(rows: &[(String, Evidence)]) -> Result<RecordBatch> {
     let fields = vec![
         Field::new("window_start_ns", DataType::Int64, false),
@@ -135,8 +130,8 @@ fn windows_rows_batch(rows: &[(String, Evidence)]) -> Result<RecordBatch> {
     batch(WINDOWS_FILE, fields, columns)
 }
 
-/// Writes `dir/windows.parquet` ([`windows_batch`]'s rows), one metric path at a time: a
-/// long run has tens of thousands of rows an hour, never all in memory at once.
+/// Writes `dir/windows.parquet`, by metric path then time, one metric path at a time: a long
+/// run has tens of thousands of rows an hour, never all in memory at once.
 pub fn write_windows(
     dir: &Path,
     metrics: &MetricSet,
