@@ -5,12 +5,13 @@
 //! checked before its messages are used. Damage is reported as the record and byte offset.
 
 use crate::{Error, Result};
+use mcap::records::ChunkIndex;
 use mcap::sans_io::indexed_reader::{
     IndexedReadEvent, IndexedReader, IndexedReaderOptions, ReadOrder,
 };
 use mcap::sans_io::summary_reader::{SummaryReadEvent, SummaryReader};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -19,6 +20,10 @@ use std::path::{Path, PathBuf};
 const MAGIC: &[u8; 8] = b"\x89MCAP0\r\n";
 /// Footer record (opcode, length, three fields) plus the trailing magic.
 const FOOTER_AND_MAGIC: u64 = 1 + 8 + 8 + 8 + 4 + 8;
+/// Read buffer of the whole-file passes, bytes: below glibc's initial mmap threshold
+/// (128 KiB), because freeing a larger buffer raises that threshold for the rest of the
+/// process, and the heap then fragments under a long replay's page-sized buffers.
+const READ_BUF: usize = 64 << 10;
 /// Largest chunk the reader accepts, bytes (compressed or not).
 const MAX_CHUNK: u64 = 1 << 30;
 
@@ -109,10 +114,18 @@ impl McapFile {
             ));
         }
         if summary_crc != 0 {
-            let mut buf = vec![0u8; (len - 12 - summary_start) as usize];
             file.seek(SeekFrom::Start(summary_start)).map_err(io)?;
-            file.read_exact(&mut buf).map_err(io)?;
-            let computed = crc32fast::hash(&buf);
+            let mut crc = crc32fast::Hasher::new();
+            let mut part = (&mut file).take(len - 12 - summary_start);
+            let mut buf = vec![0u8; READ_BUF];
+            loop {
+                let n = part.read(&mut buf).map_err(io)?;
+                if n == 0 {
+                    break;
+                }
+                crc.update(&buf[..n]);
+            }
+            let computed = crc.finalize();
             if computed != summary_crc {
                 return Err(corrupt(
                     "summary",
@@ -194,7 +207,7 @@ impl McapFile {
         let mut sha = Sha256::new();
         let mut crc = crc32fast::Hasher::new();
         let mut pos = 0u64;
-        let mut buf = vec![0u8; 1 << 20];
+        let mut buf = vec![0u8; READ_BUF];
         self.file
             .seek(SeekFrom::Start(0))
             .map_err(|source| Error::Io {
@@ -286,39 +299,95 @@ impl McapFile {
     pub fn for_each_message(
         &mut self,
         topics: &[&str],
+        f: impl FnMut(RawMessage<'_>) -> Result<()>,
+    ) -> Result<()> {
+        self.each_message(topics, false, f)
+    }
+
+    /// [`McapFile::for_each_message`] for the last read of a file: its chunk index is freed
+    /// once the chunks to read are picked, so a long recording's index (about 0.5 KB a
+    /// chunk, a chunk a second) is not held through the whole read.
+    pub fn into_each_message(
+        mut self,
+        topics: &[&str],
+        f: impl FnMut(RawMessage<'_>) -> Result<()>,
+    ) -> Result<()> {
+        self.each_message(topics, true, f)
+    }
+
+    fn each_message(
+        &mut self,
+        topics: &[&str],
+        release_index: bool,
         mut f: impl FnMut(RawMessage<'_>) -> Result<()>,
     ) -> Result<()> {
         let options = IndexedReaderOptions::new()
             .include_topics(topics.iter().map(|t| (*t).to_owned()))
             .with_order(ReadOrder::LogTime)
             .with_record_length_limit(MAX_CHUNK as usize);
-        let mut reader = IndexedReader::new_with_options(&self.summary, options).map_err(|e| {
-            self.corrupt("summary", self.summary_start, format!("chunk index: {e}"))
-        })?;
+        let wanted: BTreeSet<u16> = self
+            .summary
+            .channels
+            .iter()
+            .filter(|(_, c)| topics.contains(&c.topic.as_str()))
+            .map(|(id, _)| *id)
+            .collect();
         let topics_by_id: BTreeMap<u16, String> = self
             .summary
             .channels
             .iter()
+            .filter(|(id, _)| wanted.contains(id))
             .map(|(id, c)| (*id, c.topic.clone()))
             .collect();
-        let chunk_starts: BTreeMap<u64, (u64, u64)> = self
+        // the chunks holding a wanted channel (or without per-channel offsets: those may
+        // hold anything), handed to the reader without their per-channel offsets, which
+        // it only uses to pick chunks, so its copy of the index stays small
+        let picked: Vec<ChunkIndex> = self
             .summary
             .chunk_indexes
+            .iter()
+            .filter(|c| {
+                c.message_index_offsets.is_empty()
+                    || c.message_index_offsets.keys().any(|k| wanted.contains(k))
+            })
+            .map(|c| ChunkIndex {
+                message_index_offsets: BTreeMap::new(),
+                compression: c.compression.clone(),
+                ..*c
+            })
+            .collect();
+        // compressed-data offset → (chunk record start, uncompressed size), by offset
+        let mut chunk_starts: Vec<(u64, u64, u64)> = picked
             .iter()
             .filter_map(|c| {
                 c.compressed_data_offset()
                     .ok()
-                    .map(|d| (d, (c.chunk_start_offset, c.uncompressed_size)))
+                    .map(|d| (d, c.chunk_start_offset, c.uncompressed_size))
             })
             .collect();
+        chunk_starts.sort_unstable();
+        let for_reader = mcap::Summary {
+            channels: self.summary.channels.clone(),
+            schemas: self.summary.schemas.clone(),
+            chunk_indexes: picked,
+            ..Default::default()
+        };
+        let mut reader = IndexedReader::new_with_options(&for_reader, options).map_err(|e| {
+            self.corrupt("summary", self.summary_start, format!("chunk index: {e}"))
+        })?;
+        drop(for_reader);
+        if release_index {
+            self.summary.chunk_indexes = Vec::new();
+        }
         let mut chunk = Vec::new();
         let mut scratch = Vec::new();
         while let Some(event) = reader.next_event() {
             match event {
                 Err(e) => return Err(self.corrupt("chunk", 0, e.to_string())),
                 Ok(IndexedReadEvent::ReadChunkRequest { offset, length }) => {
-                    let (start, uncompressed) =
-                        chunk_starts.get(&offset).copied().unwrap_or((offset, 0));
+                    let (start, uncompressed) = chunk_starts
+                        .binary_search_by_key(&offset, |c| c.0)
+                        .map_or((offset, 0), |i| (chunk_starts[i].1, chunk_starts[i].2));
                     self.load_chunk(
                         start,
                         offset,

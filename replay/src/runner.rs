@@ -541,7 +541,8 @@ pub fn replay_into(
     };
     let total: u64 = TOPICS.iter().filter_map(|t| file.message_count(t)).sum();
     let mut done = 0u64;
-    file.for_each_message(&TOPICS, |m| {
+    let gaps = file.gaps().to_vec();
+    file.into_each_message(&TOPICS, |m| {
         done += 1;
         let now_ns = i64::try_from(m.log_time_ns).unwrap_or(i64::MAX);
         st.release_until(now_ns);
@@ -649,7 +650,7 @@ pub fn replay_into(
     if cfg.salvage {
         put(
             "salvage",
-            format!("{} unreadable part(s) skipped", file.gaps().len()),
+            format!("{} unreadable part(s) skipped", gaps.len()),
         );
     }
     put("estimator", estimator_used.clone());
@@ -681,7 +682,7 @@ pub fn replay_into(
         dropped: st.dropped,
         stale_fusions,
         bands,
-        gaps: file.gaps().to_vec(),
+        gaps,
         cal_version: st.cal.cal_version,
     })
 }
@@ -741,14 +742,15 @@ impl Source {
         }
     }
 
-    fn for_each_message(
-        &mut self,
+    /// The replay's one pass over the messages on `topics`; the file is done with after it.
+    fn into_each_message(
+        self,
         topics: &[&str],
         f: impl FnMut(crate::reader::RawMessage<'_>) -> Result<()>,
     ) -> Result<()> {
         match self {
-            Self::Indexed(r) => r.for_each_message(topics, f),
-            Self::Salvaged(s) => s.for_each_message(topics, f),
+            Self::Indexed(r) => r.into_each_message(topics, f),
+            Self::Salvaged(mut s) => s.for_each_message(topics, f),
         }
     }
 }
