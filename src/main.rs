@@ -1032,7 +1032,7 @@ fn verify_replay(rec: &Path, out: &Path, cfg: &ReplayConfig, show: Show) -> Resu
 
 fn replay_and_report(rec: &Path, out: &Path, cfg: &ReplayConfig, show: Show) -> Result<ExitCode> {
     let mut bar: Option<indicatif::ProgressBar> = None;
-    let mut tables = radcam_reports::FusionTablesWriter::new(out);
+    let mut tables = radcam_reports::FusionTablesWriter::new(out, cfg.spill_dir.as_deref());
     let result: ReplayOutput = replay_into(
         rec,
         cfg,

@@ -2,7 +2,8 @@
 //! gates), `ground_truth` and `tracking` (the CLEAR-MOT / ID summary), so anyone can recompute
 //! the tracking metrics (e.g. with py-motmetrics) from the first three.
 
-use crate::parquet_out::{batch, close_writer, i64s, open_writer, u64s, utf8, write_table};
+use crate::page_spill::PageSpill;
+use crate::parquet_out::{Layout, batch, close_writer, i64s, open_writer, u64s, utf8, write_table};
 use crate::{Error, Result};
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, UInt32Array};
 use arrow_schema::{DataType, Field};
@@ -257,21 +258,30 @@ pub fn tracking_batch(s: &MotSummary) -> Result<RecordBatch> {
     batch(TRACKING_FILE, fields, columns)
 }
 
-/// Rows buffered per table before they are written as one row group.
-const ROW_GROUP_ROWS: usize = 16_384;
+/// Rows buffered per table before they are handed to the writer as one batch.
+const BATCH_ROWS: usize = 8_192;
+
+/// Rows per row group of a streamed table (the Parquet default). A writer keeps every
+/// closed row group's metadata (about 1 KB a column) until the file closes, so the row
+/// groups of 16,384 rows used before grew a long replay's memory by megabytes an hour.
+const ROW_GROUP_ROWS: usize = 1 << 20;
 
 /// One table being streamed: rows are buffered and written a row group at a time.
 struct TableStream<T> {
     path: PathBuf,
+    spill: PageSpill,
+    row_group_rows: usize,
     to_batch: fn(&[T]) -> Result<RecordBatch>,
     writer: Option<ArrowWriter<std::fs::File>>,
     buf: Vec<T>,
 }
 
 impl<T> TableStream<T> {
-    fn new(path: PathBuf, to_batch: fn(&[T]) -> Result<RecordBatch>) -> Self {
+    fn new(path: PathBuf, spill: &PageSpill, to_batch: fn(&[T]) -> Result<RecordBatch>) -> Self {
         Self {
             path,
+            spill: spill.clone(),
+            row_group_rows: ROW_GROUP_ROWS,
             to_batch,
             writer: None,
             buf: Vec::new(),
@@ -283,20 +293,24 @@ impl<T> TableStream<T> {
         self.buf.clear();
         let w = match &mut self.writer {
             Some(w) => w,
-            None => self.writer.insert(open_writer(&self.path, batch.schema())?),
+            None => self.writer.insert(open_writer(
+                &self.path,
+                batch.schema(),
+                Layout::Streamed {
+                    spill: &self.spill,
+                    row_group_rows: self.row_group_rows,
+                },
+            )?),
         };
-        // one row group per batch, so the writer never holds more than one in memory
-        w.write(&batch)
-            .and_then(|()| w.flush())
-            .map_err(|e| Error::Parquet {
-                path: self.path.clone(),
-                detail: e.to_string(),
-            })
+        w.write(&batch).map_err(|e| Error::Parquet {
+            path: self.path.clone(),
+            detail: e.to_string(),
+        })
     }
 
     fn push(&mut self, row: T) -> Result<()> {
         self.buf.push(row);
-        if self.buf.len() >= ROW_GROUP_ROWS {
+        if self.buf.len() >= BATCH_ROWS {
             self.flush()?;
         }
         Ok(())
@@ -329,14 +343,24 @@ pub struct FusionTablesWriter {
 }
 
 impl FusionTablesWriter {
-    /// A writer into `dir` (which must exist). Files are created on the first row group.
-    pub fn new(dir: &Path) -> Self {
+    /// A writer into `dir` (which must exist), parking pages of row groups in progress in
+    /// temporary files in `spill_dir` (the system temporary directory when `None`). Files
+    /// are created on the first batch.
+    pub fn new(dir: &Path, spill_dir: Option<&Path>) -> Self {
+        let spill = PageSpill {
+            dir: spill_dir.map(Path::to_owned),
+        };
+        let table = |name: &str| dir.join(name);
         Self {
-            tracks: TableStream::new(dir.join(TRACKS_FILE), tracks_batch),
-            associations: TableStream::new(dir.join(ASSOCIATIONS_FILE), associations_batch),
-            truth: TableStream::new(dir.join(GROUND_TRUTH_FILE), ground_truth_batch),
-            frames: TableStream::new(dir.join(FRAMES_FILE), frames_batch),
-            sync: TableStream::new(dir.join(crate::SYNC_FILE), crate::parquet_out::sync_batch),
+            tracks: TableStream::new(table(TRACKS_FILE), &spill, tracks_batch),
+            associations: TableStream::new(table(ASSOCIATIONS_FILE), &spill, associations_batch),
+            truth: TableStream::new(table(GROUND_TRUTH_FILE), &spill, ground_truth_batch),
+            frames: TableStream::new(table(FRAMES_FILE), &spill, frames_batch),
+            sync: TableStream::new(
+                table(crate::SYNC_FILE),
+                &spill,
+                crate::parquet_out::sync_batch,
+            ),
             dir: dir.to_owned(),
             error: None,
         }
@@ -446,7 +470,8 @@ mod tests {
     }
 
     fn write(dir: &Path, n: u64, tracking: Option<&MotSummary>) -> Vec<&'static str> {
-        let mut w = FusionTablesWriter::new(dir);
+        let mut w = FusionTablesWriter::new(dir, None);
+        w.tracks.row_group_rows = 1000;
         for i in 0..n {
             w.fused(object(i));
         }
@@ -460,7 +485,7 @@ mod tests {
         let (a, b) = (dir.path().join("a"), dir.path().join("b"));
         std::fs::create_dir_all(&a).expect("mkdir");
         std::fs::create_dir_all(&b).expect("mkdir");
-        let n = 2 * ROW_GROUP_ROWS as u64 + 17;
+        let n = 2 * 1000 + 17;
         assert_eq!(
             write(&a, n, None),
             vec![

@@ -10,6 +10,7 @@ pub mod fusion_tables;
 pub mod gate_table;
 pub mod html;
 pub mod junit;
+pub mod page_spill;
 pub mod parquet_in;
 pub mod parquet_out;
 pub mod summary;
