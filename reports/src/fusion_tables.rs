@@ -266,7 +266,8 @@ const BATCH_ROWS: usize = 8_192;
 /// groups of 16,384 rows used before grew a long replay's memory by megabytes an hour.
 const ROW_GROUP_ROWS: usize = 1 << 20;
 
-/// One table being streamed: rows are buffered and written a row group at a time.
+/// One table being streamed: rows are buffered and handed to the writer a batch at a time;
+/// the writer closes a row group every `row_group_rows`.
 struct TableStream<T> {
     path: PathBuf,
     spill: PageSpill,
