@@ -29,7 +29,6 @@ impl PageStoreFactory for PageSpill {
             dir: self.dir.clone(),
             file: None,
             pages: Vec::new(),
-            len_bytes: 0,
         }))
     }
 }
@@ -39,10 +38,8 @@ impl PageStoreFactory for PageSpill {
 struct SpilledPages {
     dir: Option<PathBuf>,
     file: Option<File>,
-    /// Offset and length of every page put, bytes.
+    /// Offset and length of every page put, bytes, in file order.
     pages: Vec<(u64, usize)>,
-    /// Bytes written so far.
-    len_bytes: u64,
 }
 
 impl SpilledPages {
@@ -57,22 +54,20 @@ impl SpilledPages {
 
 impl PageStore for SpilledPages {
     fn put(&mut self, value: Bytes) -> Result<PageKey> {
-        if self.file.is_none() {
-            let file = match &self.dir {
-                Some(d) => tempfile::tempfile_in(d),
-                None => tempfile::tempfile(),
+        let written = match &mut self.file {
+            Some(file) => file.write_all(&value),
+            None => {
+                let dir = self.dir.clone().unwrap_or_else(std::env::temp_dir);
+                tempfile::tempfile_in(dir).and_then(|mut file| {
+                    file.write_all(&value)?;
+                    self.file = Some(file);
+                    Ok(())
+                })
             }
-            .map_err(|e| self.error(e))?;
-            self.file = Some(file);
-        }
-        let Some(file) = self.file.as_mut() else {
-            return Err(ParquetError::General("no page file".into()));
         };
-        if let Err(e) = file.write_all(&value) {
-            return Err(self.error(e));
-        }
-        self.pages.push((self.len_bytes, value.len()));
-        self.len_bytes += value.len() as u64;
+        written.map_err(|e| self.error(e))?;
+        let offset = self.pages.last().map_or(0, |&(o, len)| o + len as u64);
+        self.pages.push((offset, value.len()));
         Ok(PageKey::new(self.pages.len() as u64 - 1))
     }
 
@@ -100,7 +95,6 @@ mod tests {
             dir: None,
             file: None,
             pages: Vec::new(),
-            len_bytes: 0,
         }
     }
 
