@@ -59,13 +59,18 @@ fn solve(
     } else {
         (rows, cols)
     };
-    let weights = Matrix::from_fn(nr, nc, |(i, j)| {
-        if transposed {
-            weight(j, i)
-        } else {
-            weight(i, j)
-        }
-    });
+    // filled in one allocation (`Matrix::from_fn` grows its storage as it goes)
+    let mut values = Vec::with_capacity(nr * nc);
+    for i in 0..nr {
+        values.extend((0..nc).map(|j| {
+            if transposed {
+                weight(j, i)
+            } else {
+                weight(i, j)
+            }
+        }));
+    }
+    let weights = Matrix::from_vec(nr, nc, values).expect("nr * nc values");
     let mut pairs: Vec<(usize, usize)> = solver(&weights)
         .into_iter()
         .enumerate()

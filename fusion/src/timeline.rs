@@ -127,20 +127,14 @@ impl<S: SampleStore> DistributionAcc<S> {
                 window_ns: w.window_ns,
                 counts: w.into_counts(),
                 open: BTreeMap::new(),
+                current: None,
                 done: Vec::new(),
             })
             .collect();
         if !windows.is_empty() && self.samples > 0 {
             self.store.replay(&mut |t, v| {
                 for o in windows.iter_mut() {
-                    let w = t.div_euclid(o.window_ns);
-                    let vals = o.open.entry(w).or_default();
-                    vals.push(v);
-                    if o.counts.get(&w) == Some(&(vals.len() as u64))
-                        && let Some(s) = o.open.remove(&w).and_then(|vals| Summary::of(&vals))
-                    {
-                        o.done.push((w, s));
-                    }
+                    o.push(t, v);
                 }
             })?;
         }
@@ -162,10 +156,38 @@ struct OpenWindows {
     window_ns: i64,
     /// Samples each window has in all.
     counts: BTreeMap<i64, u64>,
-    /// Values of windows not yet complete.
+    /// Values of windows not yet complete, but for the current one.
     open: BTreeMap<i64, Vec<f64>>,
+    /// The window the last sample fell in: index, samples it has in all, values so far.
+    /// Consecutive samples in one window (the usual case) then cost no map lookup.
+    current: Option<(i64, u64, Vec<f64>)>,
     /// Summaries of complete windows.
     done: Vec<(i64, Summary)>,
+}
+
+impl OpenWindows {
+    /// Adds one read-back sample; summarises its window once the window has all its samples.
+    fn push(&mut self, t_ns: i64, value: f64) {
+        let w = t_ns.div_euclid(self.window_ns);
+        if self.current.as_ref().is_none_or(|c| c.0 != w) {
+            if let Some((cw, _, vals)) = self.current.take() {
+                self.open.insert(cw, vals);
+            }
+            let total = self.counts.get(&w).copied().unwrap_or(0);
+            let vals = self.open.remove(&w).unwrap_or_default();
+            self.current = Some((w, total, vals));
+        }
+        let Some((_, total, vals)) = &mut self.current else {
+            return;
+        };
+        vals.push(value);
+        if *total == vals.len() as u64 {
+            if let Some(s) = Summary::of(vals) {
+                self.done.push((w, s));
+            }
+            self.current = None;
+        }
+    }
 }
 
 /// Numerator and denominator per window index.

@@ -66,15 +66,17 @@ impl ClockEstimator for Passive {
     fn estimate(&self) -> Option<ClockEstimate> {
         let base = self.base?;
         let delay = |a: &ArrivalSample| (a.host_arrival_ns - a.device_ns - base) as f64;
-        let minima: Vec<(i64, f64)> = self
-            .arrivals
-            .iter()
-            .collect::<Vec<_>>()
-            .chunks(self.block.max(1))
-            .filter_map(|c| {
-                c.iter()
-                    .min_by(|a, b| delay(a).total_cmp(&delay(b)))
+        // block minima, blocks counted from the oldest arrival kept (the first minimum of a
+        // block when several tie)
+        let block = self.block.max(1);
+        let minima: Vec<(i64, f64)> = (0..self.arrivals.len())
+            .step_by(block)
+            .filter_map(|start| {
+                let end = (start + block).min(self.arrivals.len());
+                self.arrivals
+                    .range(start..end)
                     .map(|a| (a.device_ns, delay(a)))
+                    .min_by(|a, b| a.1.total_cmp(&b.1))
             })
             .collect();
         let mut fit = LineFit::fit(&minima)?;
