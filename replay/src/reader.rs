@@ -47,6 +47,69 @@ pub struct Verified {
     pub bytes: u64,
 }
 
+/// The whole-file pass over an MCAP file, from [`McapFile::file_check`].
+#[derive(Debug)]
+pub struct FileCheck {
+    path: PathBuf,
+    file: File,
+    len: u64,
+    /// Offset of the DataEnd record: the data section's CRC covers the bytes before it.
+    data_end: u64,
+    saved_crc: u32,
+}
+
+/// What a [`FileCheck`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    /// The content hash and size.
+    pub verified: Verified,
+    /// The data section's CRC as written (0: the writer did not compute one).
+    pub saved_crc: u32,
+    /// The data section's CRC as read.
+    pub computed_crc: u32,
+}
+
+impl Checked {
+    /// The data section is as written (or carries no CRC to tell).
+    pub fn intact(&self) -> bool {
+        self.saved_crc == 0 || self.saved_crc == self.computed_crc
+    }
+}
+
+impl FileCheck {
+    /// Reads the file once, hashing it and computing the data section's CRC.
+    pub fn run(mut self) -> Result<Checked> {
+        let io = |source| Error::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let mut sha = Sha256::new();
+        let mut crc = crc32fast::Hasher::new();
+        let mut pos = 0u64;
+        let mut buf = vec![0u8; READ_BUF];
+        while pos < self.len {
+            let n = self.file.read(&mut buf).map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            sha.update(&buf[..n]);
+            if pos < self.data_end {
+                let take = ((self.data_end - pos) as usize).min(n);
+                crc.update(&buf[..take]);
+            }
+            pos += n as u64;
+        }
+        Ok(Checked {
+            verified: Verified {
+                content_hash: sha.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+                bytes: self.len,
+            },
+            saved_crc: self.saved_crc,
+            computed_crc: crc.finalize(),
+        })
+    }
+}
+
 /// An open MCAP file with its summary.
 pub struct McapFile {
     path: PathBuf,
@@ -187,8 +250,10 @@ impl McapFile {
         self.file.read_exact(buf).map_err(io)
     }
 
-    /// Streams the whole file once: checks the data-section CRC and hashes the content.
-    pub fn verify(&mut self) -> Result<Verified> {
+    /// The whole-file pass of [`McapFile::verify`] (content hash and data-section CRC) on a
+    /// file handle of its own, so that it can run beside a replay of this file. A replay
+    /// that does not wait for it has every chunk's CRC checked as the chunk is read.
+    pub fn file_check(&mut self) -> Result<FileCheck> {
         // The DataEnd record (opcode 0x0F, length 4, crc) sits right before the summary.
         let data_end = self
             .summary_start
@@ -203,46 +268,35 @@ impl McapFile {
                 "no DataEnd record before the summary",
             ));
         }
-        let saved = u32::from_le_bytes([rec[9], rec[10], rec[11], rec[12]]);
-        let mut sha = Sha256::new();
-        let mut crc = crc32fast::Hasher::new();
-        let mut pos = 0u64;
-        let mut buf = vec![0u8; READ_BUF];
-        self.file
-            .seek(SeekFrom::Start(0))
-            .map_err(|source| Error::Io {
-                path: self.path.clone(),
-                source,
-            })?;
-        while pos < self.len {
-            let n = self.file.read(&mut buf).map_err(|source| Error::Io {
-                path: self.path.clone(),
-                source,
-            })?;
-            if n == 0 {
-                break;
-            }
-            sha.update(&buf[..n]);
-            if pos < data_end {
-                let take = ((data_end - pos) as usize).min(n);
-                crc.update(&buf[..take]);
-            }
-            pos += n as u64;
-        }
-        let computed = crc.finalize();
-        if saved != 0 && computed != saved {
+        let file = File::open(&self.path).map_err(|source| Error::Io {
+            path: self.path.clone(),
+            source,
+        })?;
+        Ok(FileCheck {
+            path: self.path.clone(),
+            file,
+            len: self.len,
+            data_end,
+            saved_crc: u32::from_le_bytes([rec[9], rec[10], rec[11], rec[12]]),
+        })
+    }
+
+    /// Streams the whole file once: checks the data-section CRC and hashes the content.
+    pub fn verify(&mut self) -> Result<Verified> {
+        let checked = self.file_check()?.run()?;
+        if !checked.intact() {
             self.locate_damaged_chunk()?;
             return Err(self.corrupt(
                 "data section",
                 0,
-                format!("CRC mismatch: saved {saved:#010x}, computed {computed:#010x}"),
+                format!(
+                    "CRC mismatch: saved {:#010x}, computed {:#010x}",
+                    checked.saved_crc, checked.computed_crc
+                ),
             ));
         }
-        self.data_verified = saved != 0;
-        Ok(Verified {
-            content_hash: sha.finalize().iter().map(|b| format!("{b:02x}")).collect(),
-            bytes: self.len,
-        })
+        self.data_verified = checked.saved_crc != 0;
+        Ok(checked.verified)
     }
 
     /// Checks every chunk's CRC; the first damaged chunk is returned as the error.

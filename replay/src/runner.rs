@@ -392,7 +392,46 @@ pub fn replay_with_progress(
 /// Replays `path` with `cfg`, handing fused objects, association decisions and truth rows to
 /// `sink` as they are made (the output's row vectors stay empty): memory does not grow with
 /// the recording's length for them.
+///
+/// The file's content hash and data-section CRC are computed on the current rayon pool while
+/// the replay runs; a file whose data section is damaged is reported as [`McapFile::verify`]
+/// reports it, whatever the replay made of it.
 pub fn replay_into(
+    path: &Path,
+    cfg: &ReplayConfig,
+    progress: impl FnMut(u64, u64),
+    sink: &mut dyn FusionSink,
+) -> Result<ReplayOutput> {
+    let mut file = Source::open(path, cfg.salvage)?;
+    let (content_hash, out) = match &mut file {
+        Source::Salvaged(s) => (s.content_hash.clone(), run(file, path, cfg, progress, sink)),
+        Source::Indexed(f) => {
+            let check = f.file_check()?;
+            let mut checked = None;
+            let out = rayon::in_place_scope(|scope| {
+                scope.spawn(|_| checked = Some(check.run()));
+                run(file, path, cfg, progress, sink)
+            });
+            match checked {
+                Some(Ok(c)) if c.intact() => (c.verified.content_hash, out),
+                Some(Err(e)) => return Err(e),
+                // damaged: say where, as `verify` does
+                _ => match McapFile::open(path)?.verify() {
+                    Err(e) => return Err(e),
+                    Ok(v) => (v.content_hash, out),
+                },
+            }
+        }
+    };
+    let mut out = out?;
+    out.report_metadata
+        .insert("recording_content_hash".to_owned(), content_hash);
+    Ok(out)
+}
+
+/// The replay itself, of an opened file (`replay_into` without the whole-file check).
+fn run(
+    mut file: Source,
     path: &Path,
     cfg: &ReplayConfig,
     mut progress: impl FnMut(u64, u64),
@@ -409,8 +448,6 @@ pub fn replay_into(
     SpillStore::probe(cfg.spill_dir.as_deref()).map_err(spill_err)?;
     let dist = || Samples::new(SpillStore::new(cfg.spill_dir.clone()), &windows);
     let rate = || Counts::new(&windows);
-    let mut file = Source::open(path, cfg.salvage)?;
-    let content_hash = file.content_hash()?;
     let meta = file.metadata()?;
     let missing = |what: &str| Error::Missing {
         path: path.to_owned(),
@@ -633,7 +670,6 @@ pub fn replay_into(
         report_metadata.insert(k.to_owned(), v);
     };
     put("tool_version", env!("CARGO_PKG_VERSION").to_owned());
-    put("recording_content_hash", content_hash);
     put(
         "scenario_hash",
         recording
@@ -700,14 +736,6 @@ impl Source {
         } else {
             Self::Indexed(McapFile::open(path)?)
         })
-    }
-
-    /// SHA-256 of the file; for an indexed file, also checks the data section's CRC.
-    fn content_hash(&mut self) -> Result<String> {
-        match self {
-            Self::Indexed(f) => Ok(f.verify()?.content_hash),
-            Self::Salvaged(s) => Ok(s.content_hash.clone()),
-        }
     }
 
     fn metadata(&mut self) -> Result<BTreeMap<String, BTreeMap<String, String>>> {
