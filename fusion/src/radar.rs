@@ -66,7 +66,7 @@ pub fn cluster(detections: &[RadarDetection], cfg: &ClusterConfig) -> Vec<RadarO
     // root is its smallest index whatever the order pairs are joined in, so the groups (and
     // every sum over them, taken in index order below) are the same as comparing all pairs.
     let mut by_x: Vec<usize> = (0..pts.len()).collect();
-    by_x.sort_by(|&a, &b| pts[a].position_m.x.total_cmp(&pts[b].position_m.x));
+    by_x.sort_unstable_by(|&a, &b| pts[a].position_m.x.total_cmp(&pts[b].position_m.x));
     for (k, &i) in by_x.iter().enumerate() {
         for &j in &by_x[k + 1..] {
             if pts[j].position_m.x - pts[i].position_m.x > cfg.max_gap_m {

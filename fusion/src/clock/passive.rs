@@ -45,6 +45,8 @@ impl ClockEstimator for Passive {
         while self.arrivals.len() > self.window {
             self.arrivals.pop_front();
         }
+        // one slice for `estimate` (a copy of at most `window` samples when the ring wraps)
+        self.arrivals.make_contiguous();
     }
 
     fn uses_latches(&self) -> bool {
@@ -66,23 +68,21 @@ impl ClockEstimator for Passive {
     fn estimate(&self) -> Option<ClockEstimate> {
         let base = self.base?;
         let delay = |a: &ArrivalSample| (a.host_arrival_ns - a.device_ns - base) as f64;
+        let (arrivals, rest) = self.arrivals.as_slices();
+        debug_assert!(rest.is_empty(), "kept contiguous by `observe_arrival`");
         // block minima, blocks counted from the oldest arrival kept (the first minimum of a
         // block when several tie)
-        let block = self.block.max(1);
-        let minima: Vec<(i64, f64)> = (0..self.arrivals.len())
-            .step_by(block)
-            .filter_map(|start| {
-                let end = (start + block).min(self.arrivals.len());
-                self.arrivals
-                    .range(start..end)
+        let minima: Vec<(i64, f64)> = arrivals
+            .chunks(self.block.max(1))
+            .filter_map(|c| {
+                c.iter()
                     .map(|a| (a.device_ns, delay(a)))
                     .min_by(|a, b| a.1.total_cmp(&b.1))
             })
             .collect();
         let mut fit = LineFit::fit(&minima)?;
         // Lower the line onto the envelope: no arrival may precede its mapped time.
-        let lift = self
-            .arrivals
+        let lift = arrivals
             .iter()
             .map(|a| fit.at(a.device_ns) - delay(a))
             .fold(0.0f64, f64::max);
