@@ -393,9 +393,10 @@ pub fn replay_with_progress(
 /// `sink` as they are made (the output's row vectors stay empty): memory does not grow with
 /// the recording's length for them.
 ///
-/// The file's content hash and data-section CRC are computed on the current rayon pool while
-/// the replay runs; a file whose data section is damaged is reported as [`McapFile::verify`]
-/// reports it, whatever the replay made of it.
+/// The file's content hash and data-section CRC are computed on rayon's global pool while the
+/// replay runs (before it, when called from a pool's thread, as a sweep's runs are); a file
+/// whose data section is damaged is reported as [`McapFile::verify`] reports it, whatever the
+/// replay made of it.
 pub fn replay_into(
     path: &Path,
     cfg: &ReplayConfig,
@@ -405,6 +406,11 @@ pub fn replay_into(
     let mut file = Source::open(path, cfg.salvage)?;
     let (content_hash, out) = match &mut file {
         Source::Salvaged(s) => (s.content_hash.clone(), run(file, path, cfg, progress, sink)),
+        // one of a sweep's runs: the pool has other runs to do, so the check comes first
+        Source::Indexed(f) if rayon::current_thread_index().is_some() => {
+            let hash = f.verify()?.content_hash;
+            (hash, run(file, path, cfg, progress, sink))
+        }
         Source::Indexed(f) => {
             let check = f.file_check()?;
             let mut checked = None;
