@@ -1757,6 +1757,39 @@ mod tests {
         );
     }
 
+    #[test]
+    fn damage_the_replay_never_reads_still_fails_it_from_the_whole_file_check() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let rec = recording(dir.path());
+        let file = McapFile::open(&rec).expect("open");
+        let first = file.summary().chunk_indexes[0].clone();
+        drop(file);
+        let mut bytes = std::fs::read(&rec).expect("read");
+        // the first message index record after the first chunk: the data section's CRC
+        // covers it, the replay skips it
+        let mut at = usize::try_from(first.chunk_start_offset).expect("fits");
+        while bytes[at] != 0x07 {
+            let len: [u8; 8] = bytes[at + 1..at + 9].try_into().expect("8 bytes");
+            at += 9 + usize::try_from(u64::from_le_bytes(len)).expect("fits");
+        }
+        bytes[at + 12] ^= 0x01;
+        std::fs::write(&rec, bytes).expect("write");
+        let crc_mismatch = |e: Error| {
+            let msg = e.to_string();
+            assert!(
+                msg.contains("data section") && msg.contains("CRC mismatch"),
+                "{msg}"
+            );
+        };
+        // beside the replay, and before it inside a pool (a sweep's run)
+        crc_mismatch(replay(&rec, &ReplayConfig::default()).expect_err("damaged"));
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .expect("pool");
+        crc_mismatch(pool.install(|| replay(&rec, &ReplayConfig::default()).expect_err("damaged")));
+    }
+
     fn record(dir: &Path, name: &str, scenario: Scenario, duration_s: f64) -> PathBuf {
         let out = dir.join(name);
         record_scenario(
