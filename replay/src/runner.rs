@@ -1738,21 +1738,27 @@ mod tests {
         );
     }
 
+    /// A recording in `dir` with one bit flipped at the byte `at` picks from the file's bytes
+    /// and its first chunk's offset; returns the recording and that offset.
+    fn with_a_flipped_bit(dir: &Path, at: impl FnOnce(&[u8], usize) -> usize) -> (PathBuf, u64) {
+        let rec = recording(dir);
+        let first =
+            McapFile::open(&rec).expect("open").summary().chunk_indexes[0].chunk_start_offset;
+        let mut bytes = std::fs::read(&rec).expect("read");
+        let i = at(&bytes, usize::try_from(first).expect("fits"));
+        bytes[i] ^= 0x01;
+        std::fs::write(&rec, bytes).expect("write");
+        (rec, first)
+    }
+
     #[test]
     fn a_damaged_chunk_is_named_with_its_offset() {
         let dir = tempfile::tempdir().expect("tmp");
-        let rec = recording(dir.path());
-        let file = McapFile::open(&rec).expect("open");
-        let first = file.summary().chunk_indexes[0].clone();
-        drop(file);
-        let mut bytes = std::fs::read(&rec).expect("read");
-        let at = usize::try_from(first.chunk_start_offset + 200).expect("fits");
-        bytes[at] ^= 0x01;
-        std::fs::write(&rec, bytes).expect("write");
+        let (rec, first) = with_a_flipped_bit(dir.path(), |_, chunk| chunk + 200);
         let err = replay(&rec, &ReplayConfig::default()).expect_err("damaged");
         let msg = err.to_string();
         assert!(
-            msg.contains("corrupt chunk") && msg.contains(&first.chunk_start_offset.to_string()),
+            msg.contains("corrupt chunk") && msg.contains(&first.to_string()),
             "{msg}"
         );
     }
@@ -1760,20 +1766,15 @@ mod tests {
     #[test]
     fn damage_the_replay_never_reads_still_fails_it_from_the_whole_file_check() {
         let dir = tempfile::tempdir().expect("tmp");
-        let rec = recording(dir.path());
-        let file = McapFile::open(&rec).expect("open");
-        let first = file.summary().chunk_indexes[0].clone();
-        drop(file);
-        let mut bytes = std::fs::read(&rec).expect("read");
-        // the first message index record after the first chunk: the data section's CRC
+        // in the first message index record after the first chunk: the data section's CRC
         // covers it, the replay skips it
-        let mut at = usize::try_from(first.chunk_start_offset).expect("fits");
-        while bytes[at] != 0x07 {
-            let len: [u8; 8] = bytes[at + 1..at + 9].try_into().expect("8 bytes");
-            at += 9 + usize::try_from(u64::from_le_bytes(len)).expect("fits");
-        }
-        bytes[at + 12] ^= 0x01;
-        std::fs::write(&rec, bytes).expect("write");
+        let (rec, _) = with_a_flipped_bit(dir.path(), |bytes, mut at| {
+            while bytes[at] != 0x07 {
+                let len: [u8; 8] = bytes[at + 1..at + 9].try_into().expect("8 bytes");
+                at += 9 + usize::try_from(u64::from_le_bytes(len)).expect("fits");
+            }
+            at + 12
+        });
         let crc_mismatch = |e: Error| {
             let msg = e.to_string();
             assert!(
