@@ -262,8 +262,8 @@ pub fn tracking_batch(s: &MotSummary) -> Result<RecordBatch> {
 const BATCH_ROWS: usize = 4_096;
 
 /// Batches that may wait for the encoding thread: when it falls this far behind, the replay
-/// waits for it, so the rows in flight stay bounded (a batch of association rows is about
-/// 2 MB).
+/// waits for it, so besides each table's batch being filled at most two are in memory (one
+/// waiting, of any table, and one being encoded).
 const BATCHES_IN_FLIGHT: usize = 1;
 
 /// Rows per row group of a streamed table (the Parquet default). A writer keeps every
