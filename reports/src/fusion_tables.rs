@@ -282,11 +282,16 @@ struct TableEncoder<T> {
 }
 
 impl<T> TableEncoder<T> {
-    fn new(path: PathBuf, spill: &PageSpill, to_batch: fn(&[T]) -> Result<RecordBatch>) -> Self {
+    fn new(
+        path: PathBuf,
+        spill: &PageSpill,
+        row_group_rows: usize,
+        to_batch: fn(&[T]) -> Result<RecordBatch>,
+    ) -> Self {
         Self {
             path,
             spill: spill.clone(),
-            row_group_rows: ROW_GROUP_ROWS,
+            row_group_rows,
             to_batch,
             writer: None,
         }
@@ -398,21 +403,27 @@ impl FusionTablesWriter {
         };
         let table = |name: &str| dir.join(name);
         let mut encoders = Encoders {
-            tracks: TableEncoder::new(table(TRACKS_FILE), &spill, tracks_batch),
-            associations: TableEncoder::new(table(ASSOCIATIONS_FILE), &spill, associations_batch),
-            truth: TableEncoder::new(table(GROUND_TRUTH_FILE), &spill, ground_truth_batch),
-            frames: TableEncoder::new(table(FRAMES_FILE), &spill, frames_batch),
+            tracks: TableEncoder::new(table(TRACKS_FILE), &spill, row_group_rows, tracks_batch),
+            associations: TableEncoder::new(
+                table(ASSOCIATIONS_FILE),
+                &spill,
+                row_group_rows,
+                associations_batch,
+            ),
+            truth: TableEncoder::new(
+                table(GROUND_TRUTH_FILE),
+                &spill,
+                row_group_rows,
+                ground_truth_batch,
+            ),
+            frames: TableEncoder::new(table(FRAMES_FILE), &spill, row_group_rows, frames_batch),
             sync: TableEncoder::new(
                 table(crate::SYNC_FILE),
                 &spill,
+                row_group_rows,
                 crate::parquet_out::sync_batch,
             ),
         };
-        encoders.tracks.row_group_rows = row_group_rows;
-        encoders.associations.row_group_rows = row_group_rows;
-        encoders.truth.row_group_rows = row_group_rows;
-        encoders.frames.row_group_rows = row_group_rows;
-        encoders.sync.row_group_rows = row_group_rows;
         let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
         let encoder = std::thread::Builder::new()
             .name("radcam-tables".into())
@@ -448,6 +459,12 @@ impl FusionTablesWriter {
         }
     }
 
+    /// Ends the encoding thread's input and waits for it: `None` if it never started.
+    fn stop(&mut self) -> Option<std::thread::Result<Encoded>> {
+        drop(self.to_encoder.take());
+        self.encoder.take().map(std::thread::JoinHandle::join)
+    }
+
     /// Closes every table with `metadata`; with a tracking summary also writes
     /// `ground_truth.parquet` and `tracking.parquet`. Returns the file names written.
     pub fn finish(
@@ -468,17 +485,12 @@ impl FusionTablesWriter {
         {
             self.send(batch);
         }
-        drop(self.to_encoder.take());
+        let stopped = self.stop();
         let lost = || Error::Parquet {
             path: self.dir.clone(),
             detail: "the table encoding thread could not be started or stopped unexpectedly".into(),
         };
-        let (encoders, error) = self
-            .encoder
-            .take()
-            .ok_or_else(lost)?
-            .join()
-            .map_err(|_| lost())?;
+        let (encoders, error) = stopped.ok_or_else(lost)?.map_err(|_| lost())?;
         if let Some(e) = error {
             return Err(e);
         }
@@ -512,10 +524,7 @@ impl FusionTablesWriter {
 impl Drop for FusionTablesWriter {
     /// A writer dropped without `finish` (the replay failed) stops its thread before going.
     fn drop(&mut self) {
-        drop(self.to_encoder.take());
-        if let Some(h) = self.encoder.take() {
-            let _ = h.join();
-        }
+        let _ = self.stop();
     }
 }
 
