@@ -18,14 +18,10 @@ pub fn min_cost_pairs(
     cols: usize,
     cost: impl Fn(usize, usize) -> Option<f64>,
 ) -> Vec<(usize, usize)> {
-    let scaled = |r: usize, c: usize| match cost(r, c) {
-        Some(v) if v.is_finite() => ((v * SCALE).round() as i64).clamp(0, INFEASIBLE - 1),
-        _ => INFEASIBLE,
-    };
     solve(
         rows,
         cols,
-        scaled,
+        |r, c| scaled(cost(r, c)),
         |w| kuhn_munkres_min(w).1,
         |w| w < INFEASIBLE,
         // an optimum takes every feasible pair it can while their costs add up to less than
@@ -38,6 +34,14 @@ pub fn min_cost_pairs(
                 .is_some_and(|sum| sum < INFEASIBLE)
         },
     )
+}
+
+/// A caller's cost as the solver's integer: `INFEASIBLE` for a gated or non-finite pair.
+fn scaled(cost: Option<f64>) -> i64 {
+    match cost {
+        Some(v) if v.is_finite() => ((v * SCALE).round() as i64).clamp(0, INFEASIBLE - 1),
+        _ => INFEASIBLE,
+    }
 }
 
 /// Solves the assignment between `rows` and `cols` items maximising the total integer
@@ -138,10 +142,7 @@ mod tests {
         solve(
             rows,
             cols,
-            |r, k| match c[r][k] {
-                Some(v) => ((v * SCALE).round() as i64).clamp(0, INFEASIBLE - 1),
-                None => INFEASIBLE,
-            },
+            |r, k| scaled(c[r][k]),
             |w| kuhn_munkres_min(w).1,
             |w| w < INFEASIBLE,
             |_| false,

@@ -169,17 +169,15 @@ impl OpenWindows {
     /// Adds one read-back sample; summarises its window once the window has all its samples.
     fn push(&mut self, t_ns: i64, value: f64) {
         let w = t_ns.div_euclid(self.window_ns);
-        if self.current.as_ref().is_none_or(|c| c.0 != w) {
-            if let Some((cw, _, vals)) = self.current.take() {
-                self.open.insert(cw, vals);
-            }
-            let total = self.counts.get(&w).copied().unwrap_or(0);
-            let vals = self.open.remove(&w).unwrap_or_default();
-            self.current = Some((w, total, vals));
+        if self.current.as_ref().is_some_and(|c| c.0 != w)
+            && let Some((cw, _, vals)) = self.current.take()
+        {
+            self.open.insert(cw, vals);
         }
-        let Some((_, total, vals)) = &mut self.current else {
-            return;
-        };
+        let (_, total, vals) = self.current.get_or_insert_with(|| {
+            let total = self.counts.get(&w).copied().unwrap_or(0);
+            (w, total, self.open.remove(&w).unwrap_or_default())
+        });
         vals.push(value);
         if *total == vals.len() as u64 {
             if let Some(s) = Summary::of(vals) {
