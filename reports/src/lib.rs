@@ -1,8 +1,9 @@
 //! Report serialisation: Arrow schemas, Parquet tables and the gate table.
 //!
 //! Reports serialise what the fusion core computed; they compute nothing themselves. Parquet
-//! files (zstd, or LZ4 for the tables a replay streams) carry key-value metadata (tool version, recording hash, seed,
-//! estimator, versions) and a pinned `created_by`, so identical inputs give identical bytes.
+//! files (zstd, or LZ4 for the tables a replay streams) carry key-value metadata (tool
+//! version, recording hash, seed, estimator, versions) and a pinned `created_by`, so identical
+//! inputs give identical bytes.
 
 pub mod content_hash;
 pub mod error;
