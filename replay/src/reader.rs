@@ -1,8 +1,9 @@
 //! Reading MCAP through its index, one chunk at a time, with every CRC checked.
 //!
 //! Opening verifies the magic, the footer and the summary CRC; [`McapFile::verify`] streams
-//! the whole file once for the data-section CRC and the content hash; each chunk's CRC is
-//! checked before its messages are used. Damage is reported as the record and byte offset.
+//! the whole file once for the data-section CRC and the content hash; each chunk is
+//! decompressed once, here, and its CRC checked before the `mcap` crate's indexed reader
+//! orders its messages. Damage is reported as the record and byte offset.
 
 use crate::{Error, Result};
 use mcap::records::ChunkIndex;
@@ -118,7 +119,7 @@ pub struct McapFile {
     summary: mcap::Summary,
     summary_start: u64,
     /// The data section's CRC was checked by [`McapFile::verify`]: every chunk's bytes are
-    /// known intact, so chunks need not be decompressed a second time for their own CRC.
+    /// known intact, so a chunk's own CRC need not be computed again.
     data_verified: bool,
 }
 
@@ -301,20 +302,11 @@ impl McapFile {
 
     /// Checks every chunk's CRC; the first damaged chunk is returned as the error.
     fn locate_damaged_chunk(&mut self) -> Result<()> {
-        let (mut buf, mut scratch) = (Vec::new(), Vec::new());
+        let mut bufs = ChunkBuffers::default();
         for c in self.summary.chunk_indexes.clone() {
-            let data_offset = c
-                .compressed_data_offset()
+            let at = ChunkAt::of(&c)
                 .map_err(|e| self.corrupt("chunk", c.chunk_start_offset, e.to_string()))?;
-            let length = usize::try_from(c.compressed_size).unwrap_or(usize::MAX);
-            self.load_chunk(
-                c.chunk_start_offset,
-                data_offset,
-                length,
-                c.uncompressed_size,
-                &mut buf,
-                &mut scratch,
-            )?;
+            self.load_chunk(&at, &mut bufs)?;
         }
         Ok(())
     }
@@ -395,31 +387,28 @@ impl McapFile {
             .collect();
         // the chunks holding a wanted channel (or without per-channel offsets: those may
         // hold anything), handed to the reader without their per-channel offsets, which
-        // it only uses to pick chunks, so its copy of the index stays small
-        let picked: Vec<ChunkIndex> = self
-            .summary
-            .chunk_indexes
-            .iter()
-            .filter(|c| {
-                c.message_index_offsets.is_empty()
-                    || c.message_index_offsets.keys().any(|k| wanted.contains(k))
-            })
-            .map(|c| ChunkIndex {
+        // it only uses to pick chunks, so its copy of the index stays small. Each chunk is
+        // decompressed here once, for its CRC, and the reader is handed the decompressed
+        // records, so its index describes every chunk as uncompressed.
+        let mut picked = Vec::new();
+        // the reader's data offset of each picked chunk → where the chunk is in the file
+        let mut chunk_at: Vec<(u64, ChunkAt)> = Vec::new();
+        for c in self.summary.chunk_indexes.iter().filter(|c| {
+            c.message_index_offsets.is_empty()
+                || c.message_index_offsets.keys().any(|k| wanted.contains(k))
+        }) {
+            let as_read = ChunkIndex {
                 message_index_offsets: BTreeMap::new(),
-                compression: c.compression.clone(),
+                compression: String::new(),
+                compressed_size: c.uncompressed_size,
                 ..*c
-            })
-            .collect();
-        // compressed-data offset → (chunk record start, uncompressed size), by offset
-        let mut chunk_starts: Vec<(u64, u64, u64)> = picked
-            .iter()
-            .filter_map(|c| {
-                c.compressed_data_offset()
-                    .ok()
-                    .map(|d| (d, c.chunk_start_offset, c.uncompressed_size))
-            })
-            .collect();
-        chunk_starts.sort_unstable();
+            };
+            if let (Ok(at), Ok(offset)) = (ChunkAt::of(c), as_read.compressed_data_offset()) {
+                chunk_at.push((offset, at));
+            }
+            picked.push(as_read);
+        }
+        chunk_at.sort_unstable_by_key(|c| c.0);
         let for_reader = mcap::Summary {
             channels: self.summary.channels.clone(),
             schemas: self.summary.schemas.clone(),
@@ -433,27 +422,21 @@ impl McapFile {
         if release_index {
             self.summary.chunk_indexes = Vec::new();
         }
-        let mut chunk = Vec::new();
-        let mut scratch = Vec::new();
+        let mut bufs = ChunkBuffers::default();
         while let Some(event) = reader.next_event() {
             match event {
                 Err(e) => return Err(self.corrupt("chunk", 0, e.to_string())),
-                Ok(IndexedReadEvent::ReadChunkRequest { offset, length }) => {
-                    let (start, uncompressed) = chunk_starts
+                Ok(IndexedReadEvent::ReadChunkRequest { offset, .. }) => {
+                    let at = chunk_at
                         .binary_search_by_key(&offset, |c| c.0)
-                        .map_or((offset, 0), |i| (chunk_starts[i].1, chunk_starts[i].2));
-                    self.load_chunk(
-                        start,
-                        offset,
-                        length,
-                        uncompressed,
-                        &mut chunk,
-                        &mut scratch,
-                    )?;
-                    let data = &chunk[(offset - start) as usize..];
+                        .map(|i| chunk_at[i].1)
+                        .map_err(|_| {
+                            self.corrupt("chunk", offset, "the reader asked for no known chunk")
+                        })?;
+                    self.load_chunk(&at, &mut bufs)?;
                     reader
-                        .insert_chunk_record_data(offset, data)
-                        .map_err(|e| self.corrupt("chunk", start, e.to_string()))?;
+                        .insert_chunk_record_data(offset, &bufs.records)
+                        .map_err(|e| self.corrupt("chunk", at.start, e.to_string()))?;
                 }
                 Ok(IndexedReadEvent::Message { header, data }) => {
                     let topic = topics_by_id
@@ -533,36 +516,31 @@ impl McapFile {
         Ok((messages, bytes))
     }
 
-    /// Reads the chunk record at `start` whose compressed data begins at `data_offset`, into
-    /// `buf` (from `start`), and checks its CRC over the decompressed records.
-    fn load_chunk(
-        &mut self,
-        start: u64,
-        data_offset: u64,
-        length: usize,
-        uncompressed_size: u64,
-        buf: &mut Vec<u8>,
-        scratch: &mut Vec<u8>,
-    ) -> Result<()> {
-        let end = data_offset.saturating_add(length as u64);
-        if end > self.len || start >= data_offset || uncompressed_size > MAX_CHUNK {
+    /// Reads the chunk record at `at` into `bufs.record`, its records (decompressed) into
+    /// `bufs.records`, and checks the chunk's CRC over them.
+    fn load_chunk(&mut self, at: &ChunkAt, bufs: &mut ChunkBuffers) -> Result<()> {
+        let start = at.start;
+        let end = at.data_offset.saturating_add(at.length);
+        if end > self.len || start >= at.data_offset || at.uncompressed_size > MAX_CHUNK {
             return Err(self.corrupt(
                 "chunk",
                 start,
                 format!(
-                    "chunk of {length} bytes does not fit in the file ({} bytes): cut short?",
-                    self.len
+                    "chunk of {} bytes does not fit in the file ({} bytes): cut short?",
+                    at.length, self.len
                 ),
             ));
         }
+        let buf = &mut bufs.record;
         buf.resize((end - start) as usize, 0);
         self.read_at(start, buf)?;
+        let buf = &bufs.record;
         // opcode, record length, start time, end time, uncompressed size, CRC, compression
         if buf[0] != 0x06 || buf.len() < 41 {
             return Err(self.corrupt("chunk", start, "index does not point at a chunk record"));
         }
         let rd64 = |i: usize| u64::from_le_bytes(buf[i..i + 8].try_into().unwrap_or([0; 8]));
-        if rd64(25) != uncompressed_size {
+        if rd64(25) != at.uncompressed_size {
             return Err(self.corrupt(
                 "chunk",
                 start,
@@ -572,26 +550,22 @@ impl McapFile {
         let saved = u32::from_le_bytes(buf[33..37].try_into().unwrap_or([0; 4]));
         let comp_len = u32::from_le_bytes(buf[37..41].try_into().unwrap_or([0; 4])) as usize;
         let compression = buf.get(41..41 + comp_len).unwrap_or_default();
-        let data = &buf[(data_offset - start) as usize..];
-        if saved == 0 || self.data_verified {
-            return Ok(());
-        }
-        let computed = match compression {
-            b"" => crc32fast::hash(data),
+        let data = &buf[(at.data_offset - start) as usize..];
+        let records = &mut bufs.records;
+        records.clear();
+        match compression {
+            b"" => records.extend_from_slice(data),
             b"zstd" => {
-                scratch.clear();
-                scratch.reserve(uncompressed_size as usize);
-                let n = zstd::bulk::Decompressor::new()
-                    .and_then(|mut d| d.decompress_to_buffer(data, scratch))
+                records.reserve(at.uncompressed_size as usize);
+                let zstd = match &mut bufs.zstd {
+                    Some(d) => d,
+                    empty => empty.insert(
+                        zstd::bulk::Decompressor::new()
+                            .map_err(|e| self.corrupt("chunk", start, format!("zstd: {e}")))?,
+                    ),
+                };
+                zstd.decompress_to_buffer(data, records)
                     .map_err(|e| self.corrupt("chunk", start, format!("zstd: {e}")))?;
-                if n as u64 != uncompressed_size {
-                    return Err(self.corrupt(
-                        "chunk",
-                        start,
-                        "decompressed size disagrees with the chunk header",
-                    ));
-                }
-                crc32fast::hash(scratch)
             }
             other => {
                 return Err(self.corrupt(
@@ -603,7 +577,18 @@ impl McapFile {
                     ),
                 ));
             }
-        };
+        }
+        if records.len() as u64 != at.uncompressed_size {
+            return Err(self.corrupt(
+                "chunk",
+                start,
+                "decompressed size disagrees with the chunk header",
+            ));
+        }
+        if saved == 0 || self.data_verified {
+            return Ok(());
+        }
+        let computed = crc32fast::hash(records);
         if computed != saved {
             return Err(self.corrupt(
                 "chunk",
@@ -613,6 +598,41 @@ impl McapFile {
         }
         Ok(())
     }
+}
+
+/// Where a chunk record and its (compressed) data are in the file, from its index entry.
+#[derive(Debug, Clone, Copy)]
+struct ChunkAt {
+    /// Offset of the chunk record, bytes.
+    start: u64,
+    /// Offset of the chunk's (compressed) data, bytes.
+    data_offset: u64,
+    /// Length of that data, bytes.
+    length: u64,
+    /// Length of the chunk's records once decompressed, bytes.
+    uncompressed_size: u64,
+}
+
+impl ChunkAt {
+    fn of(c: &ChunkIndex) -> mcap::McapResult<Self> {
+        Ok(Self {
+            start: c.chunk_start_offset,
+            data_offset: c.compressed_data_offset()?,
+            length: c.compressed_size,
+            uncompressed_size: c.uncompressed_size,
+        })
+    }
+}
+
+/// Buffers reused from one chunk to the next.
+#[derive(Default)]
+struct ChunkBuffers {
+    /// The chunk record as read from the file.
+    record: Vec<u8>,
+    /// The chunk's records, decompressed.
+    records: Vec<u8>,
+    /// One zstd context for every chunk.
+    zstd: Option<zstd::bulk::Decompressor<'static>>,
 }
 
 fn read_summary(file: &mut File, len: u64) -> std::result::Result<mcap::Summary, String> {
@@ -636,4 +656,97 @@ fn read_summary(file: &mut File, len: u64) -> std::result::Result<mcap::Summary,
     reader
         .finish()
         .ok_or_else(|| "no summary section".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (topic, log time ns, payload) of every message written.
+    type Written = Vec<(String, u64, Vec<u8>)>;
+
+    /// An MCAP of three channels, interleaved, in chunks of a few messages each, with or
+    /// without zstd. Returns the path and the messages of `/a` and `/b` in log-time order.
+    fn write(dir: &Path, name: &str, zstd: bool) -> (PathBuf, Written) {
+        let path = dir.join(name);
+        let mut w = mcap::WriteOptions::new()
+            .compression(zstd.then_some(mcap::Compression::Zstd))
+            .chunk_size(Some(600))
+            .create(std::io::BufWriter::new(
+                File::create(&path).expect("create"),
+            ))
+            .expect("writer");
+        let mut ids = BTreeMap::new();
+        for topic in ["/a", "/b", "/skipped"] {
+            let id = w
+                .add_channel(0, topic, "raw", &BTreeMap::new())
+                .expect("channel");
+            ids.insert(topic, id);
+        }
+        let mut wanted = Vec::new();
+        for i in 0..200u64 {
+            let topic = ["/a", "/b", "/skipped"][(i % 3) as usize];
+            // compressible and not: a run of one byte, then the index's bytes
+            let mut data = vec![(i % 7) as u8; 20];
+            data.extend_from_slice(&(i * 2_654_435_761).to_le_bytes());
+            let header = mcap::records::MessageHeader {
+                channel_id: ids[topic],
+                sequence: i as u32,
+                log_time: 1_000 + i * 10,
+                publish_time: 1_000 + i * 10,
+            };
+            w.write_to_known_channel(&header, &data).expect("message");
+            if topic != "/skipped" {
+                wanted.push((topic.to_owned(), header.log_time, data));
+            }
+        }
+        w.finish().expect("finish");
+        (path, wanted)
+    }
+
+    fn read(path: &Path) -> Result<Written> {
+        let mut got = Vec::new();
+        McapFile::open(path)?.for_each_message(&["/a", "/b"], |m| {
+            got.push((m.topic.to_owned(), m.log_time_ns, m.data.to_vec()));
+            Ok(())
+        })?;
+        Ok(got)
+    }
+
+    #[test]
+    fn zstd_and_uncompressed_chunks_read_back_every_wanted_message_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for zstd in [false, true] {
+            let (path, wanted) = write(dir.path(), &format!("{zstd}.mcap"), zstd);
+            let f = McapFile::open(&path).expect("open");
+            assert!(f.summary.chunk_indexes.len() > 10, "several chunks");
+            assert!(
+                f.summary
+                    .chunk_indexes
+                    .iter()
+                    .all(|c| c.compression == if zstd { "zstd" } else { "" })
+            );
+            assert_eq!(read(&path).expect("read"), wanted, "zstd: {zstd}");
+        }
+    }
+
+    #[test]
+    fn a_flipped_bit_in_a_chunk_is_named_with_the_chunk_offset_compressed_or_not() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for zstd in [false, true] {
+            let (path, _) = write(dir.path(), &format!("{zstd}.mcap"), zstd);
+            let chunk = McapFile::open(&path).expect("open").summary.chunk_indexes[3].clone();
+            let mut bytes = std::fs::read(&path).expect("read");
+            let at = chunk.compressed_data_offset().expect("offset") + chunk.compressed_size / 2;
+            bytes[at as usize] ^= 0x10;
+            std::fs::write(&path, &bytes).expect("write");
+            match read(&path) {
+                Err(Error::Corrupt { record, offset, .. }) => {
+                    assert_eq!(record, "chunk", "zstd: {zstd}");
+                    assert_eq!(offset, chunk.chunk_start_offset, "zstd: {zstd}");
+                }
+                other => panic!("zstd: {zstd}: expected a corrupt chunk, got {other:?}"),
+            }
+        }
+    }
 }
