@@ -18,22 +18,7 @@ pub fn min_cost_pairs(
     cols: usize,
     cost: impl Fn(usize, usize) -> Option<f64>,
 ) -> Vec<(usize, usize)> {
-    solve(
-        rows,
-        cols,
-        |r, c| scaled(cost(r, c)),
-        |w| kuhn_munkres_min(w).1,
-        |w| w < INFEASIBLE,
-        // an optimum takes every feasible pair it can while their costs add up to less than
-        // one infeasible pair
-        |values| {
-            values
-                .iter()
-                .filter(|&&w| w < INFEASIBLE)
-                .try_fold(0i64, |sum, &w| sum.checked_add(w))
-                .is_some_and(|sum| sum < INFEASIBLE)
-        },
-    )
+    solve(rows, cols, |r, c| scaled(cost(r, c)), Objective::MinCost)
 }
 
 /// A caller's cost as the solver's integer: `INFEASIBLE` for a gated or non-finite pair.
@@ -51,85 +36,245 @@ pub fn max_weight_pairs(
     cols: usize,
     weight: impl Fn(usize, usize) -> i64,
 ) -> Vec<(usize, usize)> {
-    solve(
-        rows,
-        cols,
-        weight,
-        |w| kuhn_munkres(w).1,
-        |w| w > 0,
-        // with no negative weight, adding a positive pair never lowers the total
-        |values| values.iter().all(|&w| w >= 0),
-    )
+    solve(rows, cols, weight, Objective::MaxWeight)
 }
 
-/// Runs `solver` on the weight matrix (transposed when there are more rows than columns, as
-/// the solver wants rows ≤ columns) and keeps the pairs whose weight passes `keep`.
+/// What the solver optimises, and which of its pairs are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Objective {
+    /// Least total cost; pairs cheaper than `INFEASIBLE` are kept.
+    MinCost,
+    /// Greatest total weight; pairs of positive weight are kept.
+    MaxWeight,
+}
+
+impl Objective {
+    /// Whether a pair of weight `w` is kept (is an answer when chosen).
+    fn keep(self, w: i64) -> bool {
+        match self {
+            Self::MinCost => w < INFEASIBLE,
+            Self::MaxWeight => w > 0,
+        }
+    }
+
+    /// `w` ordered so that smaller is better.
+    fn key(self, w: i64) -> i64 {
+        match self {
+            Self::MinCost => w,
+            Self::MaxWeight => -w,
+        }
+    }
+
+    /// The weight of every pair that is not kept, in a problem that splits (see
+    /// [`Splits`]).
+    fn unkept(self) -> i64 {
+        match self {
+            Self::MinCost => INFEASIBLE,
+            Self::MaxWeight => 0,
+        }
+    }
+
+    /// Kuhn-Munkres on `weights` (rows ≤ columns): the column of each row.
+    fn solver(self, weights: &Matrix<i64>) -> Vec<usize> {
+        match self {
+            Self::MinCost => kuhn_munkres_min(weights).1,
+            Self::MaxWeight => kuhn_munkres(weights).1,
+        }
+    }
+}
+
+/// Whether an optimum's kept pairs are a best matching of the kept pairs alone, so the
+/// problem splits over the kept pairs' connected components, found while the weights are
+/// read.
 ///
-/// When the pairs that pass `keep` share no row and no column, and `matching_is_optimal`
-/// holds for the matrix's weights (the caller's proof that every optimum then contains them
-/// all), they are the answer and the solver is not run: the usual case for well-separated
-/// objects, and the same pairs the solver would keep.
+/// - least cost: while the feasible costs add up to less than one infeasible pair, an
+///   optimum has as few infeasible pairs as can be, so its feasible pairs are a largest
+///   matching of the feasible pairs alone, of least cost among those. Size and cost add up
+///   over the components, and any such matching can be completed with infeasible pairs
+///   (the solver's side with fewer items always has room);
+/// - greatest weight: with no negative weight every unkept pair weighs 0, so an optimum's
+///   positive pairs are a heaviest matching of the positive pairs alone.
+struct Splits {
+    objective: Objective,
+    kept_sum: Option<i64>,
+    negative: bool,
+}
+
+impl Splits {
+    fn new(objective: Objective) -> Self {
+        Self {
+            objective,
+            kept_sum: Some(0),
+            negative: false,
+        }
+    }
+
+    fn see(&mut self, w: i64) {
+        self.negative |= w < 0;
+        if self.objective.keep(w) {
+            self.kept_sum = self.kept_sum.and_then(|s| s.checked_add(w));
+        }
+    }
+
+    fn holds(&self) -> bool {
+        match self.objective {
+            Objective::MinCost => self.kept_sum.is_some_and(|s| s < INFEASIBLE),
+            Objective::MaxWeight => !self.negative,
+        }
+    }
+}
+
+/// Solves the `rows` × `cols` assignment of integer weights `weight(r, c)` for `objective`
+/// and returns the kept pairs of an optimum, sorted.
+///
+/// Where the problem splits (see [`Splits`]), each connected component of the kept pairs is
+/// solved on its own: a lone kept pair is taken as it is (the usual case for well-separated
+/// objects), a component of one row (or one column) takes its best pair, the first of
+/// equals, and Kuhn-Munkres runs only where several rows compete for several columns, on
+/// that component's own small matrix. Where optima tie, the pairs taken may differ from
+/// the solver's on the whole matrix; their total does not.
 fn solve(
     rows: usize,
     cols: usize,
     weight: impl Fn(usize, usize) -> i64,
-    solver: impl Fn(&Matrix<i64>) -> Vec<usize>,
-    keep: impl Fn(i64) -> bool,
-    matching_is_optimal: impl Fn(&[i64]) -> bool,
+    objective: Objective,
 ) -> Vec<(usize, usize)> {
     if rows == 0 || cols == 0 {
         return Vec::new();
     }
-    let transposed = rows > cols;
-    let (nr, nc) = if transposed {
-        (cols, rows)
-    } else {
-        (rows, cols)
-    };
-    // filled in one allocation (`Matrix::from_fn` grows its storage as it goes)
-    let mut values = Vec::with_capacity(nr * nc);
-    for i in 0..nr {
-        values.extend((0..nc).map(|j| {
-            if transposed {
-                weight(j, i)
-            } else {
-                weight(i, j)
+    let mut splits = Splits::new(objective);
+    let mut kept: Vec<(usize, usize, i64)> = Vec::new();
+    for r in 0..rows {
+        for c in 0..cols {
+            let w = weight(r, c);
+            splits.see(w);
+            if objective.keep(w) {
+                kept.push((r, c, w));
             }
-        }));
+        }
     }
-    let kept: Vec<(usize, usize)> = values
-        .iter()
-        .enumerate()
-        .filter(|&(_, &w)| keep(w))
-        .map(|(k, _)| (k / nc, k % nc))
-        .collect();
-    let mut pairs: Vec<(usize, usize)> =
-        if is_matching(&kept, nr, nc) && matching_is_optimal(&values) {
-            kept
-        } else {
-            let weights = Matrix::from_vec(nr, nc, values).expect("nr * nc values");
-            solver(&weights)
-                .into_iter()
-                .enumerate()
-                .filter(|&(i, j)| keep(weights[(i, j)]))
-                .collect()
-        };
-    if transposed {
-        pairs.iter_mut().for_each(|p| *p = (p.1, p.0));
-    }
+    let mut pairs = if splits.holds() {
+        by_components(rows, cols, &kept, objective)
+    } else {
+        solve_whole(rows, cols, weight, objective)
+    };
     pairs.sort_unstable();
     pairs
 }
 
-/// `pairs` (row, column) use every row and every column at most once.
-fn is_matching(pairs: &[(usize, usize)], rows: usize, cols: usize) -> bool {
-    let (mut row_used, mut col_used) = (vec![false; rows], vec![false; cols]);
-    pairs.iter().all(|&(r, c)| {
-        let fresh = !row_used[r] && !col_used[c];
-        row_used[r] = true;
-        col_used[c] = true;
-        fresh
-    })
+/// Kuhn-Munkres on the whole matrix, transposed when there are more rows than columns, as
+/// the solver wants; the chosen pairs that are kept.
+fn solve_whole(
+    rows: usize,
+    cols: usize,
+    weight: impl Fn(usize, usize) -> i64,
+    objective: Objective,
+) -> Vec<(usize, usize)> {
+    let all_rows: Vec<usize> = (0..rows).collect();
+    let all_cols: Vec<usize> = (0..cols).collect();
+    solve_block(&all_rows, &all_cols, weight, objective)
+}
+
+/// The kept pairs' connected components (rows and columns joined by a kept pair), each
+/// solved on its own. `kept` is (row, column, weight).
+fn by_components(
+    rows: usize,
+    cols: usize,
+    kept: &[(usize, usize, i64)],
+    objective: Objective,
+) -> Vec<(usize, usize)> {
+    // union-find over rows (0..rows) and columns (rows..rows + cols)
+    let mut parent: Vec<usize> = (0..rows + cols).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    for &(r, c, _) in kept {
+        let (a, b) = (root(&mut parent, r), root(&mut parent, rows + c));
+        if a != b {
+            parent[a.max(b)] = a.min(b);
+        }
+    }
+    // (component, row, column, weight), by component, each in row-major order
+    let mut edges: Vec<(usize, usize, usize, i64)> = kept
+        .iter()
+        .map(|&(r, c, w)| (root(&mut parent, r), r, c, w))
+        .collect();
+    edges.sort_unstable_by_key(|e| (e.0, e.1, e.2));
+    let mut pairs = Vec::new();
+    let (mut block_rows, mut block_cols) = (Vec::new(), Vec::new());
+    for component in edges.chunk_by(|a, b| a.0 == b.0) {
+        let first = component[0];
+        if component.iter().all(|e| e.1 == first.1) || component.iter().all(|e| e.2 == first.2) {
+            // one item on a side: its best pair is the optimum (a lone pair is the best)
+            pairs.extend(
+                component
+                    .iter()
+                    .min_by_key(|e| objective.key(e.3))
+                    .map(|e| (e.1, e.2)),
+            );
+            continue;
+        }
+        block_rows.clear();
+        block_rows.extend(component.iter().map(|e| e.1));
+        block_rows.dedup();
+        block_cols.clear();
+        block_cols.extend(component.iter().map(|e| e.2));
+        block_cols.sort_unstable();
+        block_cols.dedup();
+        let weight = |r: usize, c: usize| {
+            let i = component.partition_point(|e| (e.1, e.2) < (r, c));
+            component
+                .get(i)
+                .filter(|e| (e.1, e.2) == (r, c))
+                .map_or(objective.unkept(), |e| e.3)
+        };
+        pairs.extend(solve_block(&block_rows, &block_cols, weight, objective));
+    }
+    pairs
+}
+
+/// Kuhn-Munkres on the weights of `rows` × `cols` (transposed when there are more rows
+/// than columns, as the solver wants); returns the chosen pairs that are kept.
+fn solve_block(
+    rows: &[usize],
+    cols: &[usize],
+    weight: impl Fn(usize, usize) -> i64,
+    objective: Objective,
+) -> Vec<(usize, usize)> {
+    let transposed = rows.len() > cols.len();
+    let (outer, inner) = if transposed {
+        (cols, rows)
+    } else {
+        (rows, cols)
+    };
+    let mut block = Vec::with_capacity(outer.len() * inner.len());
+    for &o in outer {
+        block.extend(inner.iter().map(|&i| {
+            if transposed {
+                weight(i, o)
+            } else {
+                weight(o, i)
+            }
+        }));
+    }
+    let weights = Matrix::from_vec(outer.len(), inner.len(), block).expect("outer × inner values");
+    objective
+        .solver(&weights)
+        .into_iter()
+        .enumerate()
+        .filter(|&(o, i)| objective.keep(weights[(o, i)]))
+        .map(|(o, i)| {
+            if transposed {
+                (inner[i], outer[o])
+            } else {
+                (outer[o], inner[i])
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -137,59 +282,81 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// The solver's answer, never short-cut.
+    /// The solver's answer on the whole matrix, never split into components.
     fn solver_only_min(rows: usize, cols: usize, c: &[Vec<Option<f64>>]) -> Vec<(usize, usize)> {
-        solve(
-            rows,
-            cols,
-            |r, k| scaled(c[r][k]),
-            |w| kuhn_munkres_min(w).1,
-            |w| w < INFEASIBLE,
-            |_| false,
-        )
+        solve_whole(rows, cols, |r, k| scaled(c[r][k]), Objective::MinCost)
     }
 
     fn solver_only_max(rows: usize, cols: usize, w: &[Vec<i64>]) -> Vec<(usize, usize)> {
-        solve(
-            rows,
-            cols,
-            |r, k| w[r][k],
-            |m| kuhn_munkres(m).1,
-            |v| v > 0,
-            |_| false,
-        )
+        solve_whole(rows, cols, |r, k| w[r][k], Objective::MaxWeight)
+    }
+
+    /// `pairs` use every row and every column at most once.
+    fn is_matching(pairs: &[(usize, usize)]) -> bool {
+        let rows: std::collections::BTreeSet<usize> = pairs.iter().map(|p| p.0).collect();
+        let cols: std::collections::BTreeSet<usize> = pairs.iter().map(|p| p.1).collect();
+        rows.len() == pairs.len() && cols.len() == pairs.len()
     }
 
     proptest! {
-        /// Sparse gates (mostly conflict-free, sometimes not): the short cut and the solver
-        /// keep the same pairs.
+        /// Sparse gates (mostly conflict-free, sometimes not, with many ties): solving the
+        /// components one by one finds pairs as many and as good as the solver on the whole
+        /// matrix, each of them kept.
         #[test]
-        fn the_short_cut_keeps_what_the_solver_keeps(
+        fn components_solved_apart_are_as_good_as_the_whole(
             rows in 1usize..7,
             cols in 1usize..7,
-            cells in proptest::collection::vec((0u8..10, 0.0f64..50.0, 0i64..5), 36),
+            cells in proptest::collection::vec((0u8..10, 0u8..50, 0i64..5), 36),
         ) {
             let cost: Vec<Vec<Option<f64>>> = (0..rows)
                 .map(|r| (0..cols).map(|k| {
                     let (gate, v, _) = cells[r * 6 + k];
-                    (gate < 2).then_some(v)
+                    (gate < 3).then_some(f64::from(v) / 2.0)
                 }).collect())
                 .collect();
-            prop_assert_eq!(
+            let total_cost = |pairs: &[(usize, usize)]| -> Option<f64> {
+                pairs.iter().map(|&(r, k)| cost[r][k]).sum()
+            };
+            let (split, whole) = (
                 min_cost_pairs(rows, cols, |r, k| cost[r][k]),
-                solver_only_min(rows, cols, &cost)
+                solver_only_min(rows, cols, &cost),
             );
+            prop_assert!(is_matching(&split) && split.is_sorted());
+            prop_assert_eq!(split.len(), whole.len());
+            prop_assert_eq!(total_cost(&split), total_cost(&whole));
             let weight: Vec<Vec<i64>> = (0..rows)
                 .map(|r| (0..cols).map(|k| {
                     let (gate, _, w) = cells[r * 6 + k];
-                    if gate < 2 { w } else { 0 }
+                    if gate < 3 { w } else { 0 }
                 }).collect())
                 .collect();
-            prop_assert_eq!(
+            let total_weight = |pairs: &[(usize, usize)]| -> i64 {
+                pairs.iter().map(|&(r, k)| weight[r][k]).sum()
+            };
+            let (split, whole) = (
                 max_weight_pairs(rows, cols, |r, k| weight[r][k]),
-                solver_only_max(rows, cols, &weight)
+                solver_only_max(rows, cols, &weight),
             );
+            prop_assert!(is_matching(&split) && split.is_sorted());
+            prop_assert!(split.iter().all(|&(r, k)| weight[r][k] > 0));
+            prop_assert_eq!(total_weight(&split), total_weight(&whole));
         }
+    }
+
+    #[test]
+    fn separate_conflicts_are_each_solved_and_lone_pairs_taken() {
+        // rows 0 and 2 compete for columns 1 and 3 (greedy would take (0,1) then (2,3));
+        // row 1 alone has column 0; row 3 has nothing; column 2 has nothing
+        let mut c = [[None; 4]; 4];
+        c[0][1] = Some(1.0);
+        c[0][3] = Some(2.0);
+        c[2][1] = Some(2.0);
+        c[2][3] = Some(10.0);
+        c[1][0] = Some(7.0);
+        assert_eq!(
+            min_cost_pairs(4, 4, |r, k| c[r][k]),
+            vec![(0, 3), (1, 0), (2, 1)]
+        );
     }
 
     #[test]

@@ -93,6 +93,9 @@ pub struct ClockStatus {
 pub struct PtpWindow {
     offsets: VecDeque<f64>,
     jitters: VecDeque<f64>,
+    /// Summary of `offsets`' magnitudes, kept from one status to the next: it is read at
+    /// every camera frame and changes only with a status.
+    offset_abs: Option<Summary>,
     /// Whether the last status reported a grandmaster.
     pub gm_present: Option<bool>,
 }
@@ -118,12 +121,13 @@ impl PtpWindow {
                 q.pop_front();
             }
         }
+        self.offset_abs = Summary::of(&self.offsets.iter().map(|o| o.abs()).collect::<Vec<_>>());
         median.map(|m| offset_ns - m).filter(|d| d.abs() > step_ns)
     }
 
     /// Summary of |offset| over the window, ns.
     pub fn offset_abs(&self) -> Option<Summary> {
-        Summary::of(&self.offsets.iter().map(|o| o.abs()).collect::<Vec<_>>())
+        self.offset_abs
     }
 
     /// Summary of |Δoffset| between polls over the window, ns.
