@@ -33,7 +33,7 @@ use radcam_fusion::time::TimestampSource;
 use radcam_fusion::timeline::{DistributionAcc, RateAcc};
 use radcam_fusion::track::{TrackOutput, Tracker, TrackerConfig};
 use radcam_schema::metadata::{self, keys};
-use radcam_schema::{TopicMessage, decode, proto, topics};
+use radcam_schema::{TopicMessage, decode, decode_into, proto, topics};
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 
@@ -585,6 +585,9 @@ fn run(
     let total: u64 = TOPICS.iter().filter_map(|t| file.message_count(t)).sum();
     let mut done = 0u64;
     let gaps = file.gaps().to_vec();
+    // decoded into again and again, keeping their lists' capacity
+    let mut detections = proto::CameraDetections::default();
+    let mut radar = proto::RadarFrame::default();
     file.into_each_message(&TOPICS, |m| {
         done += 1;
         let now_ns = i64::try_from(m.log_time_ns).unwrap_or(i64::MAX);
@@ -612,9 +615,13 @@ fn run(
             proto::CameraLatch::TOPIC => st.latch(&decode(m.data).map_err(dec_err)?),
             proto::CameraFrame::TOPIC => st.camera_frame(&decode(m.data).map_err(dec_err)?),
             proto::CameraDetections::TOPIC => {
-                let d = decode(m.data).map_err(dec_err)?;
+                decode_into(m.data, &mut detections).map_err(dec_err)?;
                 let due = st.inj.camera.delivery_ns(now_ns);
-                st.deliver(due, now_ns, Delayed::Detections(d));
+                if st.delivers_now(due, now_ns) {
+                    st.detections(&detections, now_ns);
+                } else {
+                    st.hold(due, now_ns, Delayed::Detections(detections.clone()));
+                }
             }
             proto::NodeStats::TOPIC => {
                 let n: proto::NodeStats = decode(m.data).map_err(dec_err)?;
@@ -631,9 +638,13 @@ fn run(
                 }
             }
             proto::RadarFrame::TOPIC => {
-                let r = decode(m.data).map_err(dec_err)?;
+                decode_into(m.data, &mut radar).map_err(dec_err)?;
                 let due = st.inj.radar.delivery_ns(now_ns);
-                st.deliver(due, now_ns, Delayed::Radar(r));
+                if st.delivers_now(due, now_ns) {
+                    st.radar_frame(&radar, 0);
+                } else {
+                    st.hold(due, now_ns, Delayed::Radar(radar.clone()));
+                }
             }
             proto::TruthClock::TOPIC => {
                 let t: proto::TruthClock = decode(m.data).map_err(dec_err)?;
@@ -796,18 +807,20 @@ enum Delayed {
 }
 
 impl State<'_> {
-    /// Handles `msg`, due at log time `due_ns`, now (`now_ns`) or, if a latency fault holds
-    /// it, when the log reaches `due_ns`.
-    fn deliver(&mut self, due_ns: i64, now_ns: i64, msg: Delayed) {
-        if due_ns <= now_ns && self.delayed.is_empty() {
-            self.handle(msg, now_ns, 0);
-        } else {
-            self.delayed_seq += 1;
-            // keeps the original log time to know the delay
-            self.delayed
-                .insert((due_ns.max(now_ns), self.delayed_seq), (msg, now_ns));
-            self.release_until(now_ns);
-        }
+    /// Whether a message logged now (`now_ns`) and due at log time `due_ns` is handled now:
+    /// it is due, and no message a latency fault holds is waiting before it.
+    fn delivers_now(&self, due_ns: i64, now_ns: i64) -> bool {
+        due_ns <= now_ns && self.delayed.is_empty()
+    }
+
+    /// Holds `msg`, logged now (`now_ns`), until the log reaches `due_ns` (see
+    /// [`State::delivers_now`]).
+    fn hold(&mut self, due_ns: i64, now_ns: i64, msg: Delayed) {
+        self.delayed_seq += 1;
+        // keeps the original log time to know the delay
+        self.delayed
+            .insert((due_ns.max(now_ns), self.delayed_seq), (msg, now_ns));
+        self.release_until(now_ns);
     }
 
     /// Delivers every held message due at or before `now_ns`, then fuses frames whose

@@ -20,7 +20,7 @@ pub mod proto {
 }
 
 pub use error::{Error, Result};
-pub use topics::{ChannelSpec, TopicMessage, decode};
+pub use topics::{ChannelSpec, TopicMessage, decode, decode_into};
 
 /// The encoded FileDescriptorSet of `proto/radcam.proto`: the schema data of every radcam
 /// channel.

@@ -57,11 +57,23 @@ pub trait TopicMessage: prost::Message + Default + Sized {
 
 /// Decodes a message of type `T` from the bytes of one MCAP message.
 pub fn decode<T: TopicMessage>(bytes: &[u8]) -> Result<T> {
-    T::decode(bytes).map_err(|source| Error::Decode {
+    T::decode(bytes).map_err(decode_error::<T>)
+}
+
+/// As [`decode`], into `msg`, whose repeated fields keep their capacity: a reader of many
+/// messages of one type decodes them without growing their lists each time. On an error
+/// `msg` holds part of the message.
+pub fn decode_into<T: TopicMessage>(bytes: &[u8], msg: &mut T) -> Result<()> {
+    msg.clear();
+    msg.merge(bytes).map_err(decode_error::<T>)
+}
+
+fn decode_error<T: TopicMessage>(source: prost::DecodeError) -> Error {
+    Error::Decode {
         topic: T::TOPIC,
         schema: T::SCHEMA_NAME,
         source,
-    })
+    }
 }
 
 macro_rules! bind {
@@ -98,6 +110,37 @@ mod tests {
         let bytes = msg.encode_to_vec();
         let back: T = decode(&bytes).expect("decodes");
         assert_eq!(back, msg, "{} round trip", T::TOPIC);
+    }
+
+    #[test]
+    fn decoding_into_a_used_message_leaves_nothing_of_the_last_one() {
+        let point = |x_m| proto::RadarPoint {
+            x_m,
+            snr_db: 20.0,
+            ..Default::default()
+        };
+        let long = proto::RadarFrame {
+            radar_frame_id: 1,
+            cpu_hz: 200e6,
+            points: (0..64).map(|i| point(i as f32)).collect(),
+            transmit_output_time_us: 9,
+            ..Default::default()
+        };
+        let short = proto::RadarFrame {
+            radar_frame_id: 2,
+            points: vec![point(-1.0)],
+            ..Default::default()
+        };
+        let mut msg = proto::RadarFrame::default();
+        decode_into(&long.encode_to_vec(), &mut msg).expect("long");
+        assert_eq!(msg, long);
+        decode_into(&short.encode_to_vec(), &mut msg).expect("short");
+        assert_eq!(
+            msg, short,
+            "fields absent from the short frame are back to default"
+        );
+        assert!(msg.points.capacity() >= 64, "the list kept its capacity");
+        assert!(decode_into(&[0xff, 0xff], &mut msg).is_err());
     }
 
     #[test]
