@@ -130,8 +130,9 @@ impl Splits {
 /// Where the problem splits (see [`Splits`]), each connected component of the kept pairs is
 /// solved on its own: a lone kept pair is taken as it is (the usual case for well-separated
 /// objects), a component of one row (or one column) takes its best pair, the first of
-/// equals, and Kuhn-Munkres runs only where several rows compete for several columns, on
-/// that component's own small matrix. Where optima tie, the pairs taken may differ from
+/// equals, two rows competing for two columns take the better diagonal, and Kuhn-Munkres
+/// runs only where more rows compete for more columns, on that component's own small
+/// matrix. Where optima tie, the pairs taken may differ from
 /// the solver's on the whole matrix; their total does not.
 fn solve(
     rows: usize,
@@ -232,6 +233,27 @@ fn by_components(
                 .filter(|e| (e.1, e.2) == (r, c))
                 .map_or(objective.unkept(), |e| e.3)
         };
+        if let (Objective::MinCost, [r0, r1], [c0, c1]) =
+            (objective, &block_rows[..], &block_cols[..])
+        {
+            // two rows competing for two columns (three or four feasible pairs, as neither
+            // side is one item): two pairs beat one, so a diagonal whose two pairs are
+            // both feasible, the cheaper if both are
+            let diagonal = [(*r0, *c0), (*r1, *c1)];
+            let anti = [(*r0, *c1), (*r1, *c0)];
+            let total = |d: &[(usize, usize); 2]| {
+                d.iter()
+                    .map(|&(r, c)| weight(r, c))
+                    .try_fold(0i64, |sum, w| objective.keep(w).then_some(sum + w))
+            };
+            let best = match (total(&diagonal), total(&anti)) {
+                (Some(d), Some(a)) if a < d => anti,
+                (Some(_), _) => diagonal,
+                _ => anti,
+            };
+            pairs.extend(best);
+            continue;
+        }
         pairs.extend(solve_block(&block_rows, &block_cols, weight, objective));
     }
     pairs
