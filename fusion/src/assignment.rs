@@ -132,8 +132,8 @@ impl Splits {
 /// objects), a component of one row (or one column) takes its best pair, the first of
 /// equals, two rows competing for two columns take the better diagonal, and Kuhn-Munkres
 /// runs only where more rows compete for more columns, on that component's own small
-/// matrix. Where optima tie, the pairs taken may differ from
-/// the solver's on the whole matrix; their total does not.
+/// matrix. Where optima tie, the pairs taken may differ from the solver's on the whole
+/// matrix; their total does not.
 fn solve(
     rows: usize,
     cols: usize,
