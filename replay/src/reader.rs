@@ -521,7 +521,17 @@ impl McapFile {
     fn load_chunk(&mut self, at: &ChunkAt, bufs: &mut ChunkBuffers) -> Result<()> {
         let start = at.start;
         let end = at.data_offset.saturating_add(at.length);
-        if end > self.len || start >= at.data_offset || at.uncompressed_size > MAX_CHUNK {
+        if at.length > MAX_CHUNK || at.uncompressed_size > MAX_CHUNK {
+            return Err(self.corrupt(
+                "chunk",
+                start,
+                format!(
+                    "chunk of {} bytes ({} decompressed) is over the {MAX_CHUNK}-byte limit",
+                    at.length, at.uncompressed_size
+                ),
+            ));
+        }
+        if end > self.len || start >= at.data_offset {
             return Err(self.corrupt(
                 "chunk",
                 start,
@@ -728,6 +738,34 @@ mod tests {
             );
             assert_eq!(read(&path).expect("read"), wanted, "zstd: {zstd}");
         }
+    }
+
+    #[test]
+    fn an_index_claiming_a_chunk_over_the_limit_is_refused_before_reading_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (path, _) = write(dir.path(), "big.mcap", true);
+        let mut f = McapFile::open(&path).expect("open");
+        let real = ChunkAt::of(&f.summary.chunk_indexes[0]).expect("chunk");
+        for at in [
+            ChunkAt {
+                length: MAX_CHUNK + 1,
+                ..real
+            },
+            ChunkAt {
+                uncompressed_size: MAX_CHUNK + 1,
+                ..real
+            },
+        ] {
+            match f.load_chunk(&at, &mut ChunkBuffers::default()) {
+                Err(Error::Corrupt { offset, detail, .. }) => {
+                    assert_eq!(offset, real.start);
+                    assert!(detail.contains("limit"), "{detail}");
+                }
+                other => panic!("expected the limit, got {other:?}"),
+            }
+        }
+        f.load_chunk(&real, &mut ChunkBuffers::default())
+            .expect("the real chunk loads");
     }
 
     #[test]
