@@ -561,53 +561,65 @@ impl McapFile {
         let comp_len = u32::from_le_bytes(buf[37..41].try_into().unwrap_or([0; 4])) as usize;
         let compression = buf.get(41..41 + comp_len).unwrap_or_default();
         let data = &buf[(at.data_offset - start) as usize..];
-        let records = &mut bufs.records;
-        records.clear();
-        match compression {
-            b"" => records.extend_from_slice(data),
-            b"zstd" => {
-                records.reserve(at.uncompressed_size as usize);
-                let zstd = match &mut bufs.zstd {
-                    Some(d) => d,
-                    empty => empty.insert(
-                        zstd::bulk::Decompressor::new()
-                            .map_err(|e| self.corrupt("chunk", start, format!("zstd: {e}")))?,
-                    ),
-                };
-                zstd.decompress_to_buffer(data, records)
-                    .map_err(|e| self.corrupt("chunk", start, format!("zstd: {e}")))?;
-            }
-            other => {
-                return Err(self.corrupt(
-                    "chunk",
-                    start,
-                    format!(
-                        "unsupported compression '{}'",
-                        String::from_utf8_lossy(other)
-                    ),
-                ));
-            }
-        }
-        if records.len() as u64 != at.uncompressed_size {
-            return Err(self.corrupt(
-                "chunk",
-                start,
-                "decompressed size disagrees with the chunk header",
-            ));
-        }
-        if saved == 0 || self.data_verified {
-            return Ok(());
-        }
-        let computed = crc32fast::hash(records);
-        if computed != saved {
-            return Err(self.corrupt(
-                "chunk",
-                start,
-                format!("CRC mismatch: saved {saved:#010x}, computed {computed:#010x}"),
-            ));
-        }
-        Ok(())
+        // no CRC saved, or the whole-file check already covered every chunk's bytes
+        let crc = (saved != 0 && !self.data_verified).then_some(saved);
+        chunk_records(
+            compression,
+            data,
+            at.uncompressed_size,
+            crc,
+            &mut bufs.zstd,
+            &mut bufs.records,
+        )
+        .map_err(|detail| self.corrupt("chunk", start, detail))
     }
+}
+
+/// A chunk's records from its data: copied, or decompressed with `zstd` (the context made
+/// on first need), into `out`; their length checked against the header's
+/// `uncompressed_size` and, given one, their CRC against `crc`. The error is what is wrong
+/// with the chunk.
+pub(crate) fn chunk_records(
+    compression: &[u8],
+    data: &[u8],
+    uncompressed_size: u64,
+    crc: Option<u32>,
+    zstd: &mut Option<zstd::bulk::Decompressor<'static>>,
+    out: &mut Vec<u8>,
+) -> std::result::Result<(), String> {
+    out.clear();
+    match compression {
+        b"" => out.extend_from_slice(data),
+        b"zstd" => {
+            out.reserve(uncompressed_size as usize);
+            let zstd = match zstd {
+                Some(d) => d,
+                empty => {
+                    empty.insert(zstd::bulk::Decompressor::new().map_err(|e| format!("zstd: {e}"))?)
+                }
+            };
+            zstd.decompress_to_buffer(data, out)
+                .map_err(|e| format!("zstd: {e}"))?;
+        }
+        other => {
+            return Err(format!(
+                "unsupported compression '{}'",
+                String::from_utf8_lossy(other)
+            ));
+        }
+    }
+    if out.len() as u64 != uncompressed_size {
+        return Err("decompressed size disagrees with the chunk header".into());
+    }
+    if let Some(saved) = crc {
+        let computed = crc32fast::hash(out);
+        if computed != saved {
+            return Err(format!(
+                "CRC mismatch: saved {saved:#010x}, computed {computed:#010x}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Where a chunk record and its (compressed) data are in the file, from its index entry.

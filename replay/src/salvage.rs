@@ -77,24 +77,15 @@ fn open_chunk(body: &[u8]) -> std::result::Result<(mcap::records::ChunkHeader, V
             header.uncompressed_size
         ));
     }
-    let records = match header.compression.as_str() {
-        "" => data.to_vec(),
-        "zstd" => zstd::bulk::decompress(&data, header.uncompressed_size as usize)
-            .map_err(|e| format!("zstd: {e}"))?,
-        other => return Err(format!("unsupported compression '{other}'")),
-    };
-    if records.len() as u64 != header.uncompressed_size {
-        return Err("decompressed size disagrees with the chunk header".into());
-    }
-    if header.uncompressed_crc != 0 {
-        let computed = crc32fast::hash(&records);
-        if computed != header.uncompressed_crc {
-            return Err(format!(
-                "CRC mismatch: saved {:#010x}, computed {computed:#010x}",
-                header.uncompressed_crc
-            ));
-        }
-    }
+    let mut records = Vec::new();
+    crate::reader::chunk_records(
+        header.compression.as_bytes(),
+        &data,
+        header.uncompressed_size,
+        (header.uncompressed_crc != 0).then_some(header.uncompressed_crc),
+        &mut None,
+        &mut records,
+    )?;
     Ok((header, records))
 }
 
