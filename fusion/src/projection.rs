@@ -201,26 +201,24 @@ pub fn project_objects(
     objects: &[crate::radar::RadarObject],
     noise: &RadarNoise,
 ) -> Vec<(usize, crate::associate::ProjectedObject)> {
-    objects
-        .iter()
-        .enumerate()
-        .filter_map(|(k, o)| {
-            let m = RadarMeasurement::from_point(&o.position_m, o.doppler_mps);
-            let est = project_measurement(i, camera_from_radar, &m, &noise.of_mean(o.points))?;
-            i.contains(&est.pixel).then(|| {
-                (
-                    k,
-                    crate::associate::ProjectedObject {
-                        pixel: est.pixel,
-                        sigma_px: est.max_sigma_px(),
-                        range_m: m.range_m,
-                        doppler_mps: o.doppler_mps,
-                        snr_db: o.snr_db,
-                    },
-                )
-            })
+    let mut projected = Vec::with_capacity(objects.len());
+    projected.extend(objects.iter().enumerate().filter_map(|(k, o)| {
+        let m = RadarMeasurement::from_point(&o.position_m, o.doppler_mps);
+        let est = project_measurement(i, camera_from_radar, &m, &noise.of_mean(o.points))?;
+        i.contains(&est.pixel).then(|| {
+            (
+                k,
+                crate::associate::ProjectedObject {
+                    pixel: est.pixel,
+                    sigma_px: est.max_sigma_px(),
+                    range_m: m.range_m,
+                    doppler_mps: o.doppler_mps,
+                    snr_db: o.snr_db,
+                },
+            )
         })
-        .collect()
+    }));
+    projected
 }
 
 /// Inverts the projection: the camera-frame point at depth `depth_m` (m, along the optical

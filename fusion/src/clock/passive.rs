@@ -14,7 +14,9 @@ pub struct Passive {
     pub window: usize,
     /// Arrivals per block whose minimum enters the fit.
     pub block: usize,
-    arrivals: VecDeque<ArrivalSample>,
+    /// The kept arrivals as (device time ns, delay ns above `base`), oldest first: the
+    /// delay is converted once, when the arrival is observed, not at every estimate.
+    arrivals: VecDeque<(i64, f64)>,
     base: Option<i64>,
 }
 
@@ -40,8 +42,9 @@ impl ClockEstimator for Passive {
     }
 
     fn observe_arrival(&mut self, s: &ArrivalSample) {
-        self.base.get_or_insert(s.host_arrival_ns - s.device_ns);
-        self.arrivals.push_back(*s);
+        let base = *self.base.get_or_insert(s.host_arrival_ns - s.device_ns);
+        self.arrivals
+            .push_back((s.device_ns, (s.host_arrival_ns - s.device_ns - base) as f64));
         while self.arrivals.len() > self.window {
             self.arrivals.pop_front();
         }
@@ -67,30 +70,37 @@ impl ClockEstimator for Passive {
 
     fn estimate(&self) -> Option<ClockEstimate> {
         let base = self.base?;
-        let delay = |a: &ArrivalSample| (a.host_arrival_ns - a.device_ns - base) as f64;
         let (arrivals, rest) = self.arrivals.as_slices();
         debug_assert!(rest.is_empty(), "kept contiguous by `observe_arrival`");
         // block minima, blocks counted from the oldest arrival kept (the first minimum of a
-        // block when several tie)
-        let minima: Vec<(i64, f64)> = arrivals
-            .chunks(self.block.max(1))
-            .filter_map(|c| {
-                c.iter()
-                    .map(|a| (a.device_ns, delay(a)))
-                    .min_by(|a, b| a.1.total_cmp(&b.1))
-            })
-            .collect();
+        // block when several tie). Delays are converted integers, never NaN or -0.0, so `<`
+        // orders them as `total_cmp` would.
+        let block = self.block.max(1);
+        let mut minima: Vec<(i64, f64)> = Vec::with_capacity(arrivals.len().div_ceil(block));
+        for c in arrivals.chunks(block) {
+            let mut min = c[0];
+            for &a in &c[1..] {
+                if a.1 < min.1 {
+                    min = a;
+                }
+            }
+            minima.push(min);
+        }
         let mut fit = LineFit::fit(&minima)?;
-        // Lower the line onto the envelope: no arrival may precede its mapped time.
-        let lift = arrivals
-            .iter()
-            .map(|a| fit.at(a.device_ns) - delay(a))
-            .fold(0.0f64, f64::max);
+        // Lower the line onto the envelope: no arrival may precede its mapped time (a NaN
+        // from a degenerate fit is skipped, as `f64::max` would).
+        let mut lift = 0.0f64;
+        for &(device_ns, delay) in arrivals {
+            let below = fit.at(device_ns) - delay;
+            if below > lift {
+                lift = below;
+            }
+        }
         fit.intercept -= lift;
-        let last = self.arrivals.back()?;
+        let &(last_device_ns, _) = self.arrivals.back()?;
         Some(ClockEstimate {
-            device_ref_ns: last.device_ns,
-            host_ref_ns: last.device_ns + base + fit.intercept.round() as i64,
+            device_ref_ns: last_device_ns,
+            host_ref_ns: last_device_ns + base + fit.intercept.round() as i64,
             rate_ppm: fit.slope * 1e6,
             uncertainty_ns: fit.residual_rms + lift,
             residual_rms_ns: fit.residual_rms,
@@ -102,6 +112,65 @@ impl ClockEstimator for Passive {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The estimator's definition, written out plainly over the kept arrivals, delays taken
+    /// above `base` (ns).
+    fn by_definition(arrivals: &[ArrivalSample], block: usize, base: i64) -> Option<ClockEstimate> {
+        let delay = |a: &ArrivalSample| (a.host_arrival_ns - a.device_ns - base) as f64;
+        let minima: Vec<(i64, f64)> = arrivals
+            .chunks(block)
+            .filter_map(|c| {
+                c.iter()
+                    .map(|a| (a.device_ns, delay(a)))
+                    .min_by(|a, b| a.1.total_cmp(&b.1))
+            })
+            .collect();
+        let mut fit = LineFit::fit(&minima)?;
+        let lift = arrivals
+            .iter()
+            .map(|a| fit.at(a.device_ns) - delay(a))
+            .fold(0.0f64, f64::max);
+        fit.intercept -= lift;
+        let last = arrivals.last()?;
+        Some(ClockEstimate {
+            device_ref_ns: last.device_ns,
+            host_ref_ns: last.device_ns + base + fit.intercept.round() as i64,
+            rate_ppm: fit.slope * 1e6,
+            uncertainty_ns: fit.residual_rms + lift,
+            residual_rms_ns: fit.residual_rms,
+            samples: arrivals.len(),
+        })
+    }
+
+    proptest! {
+        /// Delays drawn from a few values, so blocks often hold tied minima: the first of
+        /// them is the one fitted, and the sliding window keeps the block boundaries
+        /// counted from the oldest arrival kept.
+        #[test]
+        fn matches_the_definition_over_a_sliding_window(
+            delays_us in prop::collection::vec(0i64..4, 1..90),
+            window in 5usize..40,
+            block in 1usize..9,
+        ) {
+            let mut p = Passive { window, block, ..Passive::default() };
+            let mut all = Vec::new();
+            for (i, d) in delays_us.iter().enumerate() {
+                let device_ns = 1_000_000_000 + i as i64 * 50_000_000;
+                let a = ArrivalSample {
+                    device_ns,
+                    host_arrival_ns: device_ns + 7_000_000 + d * 1_000 + (i as i64 % 3) * 10,
+                };
+                p.observe_arrival(&a);
+                all.push(a);
+                let kept = &all[all.len().saturating_sub(window)..];
+                // the base is fixed by the first arrival ever observed
+                let base = all[0].host_arrival_ns - all[0].device_ns;
+                let want = by_definition(kept, block, base);
+                prop_assert_eq!(p.estimate(), want);
+            }
+        }
+    }
 
     #[test]
     fn envelope_tracks_minimum_delay() {
