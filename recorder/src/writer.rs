@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 /// Target uncompressed chunk size, bytes.
 pub const CHUNK_SIZE: u64 = 4 * 1024 * 1024;
+/// View-only messages held back before they are written as chunks of their own, bytes.
+const VIEW_ONLY_BATCH: usize = 1 << 20;
 
 /// An MCAP file being written, with every contract channel registered.
 pub struct McapSink<W: Write + Seek> {
@@ -18,6 +20,12 @@ pub struct McapSink<W: Write + Seek> {
     channels: BTreeMap<&'static str, u16>,
     sequence: BTreeMap<u16, u32>,
     counts: BTreeMap<&'static str, u64>,
+    /// View-only messages ([`foxglove_topics::VIEW_ONLY_TOPICS`]) not yet written: their
+    /// headers with their ranges in `held_data`. Written at the next chunk flush, image,
+    /// [`VIEW_ONLY_BATCH`] bytes or finish, so they are lost on a kill no more than the
+    /// open chunk is.
+    held: Vec<(MessageHeader, std::ops::Range<usize>)>,
+    held_data: Vec<u8>,
 }
 
 impl McapSink<BufWriter<File>> {
@@ -63,6 +71,8 @@ impl<W: Write + Seek> McapSink<W> {
             channels: BTreeMap::new(),
             sequence: BTreeMap::new(),
             counts: BTreeMap::new(),
+            held: Vec::new(),
+            held_data: Vec::new(),
         };
         let mut specs = topics::radcam_channels();
         specs.extend(foxglove_topics::foxglove_channels()?);
@@ -124,10 +134,20 @@ impl<W: Write + Seek> McapSink<W> {
             log_time,
             publish_time: log_time,
         };
+        *self.counts.entry(topic).or_insert(0) += 1;
+        if foxglove_topics::VIEW_ONLY_TOPICS.contains(&topic) {
+            let at = self.held_data.len();
+            self.held_data.extend_from_slice(data);
+            self.held.push((header, at..self.held_data.len()));
+            if self.held_data.len() >= VIEW_ONLY_BATCH {
+                self.write_held()?;
+            }
+            return Ok(());
+        }
         // bulky messages (images) get chunks of their own: a replay skips them unread
-        let bulk = radcam_schema::foxglove_topics::BULK_TOPICS.contains(&topic);
+        let bulk = foxglove_topics::BULK_TOPICS.contains(&topic);
         if bulk {
-            self.writer.flush().map_err(|e| self.mcap_err(e))?;
+            self.write_held()?;
         }
         self.writer
             .write_to_known_channel(&header, data)
@@ -135,8 +155,22 @@ impl<W: Write + Seek> McapSink<W> {
         if bulk {
             self.writer.flush().map_err(|e| self.mcap_err(e))?;
         }
-        *self.counts.entry(topic).or_insert(0) += 1;
         Ok(())
+    }
+
+    /// Ends the open chunk, then writes the held view-only messages as chunks of their own.
+    fn write_held(&mut self) -> Result<()> {
+        self.writer.flush().map_err(|e| self.mcap_err(e))?;
+        if self.held.is_empty() {
+            return Ok(());
+        }
+        for (header, range) in std::mem::take(&mut self.held) {
+            self.writer
+                .write_to_known_channel(&header, &self.held_data[range])
+                .map_err(|e| self.mcap_err(e))?;
+        }
+        self.held_data.clear();
+        self.writer.flush().map_err(|e| self.mcap_err(e))
     }
 
     /// Writes a metadata record.
@@ -151,7 +185,7 @@ impl<W: Write + Seek> McapSink<W> {
     /// Ends the current chunk and flushes it to the file: everything written so far survives a
     /// killed process (`radcam recover`).
     pub fn flush_chunk(&mut self) -> Result<()> {
-        self.writer.flush().map_err(|e| self.mcap_err(e))
+        self.write_held()
     }
 
     /// Messages written so far, per topic.
@@ -171,6 +205,7 @@ impl<W: Write + Seek> McapSink<W> {
 
     /// Writes the summary and index and flushes.
     pub fn finish(mut self) -> Result<BTreeMap<&'static str, u64>> {
+        self.write_held()?;
         self.writer.finish().map_err(|e| self.mcap_err(e))?;
         Ok(self.counts)
     }

@@ -21,6 +21,10 @@ pub const BULK_TOPICS: &[&str] = &[CAMERA_IMAGE, CAMERA_IMAGE_COMPRESSED];
 pub const CAMERA_ANNOTATIONS: &str = "/camera/annotations";
 /// Topic of [`PointCloud`]: radar points in the `radar` frame.
 pub const RADAR_POINTS: &str = "/radar/points";
+/// Topics only a viewer reads, which duplicate the radcam topics: the writer gathers them
+/// into chunks of their own (a batch at a time), so that a replay, reading through the
+/// index, never decompresses them.
+pub const VIEW_ONLY_TOPICS: &[&str] = &[RADAR_POINTS, CAMERA_ANNOTATIONS];
 
 fn spec<T: Encode>(topic: &'static str) -> Result<ChannelSpec> {
     let schema = T::get_schema().ok_or_else(|| Error::Foxglove {
