@@ -144,7 +144,7 @@ fn solve(
         return Vec::new();
     }
     let mut splits = Splits::new(objective);
-    let mut kept: Vec<(usize, usize, i64)> = Vec::new();
+    let mut kept: Vec<(usize, usize, i64)> = Vec::with_capacity(rows * cols);
     for r in 0..rows {
         for c in 0..cols {
             let w = weight(r, c);
@@ -205,7 +205,7 @@ fn by_components(
         .map(|&(r, c, w)| (root(&mut parent, r), r, c, w))
         .collect();
     edges.sort_unstable_by_key(|e| (e.0, e.1, e.2));
-    let mut pairs = Vec::new();
+    let mut pairs = Vec::with_capacity(rows.min(cols));
     let (mut block_rows, mut block_cols) = (Vec::new(), Vec::new());
     for component in edges.chunk_by(|a, b| a.0 == b.0) {
         let first = component[0];

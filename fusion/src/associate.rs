@@ -183,7 +183,8 @@ pub fn associate(
     objects: &[ProjectedObject],
     cfg: &AssociationConfig,
 ) -> Association {
-    let mut candidates = Vec::new();
+    // sized once for the worst case (every pair a candidate) instead of grown pair by pair
+    let mut candidates = Vec::with_capacity(boxes.len() * objects.len());
     for (d, b) in boxes.iter().enumerate() {
         for (o, obj) in objects.iter().enumerate() {
             if !b.contains_with_margin(&obj.pixel, cfg.candidate_radius_px) {

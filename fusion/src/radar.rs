@@ -64,15 +64,27 @@ pub fn cluster(detections: &[RadarDetection], cfg: &ClusterConfig) -> Vec<RadarO
     let gap2 = cfg.max_gap_m * cfg.max_gap_m;
     // sweep along x: only pairs within the gap in x can be within it in 3-D. A component's
     // root is its smallest index whatever the order pairs are joined in, so the groups (and
-    // every sum over them, taken in index order below) are the same as comparing all pairs.
-    let mut by_x: Vec<usize> = (0..pts.len()).collect();
-    by_x.sort_unstable_by(|&a, &b| pts[a].position_m.x.total_cmp(&pts[b].position_m.x));
-    for (k, &i) in by_x.iter().enumerate() {
-        for &j in &by_x[k + 1..] {
-            if pts[j].position_m.x - pts[i].position_m.x > cfg.max_gap_m {
+    // every sum over them, taken in index order below) are the same as comparing all pairs;
+    // the order among equal x does not matter either, as the sweep goes on through them.
+    // The points are sorted by x's total-order bits, with their positions alongside.
+    let total_order = |x: f64| {
+        let bits = x.to_bits() as i64;
+        bits ^ ((((bits >> 63) as u64) >> 1) as i64)
+    };
+    let mut by_x: Vec<(i64, usize)> = pts
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (total_order(d.position_m.x), i))
+        .collect();
+    by_x.sort_unstable();
+    let sorted: Vec<(Point3<f64>, usize)> =
+        by_x.iter().map(|&(_, i)| (pts[i].position_m, i)).collect();
+    for (k, &(p, i)) in sorted.iter().enumerate() {
+        for &(q, j) in &sorted[k + 1..] {
+            if q.x - p.x > cfg.max_gap_m {
                 break;
             }
-            if (pts[i].position_m - pts[j].position_m).norm_squared() <= gap2 {
+            if (p - q).norm_squared() <= gap2 {
                 let (a, b) = (root(&mut parent, i), root(&mut parent, j));
                 if a != b {
                     parent[a.max(b)] = a.min(b);

@@ -1348,8 +1348,8 @@ impl State<'_> {
                 }
             }
         }
-        let mut measurements = Vec::new();
-        let mut measured_ids = Vec::new();
+        let mut measurements = Vec::with_capacity(boxes.len());
+        let mut measured_ids = Vec::with_capacity(boxes.len());
         for pair in a.pairs() {
             self.residual_px.push((t, pair.residual_px));
             let centre = boxes[pair.detection].center();
