@@ -226,12 +226,12 @@ mod tests {
     fn view_only_and_bulk_topics_never_share_a_chunk_with_the_replayed_topics() {
         use radcam_schema::foxglove_topics::{BULK_TOPICS, VIEW_ONLY_TOPICS};
         let dir = tempfile::tempdir().expect("tmp");
-        // long enough for several images, and several view-only batches between them
+        // long enough for many images, and a few view-only batches of 1 MiB between them
         let out = dir.path().join("r.mcap");
         let req = RecordRequest {
             scenario: Scenario::demo().expect("demo"),
             seed: 3,
-            duration_s: 20.0,
+            duration_s: 80.0,
             out: out.clone(),
         };
         let summary = record_scenario(&req, |_| {}).expect("records");
@@ -250,6 +250,7 @@ mod tests {
             }
         };
         let mut groups_seen = std::collections::BTreeSet::new();
+        let mut view_only_chunks = 0;
         for c in &s.chunk_indexes {
             let groups: std::collections::BTreeSet<&str> = c
                 .message_index_offsets
@@ -262,9 +263,12 @@ mod tests {
                 "chunk at {} mixes {groups:?}",
                 c.chunk_start_offset
             );
+            view_only_chunks += usize::from(groups.contains("view-only"));
             groups_seen.extend(groups);
         }
         assert_eq!(groups_seen.len(), 3, "{groups_seen:?}");
+        // batched: a few chunks in all, not one per image or flush
+        assert!((2..=8).contains(&view_only_chunks), "{view_only_chunks}");
         // nothing held back is lost: every message written is in the file, in order per topic
         let mut read = std::collections::BTreeMap::<String, Vec<u32>>::new();
         for m in mcap::MessageStream::new(&bytes).expect("stream") {

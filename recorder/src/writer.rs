@@ -12,6 +12,10 @@ use std::path::{Path, PathBuf};
 pub const CHUNK_SIZE: u64 = 4 * 1024 * 1024;
 /// View-only messages held back before they are written as chunks of their own, bytes.
 const VIEW_ONLY_BATCH: usize = 1 << 20;
+/// Log time the oldest held view-only message may wait before a chunk flush writes the
+/// batch, ns: a batch a flush or a second would make the file's chunk index half again as
+/// long (a recorder's and a replay's memory grows with it).
+const VIEW_ONLY_HOLD_NS: u64 = 10_000_000_000;
 
 /// An MCAP file being written, with every contract channel registered.
 pub struct McapSink<W: Write + Seek> {
@@ -21,11 +25,14 @@ pub struct McapSink<W: Write + Seek> {
     sequence: BTreeMap<u16, u32>,
     counts: BTreeMap<&'static str, u64>,
     /// View-only messages ([`foxglove_topics::VIEW_ONLY_TOPICS`]) not yet written: their
-    /// headers with their ranges in `held_data`. Written at the next chunk flush, image,
-    /// [`VIEW_ONLY_BATCH`] bytes or finish, so they are lost on a kill no more than the
-    /// open chunk is.
+    /// headers with their ranges in `held_data`. Written once they reach
+    /// [`VIEW_ONLY_BATCH`] bytes, at the first chunk flush [`VIEW_ONLY_HOLD_NS`] after the
+    /// oldest, and at finish: a kill loses at most that much of them (they duplicate, for
+    /// viewing, what the timing topics carry).
     held: Vec<(MessageHeader, std::ops::Range<usize>)>,
     held_data: Vec<u8>,
+    /// Latest log time written or held, ns.
+    latest_ns: u64,
 }
 
 impl McapSink<BufWriter<File>> {
@@ -72,7 +79,8 @@ impl<W: Write + Seek> McapSink<W> {
             sequence: BTreeMap::new(),
             counts: BTreeMap::new(),
             held: Vec::new(),
-            held_data: Vec::new(),
+            held_data: Vec::with_capacity(VIEW_ONLY_BATCH),
+            latest_ns: 0,
         };
         let mut specs = topics::radcam_channels();
         specs.extend(foxglove_topics::foxglove_channels()?);
@@ -135,19 +143,21 @@ impl<W: Write + Seek> McapSink<W> {
             publish_time: log_time,
         };
         *self.counts.entry(topic).or_insert(0) += 1;
+        self.latest_ns = self.latest_ns.max(log_time);
         if foxglove_topics::VIEW_ONLY_TOPICS.contains(&topic) {
+            // a full batch goes out before it would outgrow its buffer
+            if self.held_data.len() + data.len() > VIEW_ONLY_BATCH {
+                self.write_held()?;
+            }
             let at = self.held_data.len();
             self.held_data.extend_from_slice(data);
             self.held.push((header, at..self.held_data.len()));
-            if self.held_data.len() >= VIEW_ONLY_BATCH {
-                self.write_held()?;
-            }
             return Ok(());
         }
         // bulky messages (images) get chunks of their own: a replay skips them unread
         let bulk = foxglove_topics::BULK_TOPICS.contains(&topic);
         if bulk {
-            self.write_held()?;
+            self.writer.flush().map_err(|e| self.mcap_err(e))?;
         }
         self.writer
             .write_to_known_channel(&header, data)
@@ -183,9 +193,15 @@ impl<W: Write + Seek> McapSink<W> {
     }
 
     /// Ends the current chunk and flushes it to the file: everything written so far survives a
-    /// killed process (`radcam recover`).
+    /// killed process (`radcam recover`), but for the view-only messages still held (see
+    /// [`VIEW_ONLY_HOLD_NS`]).
     pub fn flush_chunk(&mut self) -> Result<()> {
-        self.write_held()
+        let oldest_held = self.held.first().map(|(h, _)| h.log_time);
+        if oldest_held.is_some_and(|t| self.latest_ns.saturating_sub(t) >= VIEW_ONLY_HOLD_NS) {
+            self.write_held()
+        } else {
+            self.writer.flush().map_err(|e| self.mcap_err(e))
+        }
     }
 
     /// Messages written so far, per topic.
@@ -217,4 +233,29 @@ pub fn entries(pairs: &[(&str, String)]) -> BTreeMap<String, String> {
         .iter()
         .map(|(k, v)| ((*k).to_owned(), v.clone()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use radcam_schema::foxglove_topics::RADAR_POINTS;
+
+    #[test]
+    fn held_view_only_messages_go_out_at_the_first_flush_ten_seconds_after_the_oldest() {
+        let mut sink =
+            McapSink::new(std::io::Cursor::new(Vec::new()), Path::new("mem.mcap")).expect("sink");
+        let second = 1_000_000_000i64;
+        for s in 0..=12 {
+            sink.write_encoded(RADAR_POINTS, s * second, &[1, 2, 3])
+                .expect("held");
+            sink.flush_chunk().expect("flush");
+            if s < 10 {
+                assert_eq!(sink.held.len() as i64, s + 1, "held at {s} s");
+            } else if s == 10 {
+                assert!(sink.held.is_empty(), "written at the 10 s flush");
+            }
+        }
+        assert_eq!(sink.held.len(), 2);
+        assert_eq!(sink.finish().expect("finish")[RADAR_POINTS], 13);
+    }
 }
