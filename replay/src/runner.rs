@@ -588,6 +588,7 @@ fn run(
     // decoded into again and again, keeping their lists' capacity
     let mut detections = proto::CameraDetections::default();
     let mut radar = proto::RadarFrame::default();
+    let mut truth = proto::TruthObjects::default();
     file.into_each_message(&TOPICS, |m| {
         done += 1;
         let now_ns = i64::try_from(m.log_time_ns).unwrap_or(i64::MAX);
@@ -651,8 +652,8 @@ fn run(
                 st.truth_host.insert(t.frame_id, t.host_ns);
             }
             proto::TruthObjects::TOPIC => {
-                let t: proto::TruthObjects = decode(m.data).map_err(dec_err)?;
-                st.truth_objects(&t);
+                decode_into(m.data, &mut truth).map_err(dec_err)?;
+                st.truth_objects(&truth);
             }
             _ => {}
         }
@@ -1115,24 +1116,25 @@ impl State<'_> {
         let rig_from_camera = self.cal.rig_from_radar() * self.cal.camera_from_radar().inverse();
         let camera_from_rig = rig_from_camera.inverse();
         let intr = self.cal.intrinsics;
-        let objs = t
-            .objects
-            .iter()
-            .filter(|o| {
-                intr.project(&(camera_from_rig * Point3::new(o.x_m, o.y_m, o.z_m)))
-                    .is_some_and(|px| intr.contains(&px))
-            })
-            .map(|o| TruthRecord {
-                t_ns: t.host_ns,
-                frame_id: t.frame_id,
-                object_id: o.object_id,
-                class_name: o.class_name.clone(),
-                x_m: o.x_m,
-                y_m: o.y_m,
-                vx_mps: o.vx_mps,
-                vy_mps: o.vy_mps,
-            })
-            .collect();
+        let mut objs = Vec::with_capacity(t.objects.len());
+        objs.extend(
+            t.objects
+                .iter()
+                .filter(|o| {
+                    intr.project(&(camera_from_rig * Point3::new(o.x_m, o.y_m, o.z_m)))
+                        .is_some_and(|px| intr.contains(&px))
+                })
+                .map(|o| TruthRecord {
+                    t_ns: t.host_ns,
+                    frame_id: t.frame_id,
+                    object_id: o.object_id,
+                    class_name: o.class_name.clone(),
+                    x_m: o.x_m,
+                    y_m: o.y_m,
+                    vx_mps: o.vx_mps,
+                    vy_mps: o.vy_mps,
+                }),
+        );
         self.truth_objects.insert(t.frame_id, objs);
     }
 
