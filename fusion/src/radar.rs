@@ -66,19 +66,13 @@ pub fn cluster(detections: &[RadarDetection], cfg: &ClusterConfig) -> Vec<RadarO
     // root is its smallest index whatever the order pairs are joined in, so the groups (and
     // every sum over them, taken in index order below) are the same as comparing all pairs;
     // the order among equal x does not matter either, as the sweep goes on through them.
-    // The points are sorted by x's total-order bits, with their positions alongside.
-    let total_order = |x: f64| {
-        let bits = x.to_bits() as i64;
-        bits ^ ((((bits >> 63) as u64) >> 1) as i64)
-    };
-    let mut by_x: Vec<(i64, usize)> = pts
+    // Positions are sorted with their indices alongside, not reached through them.
+    let mut sorted: Vec<(Point3<f64>, usize)> = pts
         .iter()
         .enumerate()
-        .map(|(i, d)| (total_order(d.position_m.x), i))
+        .map(|(i, d)| (d.position_m, i))
         .collect();
-    by_x.sort_unstable();
-    let sorted: Vec<(Point3<f64>, usize)> =
-        by_x.iter().map(|&(_, i)| (pts[i].position_m, i)).collect();
+    sorted.sort_unstable_by(|a, b| a.0.x.total_cmp(&b.0.x));
     for (k, &(p, i)) in sorted.iter().enumerate() {
         for &(q, j) in &sorted[k + 1..] {
             if q.x - p.x > cfg.max_gap_m {
