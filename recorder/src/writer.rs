@@ -146,7 +146,7 @@ impl<W: Write + Seek> McapSink<W> {
         self.latest_ns = self.latest_ns.max(log_time);
         if foxglove_topics::VIEW_ONLY_TOPICS.contains(&topic) {
             // a full batch goes out before it would outgrow its buffer
-            if self.held_data.len() + data.len() > VIEW_ONLY_BATCH {
+            if !self.held.is_empty() && self.held_data.len() + data.len() > VIEW_ONLY_BATCH {
                 self.write_held()?;
             }
             let at = self.held_data.len();
@@ -257,5 +257,36 @@ mod tests {
         }
         assert_eq!(sink.held.len(), 2);
         assert_eq!(sink.finish().expect("finish")[RADAR_POINTS], 13);
+    }
+
+    #[test]
+    fn a_view_only_message_over_the_batch_with_nothing_held_does_not_split_a_timing_chunk() {
+        let mut sink =
+            McapSink::new(std::io::Cursor::new(Vec::new()), Path::new("mem.mcap")).expect("sink");
+        let frame = radcam_schema::topics::CAMERA_FRAME;
+        sink.write_encoded(frame, 1, &[1]).expect("frame");
+        sink.write_encoded(RADAR_POINTS, 2, &vec![0; VIEW_ONLY_BATCH + 1])
+            .expect("points");
+        sink.write_encoded(frame, 3, &[2]).expect("frame");
+        let cursor = {
+            sink.write_held().expect("held");
+            sink.writer.finish().expect("finish");
+            sink.writer.into_inner()
+        };
+        let bytes = cursor.into_inner();
+        let s = mcap::Summary::read(&bytes)
+            .expect("summary")
+            .expect("a summary");
+        let frame_id = s
+            .channels
+            .iter()
+            .find(|(_, c)| c.topic == frame)
+            .map(|(id, _)| *id);
+        let with_frames = s
+            .chunk_indexes
+            .iter()
+            .filter(|c| frame_id.is_some_and(|id| c.message_index_offsets.contains_key(&id)))
+            .count();
+        assert_eq!(with_frames, 1, "both frames in one chunk");
     }
 }
