@@ -4,7 +4,7 @@ use crate::sync::SyncState;
 use crate::time::TimestampSource;
 
 /// Provenance of one output.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Provenance {
     /// Where the output's timestamp came from.
     pub timestamp_source: TimestampSource,
@@ -15,7 +15,7 @@ pub struct Provenance {
     /// Sync state when the output was made.
     pub sync_state: SyncState,
     /// Which clock mapping produced the timestamp: `camera/<estimator>/epoch<N>`.
-    pub clock_id: std::sync::Arc<str>,
+    pub clock_id: ClockId,
     /// The PTP offset magnitude bucket at the time (`none`, `<1us`, `<10us`, `<100us`, `<1ms`,
     /// `>=1ms`).
     pub ptp_offset_ns_bucket: &'static str,
@@ -35,9 +35,22 @@ pub fn ptp_offset_bucket(offset_ns: Option<f64>) -> &'static str {
     }
 }
 
-/// A clock id as used in provenance.
-pub fn clock_id(estimator: &str, epoch: u64) -> std::sync::Arc<str> {
-    format!("camera/{estimator}/epoch{epoch}").into()
+/// Which clock mapping produced a timestamp; written as `camera/<estimator>/epoch<N>`.
+///
+/// Kept as its parts rather than as text: every fused output and association row carries
+/// one, so it is a plain copy, with no allocation or shared reference count per row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClockId {
+    /// The camera clock estimator's registered name.
+    pub estimator: &'static str,
+    /// Sync epoch: 0 until the first clock step, then one more per step.
+    pub epoch: u64,
+}
+
+impl std::fmt::Display for ClockId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "camera/{}/epoch{}", self.estimator, self.epoch)
+    }
 }
 
 #[cfg(test)]
@@ -50,6 +63,10 @@ mod tests {
         assert_eq!(ptp_offset_bucket(Some(-999.0)), "<1us");
         assert_eq!(ptp_offset_bucket(Some(1_000.0)), "<10us");
         assert_eq!(ptp_offset_bucket(Some(5e6)), ">=1ms");
-        assert_eq!(&*clock_id("bracket", 2), "camera/bracket/epoch2");
+        let id = ClockId {
+            estimator: "bracket",
+            epoch: 2,
+        };
+        assert_eq!(id.to_string(), "camera/bracket/epoch2");
     }
 }

@@ -26,7 +26,7 @@ use radcam_fusion::fused::{
 use radcam_fusion::gates::{self, Gate, GateResult, Metric, MetricSet};
 use radcam_fusion::metrics::{Labeled, MotCounter, MotSummary};
 use radcam_fusion::projection::{RadarNoise, project_objects};
-use radcam_fusion::provenance::{Provenance, clock_id, ptp_offset_bucket};
+use radcam_fusion::provenance::{ClockId, Provenance, ptp_offset_bucket};
 use radcam_fusion::radar::{ClusterConfig, RadarDetection, RadarObject, cluster};
 use radcam_fusion::sync::{ClockStatus, SyncMonitor, SyncRecord, SyncState, SyncThresholds};
 use radcam_fusion::time::TimestampSource;
@@ -931,11 +931,14 @@ impl State<'_> {
             cal_version: self.audit.cal_version,
             config_version: self.audit.config_version,
             sync_state: state,
-            clock_id: clock_id(self.camera_clock.estimator_name(), mapping.epoch),
+            clock_id: ClockId {
+                estimator: self.camera_clock.estimator_name(),
+                epoch: mapping.epoch,
+            },
             ptp_offset_ns_bucket: ptp_offset_bucket(self.monitor.ptp.last_offset_ns()),
             event_seq: self.event_seq,
         };
-        self.frame_prov.insert(f.frame_id, provenance.clone());
+        self.frame_prov.insert(f.frame_id, provenance);
         self.sink.sync(SyncRecord {
             frame_id: f.frame_id,
             device_ns,
@@ -1201,7 +1204,7 @@ impl State<'_> {
             radar_objects_unmatched: count(unmatched),
             temperature_c: self.temperature_c,
             cpu_load_pct: self.cpu_load_pct,
-            provenance: p.provenance.clone(),
+            provenance: p.provenance,
         });
         let confidence_scale = if state == SyncState::Degraded {
             0.5
@@ -1222,7 +1225,7 @@ impl State<'_> {
                 frozen: !state.fuses(),
                 provenance: Provenance {
                     event_seq: self.event_seq,
-                    ..p.provenance.clone()
+                    ..p.provenance
                 },
             });
         }
@@ -1257,7 +1260,7 @@ impl State<'_> {
             radar_objects_unmatched: 0,
             temperature_c: self.temperature_c,
             cpu_load_pct: self.cpu_load_pct,
-            provenance: p.provenance.clone(),
+            provenance: p.provenance,
         });
         self.score_truth(p.frame_id, p.host_ns, &[]);
     }
@@ -1413,7 +1416,7 @@ impl State<'_> {
             velocity_gate: None,
             confidence_gate: None,
             outcome: Outcome::NoCandidate,
-            provenance: p.provenance.clone(),
+            provenance: p.provenance,
         };
         let mut next = 0;
         for d in 0..boxes.len() {
@@ -1930,7 +1933,7 @@ mod tests {
             r.fused
                 .iter()
                 .all(|f| f.provenance.cal_version == r.cal_version
-                    && &*f.provenance.clock_id == "camera/bracket/epoch0"
+                    && f.provenance.clock_id.to_string() == "camera/bracket/epoch0"
                     && !f.frozen)
         );
         let seqs: Vec<u64> = r.fused.iter().map(|f| f.provenance.event_seq).collect();

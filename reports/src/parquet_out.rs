@@ -1,6 +1,7 @@
 //! Parquet tables.
 
 use crate::{Error, Result};
+use arrow_array::builder::StringBuilder;
 use arrow_array::{
     ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array,
 };
@@ -12,6 +13,7 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use radcam_fusion::audit::AuditEvent;
 use radcam_fusion::gates::{EVIDENCE_WINDOW_NS, Evidence, GateResult, MetricSet};
+use radcam_fusion::provenance::ClockId;
 use radcam_fusion::sync::SyncRecord;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -33,6 +35,22 @@ pub(crate) fn batch(path: &str, fields: Vec<Field>, columns: Vec<ArrayRef>) -> R
 
 pub(crate) fn utf8<T>(rows: &[T], f: impl Fn(&T) -> &str) -> ArrayRef {
     Arc::new(StringArray::from_iter_values(rows.iter().map(f)))
+}
+
+/// The `clock_id` column: each id written out as text once per run of equal ids (they change
+/// only at a clock step), not once per row.
+pub(crate) fn clock_ids<T>(rows: &[T], f: impl Fn(&T) -> ClockId) -> ArrayRef {
+    let mut last: Option<(ClockId, String)> = None;
+    let mut b = StringBuilder::with_capacity(rows.len(), rows.len() * 24);
+    for r in rows {
+        let id = f(r);
+        let text = match &mut last {
+            Some((prev, text)) if *prev == id => text,
+            _ => &mut last.insert((id, id.to_string())).1,
+        };
+        b.append_value(text.as_str());
+    }
+    Arc::new(b.finish())
 }
 
 pub(crate) fn u64s<T>(rows: &[T], f: impl Fn(&T) -> u64) -> ArrayRef {
@@ -73,7 +91,7 @@ pub fn sync_batch(rows: &[SyncRecord]) -> Result<RecordBatch> {
         utf8(rows, |r| r.provenance.timestamp_source.as_str()),
         u64s(rows, |r| r.provenance.cal_version),
         u64s(rows, |r| r.provenance.config_version),
-        utf8(rows, |r| &r.provenance.clock_id),
+        clock_ids(rows, |r| r.provenance.clock_id),
         utf8(rows, |r| r.provenance.ptp_offset_ns_bucket),
         u64s(rows, |r| r.provenance.event_seq),
     ];
@@ -346,6 +364,25 @@ pub fn write_gates(
 mod tests {
     use super::*;
     use crate::sample_results as results;
+
+    #[test]
+    fn clock_ids_are_written_out_per_row_across_changes() {
+        let id = |estimator, epoch| ClockId { estimator, epoch };
+        let rows = [
+            id("bracket", 0),
+            id("bracket", 0),
+            id("bracket", 1),
+            id("kalman", 1),
+            id("kalman", 1),
+            id("bracket", 0),
+        ];
+        let col = clock_ids(&rows, |r| *r);
+        let col = col.as_any().downcast_ref::<StringArray>().expect("utf8");
+        let got: Vec<&str> = col.iter().map(|v| v.expect("not null")).collect();
+        let want: Vec<String> = rows.iter().map(ToString::to_string).collect();
+        assert_eq!(got, want);
+        assert_eq!(got[2], "camera/bracket/epoch1");
+    }
 
     #[test]
     fn identical_inputs_give_identical_bytes() {
