@@ -8,6 +8,7 @@ use crate::parquet_out::{
 };
 use crate::{Error, Result};
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, UInt32Array};
+use arrow_buffer::{BooleanBuffer, NullBuffer};
 use arrow_schema::{DataType, Field};
 use parquet::arrow::ArrowWriter;
 use radcam_fusion::fused::{AssociationRecord, FrameRecord, FusedObject, FusionSink, TruthRecord};
@@ -29,12 +30,25 @@ pub const TRACKING_FILE: &str = "tracking.parquet";
 /// File name of the per-frame table.
 pub const FRAMES_FILE: &str = "frames.parquet";
 
+/// A nullable f64 column: values and validity each collected straight into their buffers,
+/// not through a `Vec<Option<f64>>`.
 fn f64s<T>(rows: &[T], f: impl Fn(&T) -> Option<f64>) -> ArrayRef {
-    Arc::new(Float64Array::from(rows.iter().map(f).collect::<Vec<_>>()))
+    let values: Vec<f64> = rows.iter().map(|r| f(r).unwrap_or_default()).collect();
+    let nulls = NullBuffer::new(BooleanBuffer::collect_bool(rows.len(), |i| {
+        f(&rows[i]).is_some()
+    }));
+    let nulls = (nulls.null_count() > 0).then_some(nulls);
+    Arc::new(Float64Array::new(values.into(), nulls))
 }
 
+/// A nullable bool column, values and validity collected straight into their bitmaps.
 fn bools<T>(rows: &[T], f: impl Fn(&T) -> Option<bool>) -> ArrayRef {
-    Arc::new(BooleanArray::from(rows.iter().map(f).collect::<Vec<_>>()))
+    let values = BooleanBuffer::collect_bool(rows.len(), |i| f(&rows[i]).unwrap_or_default());
+    let nulls = NullBuffer::new(BooleanBuffer::collect_bool(rows.len(), |i| {
+        f(&rows[i]).is_some()
+    }));
+    let nulls = (nulls.null_count() > 0).then_some(nulls);
+    Arc::new(BooleanArray::new(values, nulls))
 }
 
 /// The provenance columns shared by every table derived from fused outputs.

@@ -5,6 +5,7 @@ use arrow_array::builder::StringBuilder;
 use arrow_array::{
     ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array,
 };
+use arrow_buffer::{BooleanBuffer, NullBuffer};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::ArrowWriterOptions;
@@ -57,8 +58,14 @@ pub(crate) fn u64s<T>(rows: &[T], f: impl Fn(&T) -> u64) -> ArrayRef {
     Arc::new(UInt64Array::from(rows.iter().map(f).collect::<Vec<_>>()))
 }
 
+/// A nullable i64 column, values and validity collected straight into their buffers.
 pub(crate) fn i64s<T>(rows: &[T], f: impl Fn(&T) -> Option<i64>) -> ArrayRef {
-    Arc::new(Int64Array::from(rows.iter().map(f).collect::<Vec<_>>()))
+    let values: Vec<i64> = rows.iter().map(|r| f(r).unwrap_or_default()).collect();
+    let nulls = NullBuffer::new(BooleanBuffer::collect_bool(rows.len(), |i| {
+        f(&rows[i]).is_some()
+    }));
+    let nulls = (nulls.null_count() > 0).then_some(nulls);
+    Arc::new(Int64Array::new(values.into(), nulls))
 }
 
 /// The `sync` table: one row per mapped camera frame, with provenance.
