@@ -4,11 +4,10 @@
 
 use crate::page_spill::PageSpill;
 use crate::parquet_out::{
-    Layout, batch, clock_ids, close_writer, i64s, open_writer, u64s, utf8, write_table,
+    Layout, batch, bools, clock_ids, close_writer, f64s, i64s, open_writer, u64s, utf8, write_table,
 };
 use crate::{Error, Result};
-use arrow_array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, UInt32Array};
-use arrow_buffer::{BooleanBuffer, NullBuffer};
+use arrow_array::{ArrayRef, RecordBatch, UInt32Array};
 use arrow_schema::{DataType, Field};
 use parquet::arrow::ArrowWriter;
 use radcam_fusion::fused::{AssociationRecord, FrameRecord, FusedObject, FusionSink, TruthRecord};
@@ -29,27 +28,6 @@ pub const GROUND_TRUTH_FILE: &str = "ground_truth.parquet";
 pub const TRACKING_FILE: &str = "tracking.parquet";
 /// File name of the per-frame table.
 pub const FRAMES_FILE: &str = "frames.parquet";
-
-/// A nullable f64 column: values and validity each collected straight into their buffers,
-/// not through a `Vec<Option<f64>>`.
-fn f64s<T>(rows: &[T], f: impl Fn(&T) -> Option<f64>) -> ArrayRef {
-    let values: Vec<f64> = rows.iter().map(|r| f(r).unwrap_or_default()).collect();
-    let nulls = NullBuffer::new(BooleanBuffer::collect_bool(rows.len(), |i| {
-        f(&rows[i]).is_some()
-    }));
-    let nulls = (nulls.null_count() > 0).then_some(nulls);
-    Arc::new(Float64Array::new(values.into(), nulls))
-}
-
-/// A nullable bool column, values and validity collected straight into their bitmaps.
-fn bools<T>(rows: &[T], f: impl Fn(&T) -> Option<bool>) -> ArrayRef {
-    let values = BooleanBuffer::collect_bool(rows.len(), |i| f(&rows[i]).unwrap_or_default());
-    let nulls = NullBuffer::new(BooleanBuffer::collect_bool(rows.len(), |i| {
-        f(&rows[i]).is_some()
-    }));
-    let nulls = (nulls.null_count() > 0).then_some(nulls);
-    Arc::new(BooleanArray::new(values, nulls))
-}
 
 /// The provenance columns shared by every table derived from fused outputs.
 fn provenance_columns<T>(rows: &[T], p: impl Fn(&T) -> &Provenance) -> (Vec<Field>, Vec<ArrayRef>) {

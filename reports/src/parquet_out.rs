@@ -58,14 +58,32 @@ pub(crate) fn u64s<T>(rows: &[T], f: impl Fn(&T) -> u64) -> ArrayRef {
     Arc::new(UInt64Array::from(rows.iter().map(f).collect::<Vec<_>>()))
 }
 
-/// A nullable i64 column, values and validity collected straight into their buffers.
-pub(crate) fn i64s<T>(rows: &[T], f: impl Fn(&T) -> Option<i64>) -> ArrayRef {
-    let values: Vec<i64> = rows.iter().map(|r| f(r).unwrap_or_default()).collect();
+/// The validity of a nullable column, collected straight into its bitmap (`None` when every
+/// row has a value). The nullable builders below fill values and validity directly, not
+/// through a `Vec<Option<_>>`.
+fn validity<T, V>(rows: &[T], f: impl Fn(&T) -> Option<V>) -> Option<NullBuffer> {
     let nulls = NullBuffer::new(BooleanBuffer::collect_bool(rows.len(), |i| {
         f(&rows[i]).is_some()
     }));
-    let nulls = (nulls.null_count() > 0).then_some(nulls);
-    Arc::new(Int64Array::new(values.into(), nulls))
+    (nulls.null_count() > 0).then_some(nulls)
+}
+
+/// A nullable i64 column.
+pub(crate) fn i64s<T>(rows: &[T], f: impl Fn(&T) -> Option<i64>) -> ArrayRef {
+    let values: Vec<i64> = rows.iter().map(|r| f(r).unwrap_or_default()).collect();
+    Arc::new(Int64Array::new(values.into(), validity(rows, f)))
+}
+
+/// A nullable f64 column.
+pub(crate) fn f64s<T>(rows: &[T], f: impl Fn(&T) -> Option<f64>) -> ArrayRef {
+    let values: Vec<f64> = rows.iter().map(|r| f(r).unwrap_or_default()).collect();
+    Arc::new(Float64Array::new(values.into(), validity(rows, f)))
+}
+
+/// A nullable bool column.
+pub(crate) fn bools<T>(rows: &[T], f: impl Fn(&T) -> Option<bool>) -> ArrayRef {
+    let values = BooleanBuffer::collect_bool(rows.len(), |i| f(&rows[i]).unwrap_or_default());
+    Arc::new(BooleanArray::new(values, validity(rows, f)))
 }
 
 /// The `sync` table: one row per mapped camera frame, with provenance.
