@@ -256,10 +256,8 @@ impl Summary {
             v[start..].select_nth_unstable_by(r - start, f64::total_cmp);
             start = r + 1;
         }
-        let q = |p| {
-            let (lo, hi, frac) = rank_of(p, n);
-            v[lo] + (v[hi] - v[lo]) * frac
-        };
+        // `quantile_sorted` reads only a quantile's two ranks, and those are in place
+        let q = |p| quantile_sorted(&v, p).unwrap_or(f64::NAN);
         Some(Self {
             samples: n as u64,
             p50: q(0.5),

@@ -15,7 +15,7 @@ pub const CHUNK_SIZE: u64 = 4 * 1024 * 1024;
 /// demo rig's timing chunks that is 9 % more bytes than the default level 3, for a third of
 /// the recorder's compression time and a sixth of every replay's decompression time (which
 /// was 15 % of the replay thread's instructions).
-pub const ZSTD_LEVEL: i32 = -1;
+const ZSTD_LEVEL: i32 = -1;
 /// View-only messages held back before they are written as chunks of their own, bytes.
 const VIEW_ONLY_BATCH: usize = 1 << 20;
 /// Log time the oldest held view-only message may wait before a chunk flush writes the
