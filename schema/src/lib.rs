@@ -8,6 +8,7 @@
 pub mod error;
 pub mod foxglove_topics;
 pub mod metadata;
+mod radar_wire;
 pub mod topics;
 
 /// Message types generated from `proto/radcam.proto`.

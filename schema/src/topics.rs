@@ -53,17 +53,33 @@ pub trait TopicMessage: prost::Message + Default + Sized {
             message_encoding: "protobuf",
         }
     }
+
+    /// Decodes `bytes` into `self`, cleared first, by a direct path of this type's own where
+    /// it has one and the bytes take the shape it reads; `None` otherwise, and prost decodes
+    /// them (see [`decode_into`]).
+    fn merge_direct(&mut self, _bytes: &[u8]) -> Option<()> {
+        None
+    }
 }
 
 /// Decodes a message of type `T` from the bytes of one MCAP message.
 pub fn decode<T: TopicMessage>(bytes: &[u8]) -> Result<T> {
-    T::decode(bytes).map_err(decode_error::<T>)
+    let mut msg = T::default();
+    decode_into(bytes, &mut msg)?;
+    Ok(msg)
 }
 
 /// As [`decode`], into `msg`, whose repeated fields keep their capacity: a reader of many
 /// messages of one type decodes them without growing their lists each time. On an error
 /// `msg` holds part of the message.
+///
+/// A type with a direct path ([`TopicMessage::merge_direct`]: radar frames) reads the usual
+/// shape of its bytes by it; everything else, and whatever the direct path declines, is
+/// prost's to decode and to reject.
 pub fn decode_into<T: TopicMessage>(bytes: &[u8], msg: &mut T) -> Result<()> {
+    if msg.merge_direct(bytes).is_some() {
+        return Ok(());
+    }
     msg.clear();
     msg.merge(bytes).map_err(decode_error::<T>)
 }
@@ -77,10 +93,13 @@ fn decode_error<T: TopicMessage>(source: prost::DecodeError) -> Error {
 }
 
 macro_rules! bind {
-    ($($ty:ident => $topic:ident),* $(,)?) => {
+    ($($ty:ident => $topic:ident $(, direct $direct:path)?);* $(;)?) => {
         $(impl TopicMessage for proto::$ty {
             const TOPIC: &'static str = $topic;
             const SCHEMA_NAME: &'static str = concat!("radcam.", stringify!($ty));
+            $(fn merge_direct(&mut self, bytes: &[u8]) -> Option<()> {
+                $direct(bytes, self)
+            })?
         })*
         /// Channel registrations of every radcam (non-Foxglove) topic, in contract order.
         pub fn radcam_channels() -> Vec<ChannelSpec> {
@@ -90,15 +109,15 @@ macro_rules! bind {
 }
 
 bind! {
-    CameraFrame => CAMERA_FRAME,
-    CameraLatch => CAMERA_LATCH,
-    CameraDetections => CAMERA_DETECTIONS,
-    RadarFrame => RADAR_FRAME,
-    PtpStatus => PTP_STATUS,
-    NodeStats => NODE_STATS,
-    AuditEvent => AUDIT,
-    TruthObjects => TRUTH_OBJECTS,
-    TruthClock => TRUTH_CLOCK,
+    CameraFrame => CAMERA_FRAME;
+    CameraLatch => CAMERA_LATCH;
+    CameraDetections => CAMERA_DETECTIONS;
+    RadarFrame => RADAR_FRAME, direct crate::radar_wire::merge_radar_frame;
+    PtpStatus => PTP_STATUS;
+    NodeStats => NODE_STATS;
+    AuditEvent => AUDIT;
+    TruthObjects => TRUTH_OBJECTS;
+    TruthClock => TRUTH_CLOCK;
 }
 
 #[cfg(test)]
