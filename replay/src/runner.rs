@@ -653,7 +653,7 @@ fn run(
             }
             proto::TruthObjects::TOPIC => {
                 decode_into(m.data, &mut truth).map_err(dec_err)?;
-                st.truth_objects(&truth);
+                st.truth_objects(&mut truth);
             }
             _ => {}
         }
@@ -1105,7 +1105,9 @@ impl State<'_> {
             .collect()
     }
 
-    fn truth_objects(&mut self, t: &proto::TruthObjects) {
+    /// A frame's truth objects; their class names are moved out of `t`, which is decoded
+    /// afresh for the next frame.
+    fn truth_objects(&mut self, t: &mut proto::TruthObjects) {
         if !self.speed_edges_mps.is_empty() {
             self.truth_speed.insert(
                 t.frame_id,
@@ -1122,7 +1124,7 @@ impl State<'_> {
         let mut objs = Vec::with_capacity(t.objects.len());
         objs.extend(
             t.objects
-                .iter()
+                .iter_mut()
                 .filter(|o| {
                     intr.project(&(camera_from_rig * Point3::new(o.x_m, o.y_m, o.z_m)))
                         .is_some_and(|px| intr.contains(&px))
@@ -1131,7 +1133,7 @@ impl State<'_> {
                     t_ns: t.host_ns,
                     frame_id: t.frame_id,
                     object_id: o.object_id,
-                    class_name: o.class_name.clone(),
+                    class_name: std::mem::take(&mut o.class_name),
                     x_m: o.x_m,
                     y_m: o.y_m,
                     vx_mps: o.vx_mps,
