@@ -1,11 +1,12 @@
 //! A direct decoder of `/radar/frame` messages, beside prost's.
 //!
-//! Radar points are most of what a replay decodes (an hour of the demo rig holds 4.6 M of
-//! them), and prost's general decoder spends about 85 instructions on each of a point's nine
-//! 4-byte floats: its key, wire-type and length checks run through the `Buf` trait once per
-//! field. This decoder reads the same wire format in one pass over the bytes, for messages
-//! of the shape the recorder writes: every field one the contract defines, with the contract's
-//! wire type, and well formed. For anything else (an unknown field, a wrong wire type, a bad
+//! Radar points are most of what a replay decodes (an hour of the demo rig holds 6.5 M of
+//! them), and prost's general decoder spends about 390 instructions on a point, some 45 on
+//! each of its nine 4-byte floats: its key, wire-type and length checks run through the `Buf`
+//! trait once per field. This decoder reads the same wire format in one pass over the bytes
+//! (about 100 instructions a point, its push onto the list included), for messages of the
+//! shape the recorder writes: every field one the contract defines, with the contract's wire
+//! type, and well formed. For anything else (an unknown field, a wrong wire type, a bad
 //! varint, a length past the end) it declines, and the caller decodes with prost, which skips
 //! what it may and reports what is broken. So prost stays the one authority on what a message
 //! means; a test holds this decoder to prost's result on arbitrary and damaged bytes.
