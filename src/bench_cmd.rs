@@ -20,27 +20,56 @@ pub struct ReplayBench {
     pub python: Option<PathBuf>,
     /// Runs of the sweep timed on one and two threads (0: no sweep).
     pub sweep_runs: u32,
+    /// Times each reader and the replay this many times (≥ 1), in rounds, and reports the
+    /// medians: a shared or virtual machine's speed drifts by tens of percent between runs.
+    pub repeat: u32,
     /// Where to keep the recordings and reports (default: a temporary directory, removed).
     pub keep: Option<PathBuf>,
 }
 
-/// One recording length's numbers.
+/// One recording length's numbers: each time is the median of the `repeat` rounds.
 #[derive(Debug, serde::Serialize)]
 struct Row {
     hours: f64,
     recording_mb: f64,
     record_s: f64,
     messages_read: u64,
+    /// Rounds each time below is the median of.
+    repeat: u32,
     bare_read_s: f64,
     /// radcam reading and decoding the same messages, nothing else (Python's job, in Rust).
     decode_s: f64,
     replay_wall_s: f64,
+    /// The replay's wall time of every round, s, in round order.
+    replay_wall_s_each: Vec<f64>,
     replay_cpu_s: f64,
+    /// The replay's CPU time of every round, s, in round order.
+    replay_cpu_s_each: Vec<f64>,
+    /// The largest peak of the rounds, MB.
     replay_peak_rss_mb: f64,
     replay_over_bare_read: f64,
     python_decode_s: Option<f64>,
     python_over_replay: Option<f64>,
     python_over_decode: Option<f64>,
+}
+
+/// One recording length's timings, a value per round.
+#[derive(Debug, Default)]
+struct Times {
+    bare_read_s: Vec<f64>,
+    decode_s: Vec<f64>,
+    replay_wall_s: Vec<f64>,
+    replay_cpu_s: Vec<f64>,
+    python_decode_s: Vec<f64>,
+    /// The largest peak of the rounds, MB.
+    peak_rss_mb: f64,
+}
+
+/// The median of `values` (the mean of the middle two for an even count; 0 for none).
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    radcam_fusion::stats::quantile_sorted(&sorted, 0.5).unwrap_or(0.0)
 }
 
 /// The sweep's numbers.
@@ -169,27 +198,40 @@ pub fn run(bench: &ReplayBench, json: bool, quiet: bool) -> Result<()> {
         note(format!("bench: recording {hours} h of the demo rig"));
         let (rec, record_s) = record(&scratch, &format!("demo-{hours}h.mcap"), hours * 3600.0)?;
         let recording_mb = std::fs::metadata(&rec)?.len() as f64 / 1e6;
-        note("bench: bare mcap read of the replay's channels".into());
-        warm(&rec)?;
-        let t = Instant::now();
-        let (messages_read, _) = McapFile::open(&rec)?.bare_read(&TOPICS)?;
-        let bare_read_s = t.elapsed().as_secs_f64();
-        note("bench: radcam decoding the same channels".into());
-        warm(&rec)?;
-        let t = Instant::now();
-        McapFile::open(&rec)?.decoded_read(&TOPICS)?;
-        let decode_s = t.elapsed().as_secs_f64();
-        note("bench: replay (child process)".into());
-        let out_dir = scratch.join(format!("report-{hours}h"));
-        warm(&rec)?;
-        let t = Instant::now();
-        let child = radcam(&["bench", "replay-child", s(&rec)?, "--out", s(&out_dir)?])?;
-        let replay_wall_s = t.elapsed().as_secs_f64();
-        let usage: Usage = serde_json::from_slice(&child.stdout)
-            .context("replay-child did not report its usage")?;
-        let python_decode_s = match &bench.python {
-            Some(py) => {
-                note("bench: stock Python mcap reader decoding the same channels".into());
+        let mut times = Times::default();
+        let mut messages_read = 0;
+        for round in 1..=bench.repeat {
+            let of = if bench.repeat > 1 {
+                format!(" (round {round} of {})", bench.repeat)
+            } else {
+                String::new()
+            };
+            note(format!(
+                "bench: bare mcap read of the replay's channels{of}"
+            ));
+            warm(&rec)?;
+            let t = Instant::now();
+            messages_read = McapFile::open(&rec)?.bare_read(&TOPICS)?.0;
+            times.bare_read_s.push(t.elapsed().as_secs_f64());
+            note(format!("bench: radcam decoding the same channels{of}"));
+            warm(&rec)?;
+            let t = Instant::now();
+            McapFile::open(&rec)?.decoded_read(&TOPICS)?;
+            times.decode_s.push(t.elapsed().as_secs_f64());
+            note(format!("bench: replay (child process){of}"));
+            let out_dir = scratch.join(format!("report-{hours}h"));
+            warm(&rec)?;
+            let t = Instant::now();
+            let child = radcam(&["bench", "replay-child", s(&rec)?, "--out", s(&out_dir)?])?;
+            times.replay_wall_s.push(t.elapsed().as_secs_f64());
+            let usage: Usage = serde_json::from_slice(&child.stdout)
+                .context("replay-child did not report its usage")?;
+            times.replay_cpu_s.push(usage.cpu_s);
+            times.peak_rss_mb = times.peak_rss_mb.max(usage.peak_rss_mb);
+            if let Some(py) = &bench.python {
+                note(format!(
+                    "bench: stock Python mcap reader decoding the same channels{of}"
+                ));
                 warm(&rec)?;
                 let t = Instant::now();
                 let out = Command::new(py)
@@ -206,20 +248,27 @@ pub fn run(bench: &ReplayBench, json: bool, quiet: bool) -> Result<()> {
                         String::from_utf8_lossy(&out.stderr)
                     );
                 }
-                Some(t.elapsed().as_secs_f64())
+                times.python_decode_s.push(t.elapsed().as_secs_f64());
             }
-            None => None,
-        };
+        }
+        let bare_read_s = median(&times.bare_read_s);
+        let decode_s = median(&times.decode_s);
+        let replay_wall_s = median(&times.replay_wall_s);
+        let python_decode_s =
+            (!times.python_decode_s.is_empty()).then(|| median(&times.python_decode_s));
         rows.push(Row {
             hours,
             recording_mb,
             record_s,
             messages_read,
+            repeat: bench.repeat,
             bare_read_s,
             decode_s,
             replay_wall_s,
-            replay_cpu_s: usage.cpu_s,
-            replay_peak_rss_mb: usage.peak_rss_mb,
+            replay_cpu_s: median(&times.replay_cpu_s),
+            replay_wall_s_each: times.replay_wall_s,
+            replay_cpu_s_each: times.replay_cpu_s,
+            replay_peak_rss_mb: times.peak_rss_mb,
             replay_over_bare_read: replay_wall_s / bare_read_s.max(1e-9),
             python_decode_s,
             python_over_replay: python_decode_s.map(|p| p / replay_wall_s.max(1e-9)),
@@ -310,6 +359,23 @@ pub fn run(bench: &ReplayBench, json: bool, quiet: bool) -> Result<()> {
             opt(r.python_decode_s, 2),
             opt(r.python_over_replay, 2),
             opt(r.python_over_decode, 1),
+        );
+    }
+    for r in rows.iter().filter(|r| r.repeat > 1) {
+        let range = |v: &[f64]| {
+            let (lo, hi) = v
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+                    (lo.min(x), hi.max(x))
+                });
+            format!("{lo:.3}–{hi:.3}")
+        };
+        println!(
+            "{} h: medians of {} rounds; replay wall {} s, cpu {} s",
+            r.hours,
+            r.repeat,
+            range(&r.replay_wall_s_each),
+            range(&r.replay_cpu_s_each)
         );
     }
     if rows.len() > 1 {

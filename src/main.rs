@@ -341,6 +341,10 @@ enum BenchCommand {
         /// Runs of the timed sweep (0: no sweep).
         #[arg(long, default_value_t = 8)]
         sweep_runs: u32,
+        /// Time each reader and the replay this many times, in rounds, and report the medians
+        /// (and the replay's range): a virtual machine's speed drifts between runs.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=50))]
+        repeat: u32,
         /// Keep recordings and reports in this directory.
         #[arg(long)]
         keep: Option<PathBuf>,
@@ -764,6 +768,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     hours,
                     python,
                     sweep_runs,
+                    repeat,
                     keep,
                     json,
                 },
@@ -773,6 +778,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     hours,
                     python,
                     sweep_runs,
+                    repeat,
                     keep,
                 },
                 json,

@@ -1088,3 +1088,70 @@ fn extract_cuts_a_slice_that_replays_on_its_own() {
         assert_eq!(code(&o), 2, "{w}: {}", text(&o.stderr));
     }
 }
+
+#[test]
+fn bench_replay_reports_medians_of_its_rounds_and_rejects_bad_lengths() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let keep = tmp.path().join("bench");
+    let out = radcam(&[
+        "bench",
+        "replay",
+        "--hours",
+        "0.003",
+        "--sweep-runs",
+        "0",
+        "--repeat",
+        "2",
+        "--keep",
+        keep.to_str().expect("utf8"),
+        "--json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert!(v["cores"].as_u64().expect("cores") >= 1);
+    assert!(v["sweep"].is_null(), "no sweep was asked for: {v}");
+    let rows = v["replays"].as_array().expect("replays");
+    assert_eq!(rows.len(), 1, "{v}");
+    let r = &rows[0];
+    assert_eq!(r["repeat"], 2);
+    assert!(r["messages_read"].as_u64().expect("messages") > 100, "{r}");
+    assert!(r["replay_peak_rss_mb"].as_f64().expect("peak") > 1.0, "{r}");
+    assert!(r["python_decode_s"].is_null(), "{r}");
+    // the reported time is the median of the rounds: the mean of two
+    for (median, each) in [
+        ("replay_wall_s", "replay_wall_s_each"),
+        ("replay_cpu_s", "replay_cpu_s_each"),
+    ] {
+        let each: Vec<f64> = r[each]
+            .as_array()
+            .expect("rounds")
+            .iter()
+            .map(|x| x.as_f64().expect("seconds"))
+            .collect();
+        assert_eq!(each.len(), 2, "{r}");
+        assert!(each.iter().all(|&s| s >= 0.0), "{r}");
+        let m = r[median].as_f64().expect("median");
+        assert!(
+            (m - (each[0] + each[1]) / 2.0).abs() < 1e-9,
+            "{median}: {r}"
+        );
+    }
+    assert!(r["replay_wall_s"].as_f64().expect("wall") > 0.0, "{r}");
+    // the kept report is a whole replay's
+    assert!(keep.join("report-0.003h").join("gates.parquet").is_file());
+
+    let bad = radcam(&["bench", "replay", "--hours", "0", "--sweep-runs", "0"]);
+    assert_eq!(code(&bad), 2, "{}", text(&bad.stderr));
+    assert!(
+        text(&bad.stderr).contains("--hours"),
+        "{}",
+        text(&bad.stderr)
+    );
+    let bad = radcam(&["bench", "replay", "--repeat", "0"]);
+    assert_eq!(code(&bad), 2, "{}", text(&bad.stderr));
+    assert!(
+        text(&bad.stderr).contains("--repeat"),
+        "{}",
+        text(&bad.stderr)
+    );
+}
