@@ -10,9 +10,9 @@ use mcap::records::ChunkIndex;
 use mcap::sans_io::indexed_reader::{
     IndexedReadEvent, IndexedReader, IndexedReaderOptions, ReadOrder,
 };
-use mcap::sans_io::summary_reader::{SummaryReadEvent, SummaryReader};
+use mcap::sans_io::linear_reader::{LinearReadEvent, LinearReader, LinearReaderOptions};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -116,7 +116,10 @@ pub struct McapFile {
     path: PathBuf,
     file: File,
     len: u64,
+    /// The summary without its chunk indexes: those are in `chunks`.
     summary: mcap::Summary,
+    /// The summary's chunk indexes, compactly, in summary order.
+    chunks: Vec<ChunkEntry>,
     summary_start: u64,
     /// The data section's CRC was checked by [`McapFile::verify`]: every chunk's bytes are
     /// known intact, so a chunk's own CRC need not be computed again.
@@ -198,13 +201,14 @@ impl McapFile {
                 ));
             }
         }
-        let summary =
-            read_summary(&mut file, len).map_err(|e| corrupt("summary", summary_start, e))?;
+        let (summary, chunks) = read_summary(&mut file, len, summary_start)
+            .map_err(|e| corrupt("summary", summary_start, e))?;
         Ok(Self {
             path: path.to_owned(),
             file,
             len,
             summary,
+            chunks,
             summary_start,
             data_verified: false,
         })
@@ -215,9 +219,15 @@ impl McapFile {
         &self.path
     }
 
-    /// The summary: channels, schemas, statistics, indexes.
+    /// The summary: channels, schemas, statistics, metadata and attachment indexes. Its
+    /// chunk indexes are empty: they are [`McapFile::chunks`].
     pub fn summary(&self) -> &mcap::Summary {
         &self.summary
+    }
+
+    /// The summary's chunk indexes, in summary order.
+    pub fn chunks(&self) -> &[ChunkEntry] {
+        &self.chunks
     }
 
     /// Messages on `topic` according to the summary statistics (`None` without statistics).
@@ -303,9 +313,8 @@ impl McapFile {
     /// Checks every chunk's CRC; the first damaged chunk is returned as the error.
     fn locate_damaged_chunk(&mut self) -> Result<()> {
         let mut bufs = ChunkBuffers::default();
-        for c in self.summary.chunk_indexes.clone() {
-            let at = ChunkAt::of(&c)
-                .map_err(|e| self.corrupt("chunk", c.chunk_start_offset, e.to_string()))?;
+        for i in 0..self.chunks.len() {
+            let at = self.chunks[i].at();
             self.load_chunk(&at, &mut bufs)?;
         }
         Ok(())
@@ -351,8 +360,7 @@ impl McapFile {
     }
 
     /// [`McapFile::for_each_message`] for the last read of a file: its chunk index is freed
-    /// once the chunks to read are picked, so a long recording's index (about 0.5 KB a
-    /// chunk, a chunk a second) is not held through the whole read.
+    /// once the chunks to read are picked.
     pub fn into_each_message(
         mut self,
         topics: &[&str],
@@ -361,68 +369,104 @@ impl McapFile {
         self.each_message(topics, true, f)
     }
 
+    /// The ids of the channels on `topics`.
+    fn channel_ids(&self, topics: &[&str]) -> BTreeMap<u16, String> {
+        self.summary
+            .channels
+            .iter()
+            .filter(|(_, c)| topics.contains(&c.topic.as_str()))
+            .map(|(id, c)| (*id, c.topic.clone()))
+            .collect()
+    }
+
+    /// The chunks that may hold a channel of `ids` (taken out of the file's index with
+    /// `release_index`), in the order of their first message's log time, then of their
+    /// place in the file: the order the `mcap` crate's indexed reader loads them in.
+    fn pick(&mut self, ids: &BTreeMap<u16, String>, release_index: bool) -> Vec<ChunkEntry> {
+        let holds = |c: &ChunkEntry| ids.keys().any(|&id| c.may_hold(id));
+        let mut picked: Vec<ChunkEntry> = if release_index {
+            std::mem::take(&mut self.chunks)
+                .into_iter()
+                .filter(holds)
+                .collect()
+        } else {
+            self.chunks.iter().filter(|c| holds(c)).cloned().collect()
+        };
+        picked.sort_by_key(|c| (c.message_start_time, c.chunk_start_offset));
+        picked
+    }
+
     fn each_message(
         &mut self,
         topics: &[&str],
         release_index: bool,
+        f: impl FnMut(RawMessage<'_>) -> Result<()>,
+    ) -> Result<()> {
+        self.each_message_grouped(topics, release_index, GROUP_CHUNKS, f)
+    }
+
+    /// [`McapFile::each_message`] with groups of at least `group_chunks` chunks.
+    fn each_message_grouped(
+        &mut self,
+        topics: &[&str],
+        release_index: bool,
+        group_chunks: usize,
         mut f: impl FnMut(RawMessage<'_>) -> Result<()>,
     ) -> Result<()> {
         let options = IndexedReaderOptions::new()
             .include_topics(topics.iter().map(|t| (*t).to_owned()))
             .with_order(ReadOrder::LogTime)
             .with_record_length_limit(MAX_CHUNK as usize);
-        let wanted: BTreeSet<u16> = self
-            .summary
-            .channels
-            .iter()
-            .filter(|(_, c)| topics.contains(&c.topic.as_str()))
-            .map(|(id, _)| *id)
-            .collect();
-        let topics_by_id: BTreeMap<u16, String> = self
-            .summary
-            .channels
-            .iter()
-            .filter(|(id, _)| wanted.contains(id))
-            .map(|(id, c)| (*id, c.topic.clone()))
-            .collect();
-        // the chunks holding a wanted channel (or without per-channel offsets: those may
-        // hold anything), handed to the reader without their per-channel offsets, which
-        // it only uses to pick chunks, so its copy of the index stays small. Each chunk is
-        // decompressed here once, for its CRC, and the reader is handed the decompressed
-        // records, so its index describes every chunk as uncompressed.
-        let mut picked = Vec::new();
-        // the reader's data offset of each picked chunk → where the chunk is in the file
-        let mut chunk_at: Vec<(u64, ChunkAt)> = Vec::new();
-        for c in self.summary.chunk_indexes.iter().filter(|c| {
-            c.message_index_offsets.is_empty()
-                || c.message_index_offsets.keys().any(|k| wanted.contains(k))
-        }) {
-            let as_read = ChunkIndex {
-                message_index_offsets: BTreeMap::new(),
-                compression: String::new(),
-                compressed_size: c.uncompressed_size,
-                ..*c
-            };
-            if let (Ok(at), Ok(offset)) = (ChunkAt::of(c), as_read.compressed_data_offset()) {
-                chunk_at.push((offset, at));
-            }
-            picked.push(as_read);
+        let topics_by_id = self.channel_ids(topics);
+        let picked = self.pick(&topics_by_id, release_index);
+        // The picked chunks go to the `mcap` crate's indexed reader a group at a time (see
+        // `group_len`), so the reader's copy of the index is a group's, not the recording's.
+        let mut bufs = ChunkBuffers::default();
+        let mut rest = &picked[..];
+        while !rest.is_empty() {
+            let (group, tail) = rest.split_at(group_len(rest, group_chunks));
+            rest = tail;
+            self.read_group(group, &options, &topics_by_id, &mut bufs, &mut f)?;
+        }
+        Ok(())
+    }
+
+    /// Hands every message of `group` on the channels of `topics_by_id` to `f`, in log-time
+    /// order, through one `mcap` indexed reader. Each chunk is decompressed here once, for its
+    /// CRC, and the reader is handed the decompressed records, so its index describes every
+    /// chunk as uncompressed (and without per-channel offsets, which it only uses to pick
+    /// chunks: they are picked already).
+    fn read_group(
+        &mut self,
+        group: &[ChunkEntry],
+        options: &IndexedReaderOptions,
+        topics_by_id: &BTreeMap<u16, String>,
+        bufs: &mut ChunkBuffers,
+        f: &mut impl FnMut(RawMessage<'_>) -> Result<()>,
+    ) -> Result<()> {
+        // the reader's data offset of each chunk → where the chunk is in the file
+        let mut chunk_at: Vec<(u64, ChunkAt)> = Vec::with_capacity(group.len());
+        let mut indexes = Vec::with_capacity(group.len());
+        for c in group {
+            let as_read = c.index(true);
+            let offset = as_read
+                .compressed_data_offset()
+                .map_err(|e| self.corrupt("chunk", c.chunk_start_offset, e.to_string()))?;
+            chunk_at.push((offset, c.at()));
+            indexes.push(as_read);
         }
         chunk_at.sort_unstable_by_key(|c| c.0);
         let for_reader = mcap::Summary {
             channels: self.summary.channels.clone(),
             schemas: self.summary.schemas.clone(),
-            chunk_indexes: picked,
+            chunk_indexes: indexes,
             ..Default::default()
         };
-        let mut reader = IndexedReader::new_with_options(&for_reader, options).map_err(|e| {
-            self.corrupt("summary", self.summary_start, format!("chunk index: {e}"))
-        })?;
+        let mut reader =
+            IndexedReader::new_with_options(&for_reader, options.clone()).map_err(|e| {
+                self.corrupt("summary", self.summary_start, format!("chunk index: {e}"))
+            })?;
         drop(for_reader);
-        if release_index {
-            self.summary.chunk_indexes = Vec::new();
-        }
-        let mut bufs = ChunkBuffers::default();
         while let Some(event) = reader.next_event() {
             match event {
                 Err(e) => return Err(self.corrupt("chunk", 0, e.to_string())),
@@ -433,7 +477,7 @@ impl McapFile {
                         .map_err(|_| {
                             self.corrupt("chunk", offset, "the reader asked for no known chunk")
                         })?;
-                    self.load_chunk(&at, &mut bufs)?;
+                    self.load_chunk(&at, bufs)?;
                     reader
                         .insert_chunk_record_data(offset, &bufs.records)
                         .map_err(|e| self.corrupt("chunk", at.start, e.to_string()))?;
@@ -493,7 +537,18 @@ impl McapFile {
         let options = IndexedReaderOptions::new()
             .include_topics(topics.iter().map(|t| (*t).to_owned()))
             .with_order(ReadOrder::LogTime);
-        let mut reader = IndexedReader::new_with_options(&self.summary, options).map_err(|e| {
+        let ids = self.channel_ids(topics);
+        let whole = mcap::Summary {
+            channels: self.summary.channels.clone(),
+            schemas: self.summary.schemas.clone(),
+            chunk_indexes: self
+                .pick(&ids, false)
+                .iter()
+                .map(|c| c.index(false))
+                .collect(),
+            ..Default::default()
+        };
+        let mut reader = IndexedReader::new_with_options(&whole, options).map_err(|e| {
             self.corrupt("summary", self.summary_start, format!("chunk index: {e}"))
         })?;
         let (mut messages, mut bytes) = (0u64, 0u64);
@@ -635,14 +690,169 @@ struct ChunkAt {
     uncompressed_size: u64,
 }
 
-impl ChunkAt {
+/// Chunks handed to one `mcap` indexed reader, at least (see [`group_len`]).
+const GROUP_CHUNKS: usize = 256;
+
+/// How many of `sorted` (chunks in the order of their first message's log time) go to one
+/// `mcap` indexed reader: at least `min` (or all), and then up to the first chunk
+/// that starts after every message before it, so that no message of a later group is due
+/// before one of this group. The reader then yields every message in the same order as one
+/// reader of every chunk would (log time, then place in the file), and holds the index
+/// entries of a group instead of a whole recording's (a chunk every half second or so).
+fn group_len(sorted: &[ChunkEntry], min: usize) -> usize {
+    let mut end = 0u64;
+    for (i, c) in sorted.iter().enumerate() {
+        if i >= min.max(1) && c.message_start_time > end {
+            return i;
+        }
+        end = end.max(c.message_end_time);
+    }
+    sorted.len()
+}
+
+/// Which channels a chunk holds, as its index lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ChannelSet {
+    /// Bit `id`: the chunk holds channel `id`, for ids below 64.
+    low: u64,
+    /// The chunk holds a channel of id 64 or above (which ones is not kept).
+    high: bool,
+    /// The index lists no channel: the chunk may hold any.
+    unlisted: bool,
+}
+
+impl ChannelSet {
+    fn of(offsets: &BTreeMap<u16, u64>) -> Self {
+        let mut set = Self {
+            low: 0,
+            high: false,
+            unlisted: offsets.is_empty(),
+        };
+        for &id in offsets.keys() {
+            match 1u64.checked_shl(u32::from(id)) {
+                Some(bit) => set.low |= bit,
+                None => set.high = true,
+            }
+        }
+        set
+    }
+
+    fn may_hold(&self, id: u16) -> bool {
+        self.unlisted
+            || match 1u64.checked_shl(u32::from(id)) {
+                Some(bit) => self.low & bit != 0,
+                None => self.high,
+            }
+    }
+}
+
+/// A chunk's compression, as its index names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkCompression {
+    /// Not compressed.
+    None,
+    /// zstd.
+    Zstd,
+    /// lz4 (the `mcap` crate's reader knows it; radcam's chunk check refuses it).
+    Lz4,
+    /// A compression MCAP does not define (reading the chunk is refused).
+    Other,
+}
+
+impl ChunkCompression {
+    fn of(name: &str) -> Self {
+        match name {
+            "" => Self::None,
+            "zstd" => Self::Zstd,
+            "lz4" => Self::Lz4,
+            _ => Self::Other,
+        }
+    }
+
+    /// The name the MCAP index gives it; `None` for one MCAP does not define.
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            Self::None => Some(""),
+            Self::Zstd => Some("zstd"),
+            Self::Lz4 => Some("lz4"),
+            Self::Other => None,
+        }
+    }
+}
+
+/// One chunk of the summary's chunk index, in the 72 bytes a read needs: the `mcap` crate's
+/// `ChunkIndex`, with a map of per-channel offsets, took about 400, and a day-long recording
+/// has some 180,000 chunks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkEntry {
+    /// Log time of the chunk's first message, ns.
+    pub message_start_time: u64,
+    /// Log time of its last message, ns.
+    pub message_end_time: u64,
+    /// Offset of the chunk record, bytes.
+    pub chunk_start_offset: u64,
+    /// Offset of the chunk's (compressed) records, bytes.
+    pub data_offset: u64,
+    /// Length of those records as stored, bytes.
+    pub compressed_size: u64,
+    /// Length of the records decompressed, bytes.
+    pub uncompressed_size: u64,
+    /// The chunk's compression.
+    pub compression: ChunkCompression,
+    channels: ChannelSet,
+}
+
+impl ChunkEntry {
     fn of(c: &ChunkIndex) -> mcap::McapResult<Self> {
         Ok(Self {
-            start: c.chunk_start_offset,
+            message_start_time: c.message_start_time,
+            message_end_time: c.message_end_time,
+            chunk_start_offset: c.chunk_start_offset,
             data_offset: c.compressed_data_offset()?,
-            length: c.compressed_size,
+            compressed_size: c.compressed_size,
             uncompressed_size: c.uncompressed_size,
+            compression: ChunkCompression::of(&c.compression),
+            channels: ChannelSet::of(&c.message_index_offsets),
         })
+    }
+
+    /// Whether the chunk may hold messages of channel `id`: its index lists the channel, or
+    /// lists no channel at all.
+    pub fn may_hold(&self, id: u16) -> bool {
+        self.channels.may_hold(id)
+    }
+
+    fn at(&self) -> ChunkAt {
+        ChunkAt {
+            start: self.chunk_start_offset,
+            data_offset: self.data_offset,
+            length: self.compressed_size,
+            uncompressed_size: self.uncompressed_size,
+        }
+    }
+
+    /// The index entry an `mcap` indexed reader is handed for this chunk: as stored, or
+    /// (`decompressed`) describing records handed to it already decompressed. Without
+    /// per-channel offsets either way: the chunk is picked already.
+    fn index(&self, decompressed: bool) -> ChunkIndex {
+        let (compression, compressed_size) = if decompressed {
+            (String::new(), self.uncompressed_size)
+        } else {
+            // an undefined compression by a name the reader refuses, as it would the real one
+            let name = self.compression.name().unwrap_or("unknown");
+            (name.to_owned(), self.compressed_size)
+        };
+        ChunkIndex {
+            message_start_time: self.message_start_time,
+            message_end_time: self.message_end_time,
+            chunk_start_offset: self.chunk_start_offset,
+            chunk_length: 0,
+            message_index_offsets: BTreeMap::new(),
+            message_index_length: 0,
+            compression,
+            compressed_size,
+            uncompressed_size: self.uncompressed_size,
+        }
     }
 }
 
@@ -657,27 +867,74 @@ struct ChunkBuffers {
     zstd: Option<zstd::bulk::Decompressor<'static>>,
 }
 
-fn read_summary(file: &mut File, len: u64) -> std::result::Result<mcap::Summary, String> {
-    let mut reader = SummaryReader::new_with_options(
-        mcap::sans_io::summary_reader::SummaryReaderOptions::default()
-            .with_file_size(len)
-            .with_record_length_limit(MAX_CHUNK as usize),
+/// Reads the summary section at `summary_start` record by record: its chunk indexes become
+/// [`ChunkEntry`]s as they are read (never a whole recording's worth of `ChunkIndex`), the
+/// rest an `mcap::Summary` as the `mcap` crate's summary reader would make it.
+fn read_summary(
+    file: &mut File,
+    len: u64,
+    summary_start: u64,
+) -> std::result::Result<(mcap::Summary, Vec<ChunkEntry>), String> {
+    use mcap::records::Record;
+    file.seek(SeekFrom::Start(summary_start))
+        .map_err(|e| e.to_string())?;
+    let limit = MAX_CHUNK.min(len.saturating_sub(summary_start)) as usize;
+    let mut reader = LinearReader::new_with_options(
+        LinearReaderOptions::default()
+            .with_skip_start_magic(true)
+            .with_record_length_limit(limit),
     );
+    let mut summary = mcap::Summary::default();
+    let mut channels = mcap::read::ChannelAccumulator::default();
+    let mut chunks = Vec::new();
     while let Some(event) = reader.next_event() {
         match event.map_err(|e| e.to_string())? {
-            SummaryReadEvent::ReadRequest(need) => {
+            LinearReadEvent::ReadRequest(need) => {
                 let n = file.read(reader.insert(need)).map_err(|e| e.to_string())?;
                 reader.notify_read(n);
             }
-            SummaryReadEvent::SeekRequest(to) => {
-                let pos = file.seek(to).map_err(|e| e.to_string())?;
-                reader.notify_seeked(pos);
+            LinearReadEvent::Record { opcode, data } => {
+                match mcap::parse_record(opcode, data)
+                    .map_err(|e| e.to_string())?
+                    .into_owned()
+                {
+                    Record::ChunkIndex(c) => {
+                        chunks.push(ChunkEntry::of(&c).map_err(|e| {
+                            format!("chunk index at {}: {e}", c.chunk_start_offset)
+                        })?);
+                    }
+                    Record::Schema { header, data } => {
+                        let schema = mcap::Schema {
+                            id: header.id,
+                            name: header.name.clone(),
+                            encoding: header.encoding.clone(),
+                            data: data.clone(),
+                        };
+                        channels
+                            .add_schema(header, data)
+                            .map_err(|e| e.to_string())?;
+                        summary
+                            .schemas
+                            .entry(schema.id)
+                            .or_insert_with(|| std::sync::Arc::new(schema));
+                    }
+                    Record::Channel(c) => {
+                        let id = c.id;
+                        channels.add_channel(c).map_err(|e| e.to_string())?;
+                        if let Some(c) = channels.get(id) {
+                            summary.channels.entry(id).or_insert(c);
+                        }
+                    }
+                    Record::Statistics(stats) => summary.stats = Some(stats),
+                    Record::MetadataIndex(i) => summary.metadata_indexes.push(i),
+                    Record::AttachmentIndex(i) => summary.attachment_indexes.push(i),
+                    _ => {}
+                }
             }
         }
     }
-    reader
-        .finish()
-        .ok_or_else(|| "no summary section".to_owned())
+    chunks.shrink_to_fit();
+    Ok((summary, chunks))
 }
 
 #[cfg(test)]
@@ -735,19 +992,104 @@ mod tests {
         Ok(got)
     }
 
+    /// An MCAP of `/a` and `/b` whose messages come out of log-time order (so chunks overlap
+    /// in time, and some messages share a log time), in chunks of a few messages; returns
+    /// the path and the messages in the order an indexed read must yield them: by log time,
+    /// then by place in the file.
+    fn write_shuffled(dir: &Path) -> (PathBuf, Written) {
+        let path = dir.join("shuffled.mcap");
+        let mut w = mcap::WriteOptions::new()
+            .compression(Some(mcap::Compression::Zstd))
+            .chunk_size(Some(300))
+            .create(std::io::BufWriter::new(
+                File::create(&path).expect("create"),
+            ))
+            .expect("writer");
+        let ids: Vec<u16> = ["/a", "/b"]
+            .iter()
+            .map(|t| {
+                w.add_channel(0, t, "raw", &BTreeMap::new())
+                    .expect("channel")
+            })
+            .collect();
+        let mut written = Vec::new();
+        for i in 0..600u64 {
+            let topic = ["/a", "/b"][(i % 2) as usize];
+            // mostly rising, with every fifth message late by up to five others' worth, and
+            // every seventh sharing its log time with the message before
+            let log_time = 1_000 + (i - i % 7 % 2) * 10 - (i % 5 == 0) as u64 * (i % 50);
+            let data = i.to_le_bytes().to_vec();
+            let header = mcap::records::MessageHeader {
+                channel_id: ids[(i % 2) as usize],
+                sequence: i as u32,
+                log_time,
+                publish_time: log_time,
+            };
+            w.write_to_known_channel(&header, &data).expect("message");
+            written.push((topic.to_owned(), log_time, data));
+        }
+        w.finish().expect("finish");
+        // a stable sort keeps file order among equal log times
+        written.sort_by_key(|m| m.1);
+        (path, written)
+    }
+
+    #[test]
+    fn reading_a_group_of_chunks_at_a_time_yields_what_one_reader_of_all_would() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (path, want) = write_shuffled(dir.path());
+        let mut f = McapFile::open(&path).expect("open");
+        let ids = f.channel_ids(&["/a", "/b"]);
+        let picked = f.pick(&ids, false);
+        assert!(picked.len() > 40, "{} chunks", picked.len());
+        assert!(
+            picked
+                .windows(2)
+                .any(|w| w[1].message_start_time <= w[0].message_end_time),
+            "some chunks overlap in time"
+        );
+        for min in [1, 2, 3, 8, GROUP_CHUNKS] {
+            // the groups cut where no later message is due before an earlier one
+            let mut rest = &picked[..];
+            let mut groups = 0;
+            while !rest.is_empty() {
+                let n = group_len(rest, min);
+                assert!(n >= min.min(rest.len()), "min {min}");
+                let end = rest[..n].iter().map(|c| c.message_end_time).max();
+                if let (Some(end), Some(next)) = (end, rest.get(n)) {
+                    assert!(next.message_start_time > end, "min {min}");
+                }
+                rest = &rest[n..];
+                groups += 1;
+            }
+            assert_eq!(groups > 1, min < GROUP_CHUNKS, "min {min}: {groups} groups");
+            let mut got = Vec::new();
+            McapFile::open(&path)
+                .expect("open")
+                .each_message_grouped(&["/a", "/b"], true, min, |m| {
+                    got.push((m.topic.to_owned(), m.log_time_ns, m.data.to_vec()));
+                    Ok(())
+                })
+                .expect("read");
+            assert_eq!(got, want, "groups of at least {min}");
+        }
+    }
+
     #[test]
     fn zstd_and_uncompressed_chunks_read_back_every_wanted_message_in_order() {
         let dir = tempfile::tempdir().expect("tempdir");
         for zstd in [false, true] {
             let (path, wanted) = write(dir.path(), &format!("{zstd}.mcap"), zstd);
             let f = McapFile::open(&path).expect("open");
-            assert!(f.summary.chunk_indexes.len() > 10, "several chunks");
-            assert!(
-                f.summary
-                    .chunk_indexes
-                    .iter()
-                    .all(|c| c.compression == if zstd { "zstd" } else { "" })
-            );
+            assert!(f.chunks().len() > 10, "several chunks");
+            // what a day-long recording's index costs a chunk (some 180,000 of them)
+            assert!(std::mem::size_of::<ChunkEntry>() <= 72);
+            assert!(f.chunks().iter().all(|c| c.compression
+                == if zstd {
+                    ChunkCompression::Zstd
+                } else {
+                    ChunkCompression::None
+                }));
             assert_eq!(read(&path).expect("read"), wanted, "zstd: {zstd}");
         }
     }
@@ -757,7 +1099,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let (path, _) = write(dir.path(), "big.mcap", true);
         let mut f = McapFile::open(&path).expect("open");
-        let real = ChunkAt::of(&f.summary.chunk_indexes[0]).expect("chunk");
+        let real = f.chunks()[0].at();
         for at in [
             ChunkAt {
                 length: MAX_CHUNK + 1,
@@ -785,9 +1127,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         for zstd in [false, true] {
             let (path, _) = write(dir.path(), &format!("{zstd}.mcap"), zstd);
-            let chunk = McapFile::open(&path).expect("open").summary.chunk_indexes[3].clone();
+            let chunk = McapFile::open(&path).expect("open").chunks()[3].clone();
             let mut bytes = std::fs::read(&path).expect("read");
-            let at = chunk.compressed_data_offset().expect("offset") + chunk.compressed_size / 2;
+            let at = chunk.data_offset + chunk.compressed_size / 2;
             bytes[at as usize] ^= 0x10;
             std::fs::write(&path, &bytes).expect("write");
             match read(&path) {

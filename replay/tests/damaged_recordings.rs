@@ -68,10 +68,10 @@ fn a_cut_recording_and_a_damaged_chunk_are_salvaged_around_their_gaps() {
         .find(|(_, c)| c.topic == radcam_schema::topics::CAMERA_FRAME)
         .map(|(id, _)| *id)
         .expect("camera frame channel");
-    let chunks: Vec<(u64, u64, u64, u64)> = summary
-        .chunk_indexes
+    let chunks: Vec<(u64, u64, u64, u64)> = file
+        .chunks()
         .iter()
-        .filter(|c| c.message_index_offsets.contains_key(&camera_frame))
+        .filter(|c| c.may_hold(camera_frame))
         .map(|c| {
             (
                 c.chunk_start_offset,
