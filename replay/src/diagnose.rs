@@ -11,10 +11,13 @@
 
 use crate::extract::{Window, extract};
 use crate::reader::McapFile;
-use crate::runner::{ReplayConfig, replay};
+use crate::runner::{ReplayConfig, replay_into};
 use crate::time_offset::{self, SearchConfig};
 use crate::{Error, Result};
-use radcam_fusion::fused::Outcome;
+use radcam_fusion::fused::{
+    AssociationRecord, FrameRecord, FusedObject, FusionSink, Outcome, TruthRecord,
+};
+use radcam_fusion::sync::SyncRecord;
 use radcam_schema::{decode, proto, topics};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -100,11 +103,20 @@ fn quantile(mut v: Vec<f64>, q: f64) -> Option<f64> {
     radcam_fusion::stats::quantile_sorted(&v, q)
 }
 
-/// Raw-channel facts of one span.
+/// A radar frame's timing: device clock, host arrival (ns) and TLV 6 processing time (µs).
+#[derive(Debug, Clone, Copy)]
+struct RadarTiming {
+    device_ns: i64,
+    host_arrival_ns: i64,
+    processing_us: u32,
+}
+
+/// Raw-channel facts of one span: what the evidence needs of each message, not the message
+/// (an hour of radar frames is 6.5 M points).
 #[derive(Debug, Default)]
 struct Raw {
     ptp: Vec<(u64, proto::PtpStatus)>,
-    radar: Vec<(u64, proto::RadarFrame)>,
+    radar: Vec<(u64, RadarTiming)>,
     camera_arrival: BTreeMap<u64, (u64, i64)>,
     config_changes: Vec<(u64, String)>,
     node: Vec<(u64, proto::NodeStats)>,
@@ -136,7 +148,17 @@ fn read_raw(path: &Path) -> Result<(Raw, u64, u64)> {
         let t = m.log_time_ns;
         match m.topic {
             topics::PTP_STATUS => raw.ptp.push((t, decode(m.data).map_err(|e| dec(t, e))?)),
-            topics::RADAR_FRAME => raw.radar.push((t, decode(m.data).map_err(|e| dec(t, e))?)),
+            topics::RADAR_FRAME => {
+                let r: proto::RadarFrame = decode(m.data).map_err(|e| dec(t, e))?;
+                raw.radar.push((
+                    t,
+                    RadarTiming {
+                        device_ns: r.device_ns,
+                        host_arrival_ns: r.host_arrival_ns,
+                        processing_us: r.inter_frame_processing_time_us,
+                    },
+                ));
+            }
             topics::CAMERA_LATCH => raw.latches.push(t),
             topics::NODE_STATS => raw.node.push((t, decode(m.data).map_err(|e| dec(t, e))?)),
             topics::CAMERA_FRAME => {
@@ -168,7 +190,7 @@ fn read_raw(path: &Path) -> Result<(Raw, u64, u64)> {
 /// Radar arrival irregularity per frame (|Δarrival − Δdevice|, ms), device-period deviation
 /// (|Δdevice − median|, ms) and TLV 6 processing time (ms), for frames logged in `[a, b]`.
 fn radar_series(raw: &Raw, a: u64, b: u64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-    let frames: Vec<&proto::RadarFrame> = raw
+    let frames: Vec<&RadarTiming> = raw
         .radar
         .iter()
         .filter(|(t, _)| (a..=b).contains(t))
@@ -191,31 +213,103 @@ fn radar_series(raw: &Raw, a: u64, b: u64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let processing: Vec<f64> = frames
         .iter()
         .skip(1)
-        .map(|f| f64::from(f.inter_frame_processing_time_us) / 1e3)
+        .map(|f| f64::from(f.processing_us) / 1e3)
         .collect();
     (arrival, device, processing)
 }
 
 /// Association facts of `[a, b]` (log time ns): residuals of assigned pairs, fail rate.
-fn association_stats(out: &crate::ReplayOutput, a: i64, b: i64) -> (Vec<(i64, f64)>, Option<f64>) {
-    let mut detections: BTreeMap<(u64, u32), bool> = BTreeMap::new();
+fn association_stats(rows: &Rows, a: i64, b: i64) -> (Vec<(i64, f64)>, Option<f64>) {
+    let mut detections = 0usize;
+    let mut failed = 0usize;
     let mut residuals = Vec::new();
-    for r in out
-        .associations
-        .iter()
-        .filter(|r| (a..=b).contains(&r.t_ns))
-    {
-        let assigned = r.outcome == Outcome::Assigned;
-        *detections
-            .entry((r.frame_id, r.detection_index))
-            .or_insert(false) |= assigned;
-        if assigned && let Some(px) = r.residual_px {
-            residuals.push((r.t_ns, px));
+    for d in rows.detections.iter().filter(|d| (a..=b).contains(&d.t_ns)) {
+        detections += 1;
+        failed += usize::from(!d.assigned);
+        if let Some(px) = d.residual_px {
+            residuals.push((d.t_ns, px));
         }
     }
-    let fail = (!detections.is_empty())
-        .then(|| detections.values().filter(|ok| !**ok).count() as f64 / detections.len() as f64);
+    let fail = (detections > 0).then(|| failed as f64 / detections as f64);
     (residuals, fail)
+}
+
+/// One camera detection's association outcome.
+#[derive(Debug, Clone, Copy)]
+struct DetectionFact {
+    /// Log time of its frame, ns.
+    t_ns: i64,
+    /// A radar object was assigned to it.
+    assigned: bool,
+    /// The assigned pair's reprojection residual, px.
+    residual_px: Option<f64>,
+}
+
+/// What the evidence needs of a replay's rows, kept as the replay streams them: a fact per
+/// detection instead of a row per candidate pair, and nothing of fused or truth objects.
+/// (Collecting every row took about 1 GB an hour of the demo rig.)
+#[derive(Debug, Default)]
+struct Rows {
+    /// (frame id, mapped host time ns, sync epoch) of every mapped camera frame.
+    sync: Vec<(u64, i64, u64)>,
+    /// Per frame: log time ns, radar objects unmatched, radar objects in view.
+    frames: Vec<(i64, u32, u32)>,
+    /// Per detection, in fusion order.
+    detections: Vec<DetectionFact>,
+    /// The frame whose decisions are arriving, and its detections by index so far.
+    frame: Option<u64>,
+    pending: Vec<Option<DetectionFact>>,
+}
+
+impl Rows {
+    /// Moves the pending frame's detections to `detections`.
+    fn flush(&mut self) {
+        self.detections.extend(self.pending.drain(..).flatten());
+    }
+}
+
+/// Replays `path` with `cfg`, keeping what the evidence needs of its rows.
+fn replay_rows(path: &Path, cfg: &ReplayConfig) -> Result<Rows> {
+    let mut rows = Rows::default();
+    replay_into(path, cfg, |_, _| {}, &mut rows)?;
+    rows.flush();
+    Ok(rows)
+}
+
+impl FusionSink for Rows {
+    fn fused(&mut self, _: FusedObject) {}
+
+    fn association(&mut self, r: AssociationRecord) {
+        if self.frame != Some(r.frame_id) {
+            self.flush();
+            self.frame = Some(r.frame_id);
+        }
+        let i = r.detection_index as usize;
+        if self.pending.len() <= i {
+            self.pending.resize(i + 1, None);
+        }
+        let assigned = r.outcome == Outcome::Assigned;
+        let d = self.pending[i].get_or_insert(DetectionFact {
+            t_ns: r.t_ns,
+            assigned: false,
+            residual_px: None,
+        });
+        if assigned {
+            d.assigned = true;
+            d.residual_px = d.residual_px.or(r.residual_px);
+        }
+    }
+
+    fn truth(&mut self, _: TruthRecord) {}
+
+    fn frame(&mut self, f: FrameRecord) {
+        self.frames
+            .push((f.t_ns, f.radar_objects_unmatched, f.radar_objects_in_view));
+    }
+
+    fn sync(&mut self, s: SyncRecord) {
+        self.sync.push((s.frame_id, s.host_ns, s.sync_epoch_id));
+    }
 }
 
 fn ev(name: &'static str, value: Option<f64>, threshold: f64, about: &'static str) -> Evidence {
@@ -258,7 +352,7 @@ pub fn diagnose(path: &Path, window: Option<Window>) -> Result<Diagnosis> {
 fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
     let (raw, first, last) = read_raw(path)?;
     let (t0, t1) = during.unwrap_or((first, last));
-    let out = replay(
+    let rows = replay_rows(
         path,
         &ReplayConfig {
             gates: Vec::new(),
@@ -288,13 +382,13 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
     let mut delays = Vec::new();
     let mut epochs = std::collections::BTreeSet::new();
     let mut camera_frames = 0usize;
-    for s in &out.sync {
-        if let Some(&(t, arrival)) = raw.camera_arrival.get(&s.frame_id)
+    for &(frame_id, host_ns, epoch) in &rows.sync {
+        if let Some(&(t, arrival)) = raw.camera_arrival.get(&frame_id)
             && in_window(t)
         {
             camera_frames += 1;
-            delays.push((arrival - s.host_ns) as f64 / 1e6);
-            epochs.insert(s.sync_epoch_id);
+            delays.push((arrival - host_ns) as f64 / 1e6);
+            epochs.insert(epoch);
         }
     }
     let jitter = match (quantile(delays.clone(), 0.99), quantile(delays, 0.5)) {
@@ -321,7 +415,7 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
     });
 
     // association and residual
-    let (residuals, fail) = association_stats(&out, t0 as i64, t1 as i64);
+    let (residuals, fail) = association_stats(&rows, t0 as i64, t1 as i64);
     let p95 = quantile(residuals.iter().map(|r| r.1).collect(), 0.95);
     let third = (t1 - t0) as i64 / 3;
     let part = |a: i64, b: i64| {
@@ -342,15 +436,12 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
         _ => None,
     };
     let unmatched_radar = {
-        let (n, d) = out
+        let (n, d) = rows
             .frames
             .iter()
-            .filter(|f| (t0 as i64..=t1 as i64).contains(&f.t_ns))
+            .filter(|f| (t0 as i64..=t1 as i64).contains(&f.0))
             .fold((0u64, 0u64), |(n, d), f| {
-                (
-                    n + u64::from(f.radar_objects_unmatched),
-                    d + u64::from(f.radar_objects_in_view),
-                )
+                (n + u64::from(f.1), d + u64::from(f.2))
             });
         (d > 0).then(|| n as f64 / d as f64)
     };
@@ -543,7 +634,7 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
                     gates: Vec::new(),
                     ..ReplayConfig::default()
                 };
-                let shifted = replay(path, &cfg)?;
+                let shifted = replay_rows(path, &cfg)?;
                 let (res, _) = association_stats(&shifted, a as i64, b as i64);
                 if let Some(p95_best) = quantile(res.into_iter().map(|r| r.1).collect(), 0.95) {
                     let g = 1.0 - p95_best / p95_cal;
@@ -567,7 +658,7 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
     }
 
     let time_error = flag(&evidence, "time_offset_shift_ms") && flag(&evidence, "time_offset_gain");
-    let before_after = snapshots(&raw, &out, first, last, t0, t1, during.is_some());
+    let before_after = snapshots(&raw, &rows, first, last, t0, t1, during.is_some());
     let f = |n: &str| flag(&evidence, n);
     let v = |n: &str| value(&evidence, n);
     let (domain, discriminator, first_fix): (&'static str, String, &'static str) =
@@ -742,7 +833,7 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
 
 fn snapshots(
     raw: &Raw,
-    out: &crate::ReplayOutput,
+    rows: &Rows,
     first: u64,
     last: u64,
     t0: u64,
@@ -766,7 +857,7 @@ fn snapshots(
     spans
         .iter()
         .map(|&(label, a, b)| {
-            let (res, fail) = association_stats(out, a as i64, b as i64);
+            let (res, fail) = association_stats(rows, a as i64, b as i64);
             let (arrival, _, _) = radar_series(raw, a, b);
             Snapshot {
                 label,
