@@ -878,3 +878,82 @@ fn snapshots(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use radcam_fusion::provenance::{ClockId, Provenance};
+    use radcam_fusion::sync::SyncState;
+    use radcam_fusion::time::TimestampSource;
+
+    /// A decision about detection `det` of frame `frame` (at `frame` s), with `residual`.
+    fn row(frame: u64, det: u32, outcome: Outcome, residual: Option<f64>) -> AssociationRecord {
+        AssociationRecord {
+            t_ns: frame as i64 * 1_000_000_000,
+            frame_id: frame,
+            detection_index: det,
+            camera_object_id: None,
+            score: 0.9,
+            radar_object_index: residual.map(|_| 0),
+            residual_px: residual,
+            margin_px: None,
+            projection_sigma_px: None,
+            radar_range_m: None,
+            radar_doppler_mps: None,
+            camera_radial_mps: None,
+            velocity_tolerance_mps: None,
+            radar_snr_db: None,
+            position_gate: None,
+            velocity_gate: None,
+            confidence_gate: None,
+            outcome,
+            provenance: Provenance {
+                timestamp_source: TimestampSource::Hw,
+                cal_version: 1,
+                config_version: 1,
+                sync_state: SyncState::Locked,
+                clock_id: ClockId {
+                    estimator: "bracket",
+                    epoch: 0,
+                },
+                ptp_offset_ns_bucket: "<1us",
+                event_seq: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn a_detection_fails_only_when_none_of_its_pairs_is_assigned() {
+        use Outcome::{Assigned, NoCandidate, NotAssigned};
+        let mut rows = Rows::default();
+        for r in [
+            // frame 1: detection 0 has three candidates, the second assigned; detection 2 two,
+            // none assigned; detection 1 none at all
+            row(1, 0, NotAssigned, Some(9.0)),
+            row(1, 0, Assigned, Some(2.5)),
+            row(1, 0, NotAssigned, Some(4.0)),
+            row(1, 2, NotAssigned, Some(7.0)),
+            row(1, 2, NotAssigned, Some(8.0)),
+            row(1, 1, NoCandidate, None),
+            // frame 2: its one detection assigned
+            row(2, 0, Assigned, Some(1.5)),
+            // frame 3: its one detection left alone
+            row(3, 0, NoCandidate, None),
+        ] {
+            rows.association(r);
+        }
+        rows.flush();
+        assert_eq!(rows.detections.len(), 5);
+        let s = 1_000_000_000;
+        let (residuals, fail) = association_stats(&rows, 0, 10 * s);
+        assert_eq!(residuals, vec![(s, 2.5), (2 * s, 1.5)]);
+        assert_eq!(fail, Some(3.0 / 5.0));
+        // a span holding frame 2 only
+        assert_eq!(
+            association_stats(&rows, 2 * s, 2 * s),
+            (vec![(2 * s, 1.5)], Some(0.0))
+        );
+        // a span without detections
+        assert_eq!(association_stats(&rows, 5 * s, 6 * s), (vec![], None));
+    }
+}
