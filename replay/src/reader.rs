@@ -314,8 +314,8 @@ impl McapFile {
     fn locate_damaged_chunk(&mut self) -> Result<()> {
         let mut bufs = ChunkBuffers::default();
         for i in 0..self.chunks.len() {
-            let at = self.chunks[i].at();
-            self.load_chunk(&at, &mut bufs)?;
+            let c = self.chunks[i].clone();
+            self.load_chunk(&c, &mut bufs)?;
         }
         Ok(())
     }
@@ -444,15 +444,15 @@ impl McapFile {
         bufs: &mut ChunkBuffers,
         f: &mut impl FnMut(RawMessage<'_>) -> Result<()>,
     ) -> Result<()> {
-        // the reader's data offset of each chunk → where the chunk is in the file
-        let mut chunk_at: Vec<(u64, ChunkAt)> = Vec::with_capacity(group.len());
+        // the reader's data offset of each chunk → the chunk
+        let mut chunk_at: Vec<(u64, &ChunkEntry)> = Vec::with_capacity(group.len());
         let mut indexes = Vec::with_capacity(group.len());
         for c in group {
             let as_read = c.index(true);
             let offset = as_read
                 .compressed_data_offset()
                 .map_err(|e| self.corrupt("chunk", c.chunk_start_offset, e.to_string()))?;
-            chunk_at.push((offset, c.at()));
+            chunk_at.push((offset, c));
             indexes.push(as_read);
         }
         chunk_at.sort_unstable_by_key(|c| c.0);
@@ -471,16 +471,16 @@ impl McapFile {
             match event {
                 Err(e) => return Err(self.corrupt("chunk", 0, e.to_string())),
                 Ok(IndexedReadEvent::ReadChunkRequest { offset, .. }) => {
-                    let at = chunk_at
+                    let c = chunk_at
                         .binary_search_by_key(&offset, |c| c.0)
                         .map(|i| chunk_at[i].1)
                         .map_err(|_| {
                             self.corrupt("chunk", offset, "the reader asked for no known chunk")
                         })?;
-                    self.load_chunk(&at, bufs)?;
+                    self.load_chunk(c, bufs)?;
                     reader
                         .insert_chunk_record_data(offset, &bufs.records)
-                        .map_err(|e| self.corrupt("chunk", at.start, e.to_string()))?;
+                        .map_err(|e| self.corrupt("chunk", c.chunk_start_offset, e.to_string()))?;
                 }
                 Ok(IndexedReadEvent::Message { header, data }) => {
                     let topic = topics_by_id
@@ -571,18 +571,18 @@ impl McapFile {
         Ok((messages, bytes))
     }
 
-    /// Reads the chunk record at `at` into `bufs.record`, its records (decompressed) into
+    /// Reads the chunk record of `at` into `bufs.record`, its records (decompressed) into
     /// `bufs.records`, and checks the chunk's CRC over them.
-    fn load_chunk(&mut self, at: &ChunkAt, bufs: &mut ChunkBuffers) -> Result<()> {
-        let start = at.start;
-        let end = at.data_offset.saturating_add(at.length);
-        if at.length > MAX_CHUNK || at.uncompressed_size > MAX_CHUNK {
+    fn load_chunk(&mut self, at: &ChunkEntry, bufs: &mut ChunkBuffers) -> Result<()> {
+        let start = at.chunk_start_offset;
+        let end = at.data_offset.saturating_add(at.compressed_size);
+        if at.compressed_size > MAX_CHUNK || at.uncompressed_size > MAX_CHUNK {
             return Err(self.corrupt(
                 "chunk",
                 start,
                 format!(
                     "chunk of {} bytes ({} decompressed) is over the {MAX_CHUNK}-byte limit",
-                    at.length, at.uncompressed_size
+                    at.compressed_size, at.uncompressed_size
                 ),
             ));
         }
@@ -592,7 +592,7 @@ impl McapFile {
                 start,
                 format!(
                     "chunk of {} bytes does not fit in the file ({} bytes): cut short?",
-                    at.length, self.len
+                    at.compressed_size, self.len
                 ),
             ));
         }
@@ -675,19 +675,6 @@ pub(crate) fn chunk_records(
         }
     }
     Ok(())
-}
-
-/// Where a chunk record and its (compressed) data are in the file, from its index entry.
-#[derive(Debug, Clone, Copy)]
-struct ChunkAt {
-    /// Offset of the chunk record, bytes.
-    start: u64,
-    /// Offset of the chunk's (compressed) data, bytes.
-    data_offset: u64,
-    /// Length of that data, bytes.
-    length: u64,
-    /// Length of the chunk's records once decompressed, bytes.
-    uncompressed_size: u64,
 }
 
 /// Chunks handed to one `mcap` indexed reader, at least (see [`group_len`]).
@@ -820,15 +807,6 @@ impl ChunkEntry {
     /// lists no channel at all.
     pub fn may_hold(&self, id: u16) -> bool {
         self.channels.may_hold(id)
-    }
-
-    fn at(&self) -> ChunkAt {
-        ChunkAt {
-            start: self.chunk_start_offset,
-            data_offset: self.data_offset,
-            length: self.compressed_size,
-            uncompressed_size: self.uncompressed_size,
-        }
     }
 
     /// The index entry an `mcap` indexed reader is handed for this chunk: as stored, or
@@ -1015,8 +993,8 @@ mod tests {
         let mut written = Vec::new();
         for i in 0..600u64 {
             let topic = ["/a", "/b"][(i % 2) as usize];
-            // mostly rising, with every fifth message late by up to five others' worth, and
-            // every seventh sharing its log time with the message before
+            // mostly rising, every fifth message late by up to five others' worth, and those
+            // whose index leaves an odd remainder by 7 sharing the log time of the one before
             let log_time = 1_000 + (i - i % 7 % 2) * 10 - (i % 5 == 0) as u64 * (i % 50);
             let data = i.to_le_bytes().to_vec();
             let header = mcap::records::MessageHeader {
@@ -1099,20 +1077,20 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let (path, _) = write(dir.path(), "big.mcap", true);
         let mut f = McapFile::open(&path).expect("open");
-        let real = f.chunks()[0].at();
+        let real = f.chunks()[0].clone();
         for at in [
-            ChunkAt {
-                length: MAX_CHUNK + 1,
-                ..real
+            ChunkEntry {
+                compressed_size: MAX_CHUNK + 1,
+                ..real.clone()
             },
-            ChunkAt {
+            ChunkEntry {
                 uncompressed_size: MAX_CHUNK + 1,
-                ..real
+                ..real.clone()
             },
         ] {
             match f.load_chunk(&at, &mut ChunkBuffers::default()) {
                 Err(Error::Corrupt { offset, detail, .. }) => {
-                    assert_eq!(offset, real.start);
+                    assert_eq!(offset, real.chunk_start_offset);
                     assert!(detail.contains("limit"), "{detail}");
                 }
                 other => panic!("expected the limit, got {other:?}"),
