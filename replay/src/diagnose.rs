@@ -17,7 +17,9 @@ use crate::{Error, Result};
 use radcam_fusion::fused::{
     AssociationRecord, FrameRecord, FusedObject, FusionSink, Outcome, TruthRecord,
 };
+use radcam_fusion::stats::Summary;
 use radcam_fusion::sync::SyncRecord;
+use radcam_fusion::timeline::COLLECT_LIMIT;
 use radcam_schema::{decode, proto, topics};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -99,7 +101,9 @@ mod limits {
 
 fn quantile(mut v: Vec<f64>, q: f64) -> Option<f64> {
     v.retain(|x| x.is_finite());
-    v.sort_by(f64::total_cmp);
+    // values equal under `total_cmp` are the same bits: an unstable sort gives the same order,
+    // without a stable sort's scratch buffer
+    v.sort_unstable_by(f64::total_cmp);
     radcam_fusion::stats::quantile_sorted(&v, q)
 }
 
@@ -218,53 +222,110 @@ fn radar_series(raw: &Raw, a: u64, b: u64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     (arrival, device, processing)
 }
 
-/// Association facts of `[a, b]` (log time ns): residuals of assigned pairs, fail rate.
-fn association_stats(rows: &Rows, a: i64, b: i64) -> (Vec<(i64, f64)>, Option<f64>) {
-    let mut detections = 0usize;
-    let mut failed = 0usize;
-    let mut residuals = Vec::new();
-    for d in rows.detections.iter().filter(|d| (a..=b).contains(&d.t_ns)) {
-        detections += 1;
-        failed += usize::from(!d.assigned);
-        if let Some(px) = d.residual_px {
-            residuals.push((d.t_ns, px));
-        }
+/// Association facts of `[a, b]` (log time ns): the reprojection residual P95 of assigned
+/// pairs (px), and the fail rate.
+fn association_stats(rows: &Rows, a: i64, b: i64) -> (Option<f64>, Option<f64>) {
+    let (mut detections, mut failed) = (0u64, 0u64);
+    for f in rows
+        .detection_frames
+        .iter()
+        .filter(|f| (a..=b).contains(&f.t_ns))
+    {
+        detections += u64::from(f.detections);
+        failed += u64::from(f.failed);
     }
     let fail = (detections > 0).then(|| failed as f64 / detections as f64);
-    (residuals, fail)
+    (residual_p95(rows, a..=b), fail)
 }
 
-/// One camera detection's association outcome.
+/// Hands the reprojection residuals (px) of the assigned pairs of the frames logged in `span`
+/// (ns) to `f`, in fusion order.
+fn each_residual(rows: &Rows, span: &impl std::ops::RangeBounds<i64>, f: &mut dyn FnMut(f64)) {
+    let mut start = 0;
+    for frame in &rows.detection_frames {
+        if span.contains(&frame.t_ns) {
+            rows.residuals[start..frame.residuals_end]
+                .iter()
+                .for_each(|&v| f(v));
+        }
+        start = frame.residuals_end;
+    }
+}
+
+/// P95 (px) of the residuals [`each_residual`] hands out for `span`, selected in a few passes
+/// over them rather than from a sorted copy: an hour of the demo rig has about 1.5 M.
+fn residual_p95(rows: &Rows, span: impl std::ops::RangeBounds<i64>) -> Option<f64> {
+    let pass = |f: &mut dyn FnMut(f64)| {
+        each_residual(rows, &span, f);
+        Ok::<(), std::convert::Infallible>(())
+    };
+    let Ok(summary) = Summary::by_passes(pass, COLLECT_LIMIT);
+    summary.map(|s| s.p95)
+}
+
+/// One camera frame's association outcome, its detections aggregated.
 #[derive(Debug, Clone, Copy)]
-struct DetectionFact {
-    /// Log time of its frame, ns.
+struct DetectionFrame {
+    /// Log time of the frame, ns.
     t_ns: i64,
+    /// Detections with at least one decision.
+    detections: u32,
+    /// Those of them no radar object was assigned to.
+    failed: u32,
+    /// End of the frame's residuals in [`Rows::residuals`]; they start where the previous
+    /// frame's end.
+    residuals_end: usize,
+}
+
+/// One detection's decisions so far, while its frame's decisions arrive.
+#[derive(Debug, Clone, Copy, Default)]
+struct DetectionFact {
     /// A radar object was assigned to it.
     assigned: bool,
     /// The assigned pair's reprojection residual, px.
     residual_px: Option<f64>,
 }
 
-/// What the evidence needs of a replay's rows, kept as the replay streams them: a fact per
-/// detection instead of a row per candidate pair, and nothing of fused or truth objects.
-/// (Collecting every row took about 1 GB an hour of the demo rig.)
+/// What the evidence needs of a replay's rows, kept as the replay streams them: per frame, its
+/// detections' counts and the residuals of their assigned pairs, instead of a row per
+/// candidate pair, and nothing of fused or truth objects. (Collecting every row took about
+/// 1 GB an hour of the demo rig; a fact per detection, about 100 MB.)
 #[derive(Debug, Default)]
 struct Rows {
     /// (frame id, mapped host time ns, sync epoch) of every mapped camera frame.
     sync: Vec<(u64, i64, u64)>,
     /// Per frame: log time ns, radar objects unmatched, radar objects in view.
     frames: Vec<(i64, u32, u32)>,
-    /// Per detection, in fusion order.
-    detections: Vec<DetectionFact>,
-    /// The frame whose decisions are arriving, and its detections by index so far.
-    frame: Option<u64>,
+    /// Per frame with association decisions, in fusion order.
+    detection_frames: Vec<DetectionFrame>,
+    /// Residuals of assigned pairs (px), frame after frame, by detection index in a frame.
+    residuals: Vec<f64>,
+    /// The frame whose decisions are arriving (frame id, log time ns), and its detections
+    /// by index so far.
+    frame: Option<(u64, i64)>,
     pending: Vec<Option<DetectionFact>>,
 }
 
 impl Rows {
-    /// Moves the pending frame's detections to `detections`.
+    /// Aggregates the pending frame's detections into `detection_frames` and `residuals`.
     fn flush(&mut self) {
-        self.detections.extend(self.pending.drain(..).flatten());
+        let Some((_, t_ns)) = self.frame.take() else {
+            return;
+        };
+        let (mut detections, mut failed) = (0u32, 0u32);
+        for d in self.pending.drain(..).flatten() {
+            detections += 1;
+            failed += u32::from(!d.assigned);
+            self.residuals.extend(d.residual_px);
+        }
+        if detections > 0 {
+            self.detection_frames.push(DetectionFrame {
+                t_ns,
+                detections,
+                failed,
+                residuals_end: self.residuals.len(),
+            });
+        }
     }
 }
 
@@ -280,20 +341,17 @@ impl FusionSink for Rows {
     fn fused(&mut self, _: FusedObject) {}
 
     fn association(&mut self, r: AssociationRecord) {
-        if self.frame != Some(r.frame_id) {
+        let frame = Some((r.frame_id, r.t_ns));
+        if self.frame != frame {
             self.flush();
-            self.frame = Some(r.frame_id);
+            self.frame = frame;
         }
         let i = r.detection_index as usize;
         if self.pending.len() <= i {
             self.pending.resize(i + 1, None);
         }
         let assigned = r.outcome == Outcome::Assigned;
-        let d = self.pending[i].get_or_insert(DetectionFact {
-            t_ns: r.t_ns,
-            assigned: false,
-            residual_px: None,
-        });
+        let d = self.pending[i].get_or_insert_default();
         if assigned {
             d.assigned = true;
             d.residual_px = d.residual_px.or(r.residual_px);
@@ -415,19 +473,9 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
     });
 
     // association and residual
-    let (residuals, fail) = association_stats(&rows, t0 as i64, t1 as i64);
-    let p95 = quantile(residuals.iter().map(|r| r.1).collect(), 0.95);
+    let (p95, fail) = association_stats(&rows, t0 as i64, t1 as i64);
     let third = (t1 - t0) as i64 / 3;
-    let part = |a: i64, b: i64| {
-        quantile(
-            residuals
-                .iter()
-                .filter(|r| (a..b).contains(&r.0))
-                .map(|r| r.1)
-                .collect(),
-            0.95,
-        )
-    };
+    let part = |a: i64, b: i64| residual_p95(&rows, a..b);
     let growth = match (
         part(t0 as i64, t0 as i64 + third),
         part(t1 as i64 - third, t1 as i64 + 1),
@@ -618,14 +666,7 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
         let mut gain: Option<f64> = None;
         if let Some(e) = &est {
             for (offset, a, b) in [(e.offset_ns, t0, t1), (e.half_offsets_ns[1], mid, t1)] {
-                let p95_cal = quantile(
-                    residuals
-                        .iter()
-                        .filter(|r| (a as i64..=b as i64).contains(&r.0))
-                        .map(|r| r.1)
-                        .collect(),
-                    0.95,
-                );
+                let p95_cal = residual_p95(&rows, a as i64..=b as i64);
                 let Some(p95_cal) = p95_cal.filter(|p| *p > 0.0) else {
                     continue;
                 };
@@ -635,8 +676,7 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
                     ..ReplayConfig::default()
                 };
                 let shifted = replay_rows(path, &cfg)?;
-                let (res, _) = association_stats(&shifted, a as i64, b as i64);
-                if let Some(p95_best) = quantile(res.into_iter().map(|r| r.1).collect(), 0.95) {
+                if let Some(p95_best) = residual_p95(&shifted, a as i64..=b as i64) {
                     let g = 1.0 - p95_best / p95_cal;
                     gain = Some(gain.map_or(g, |x: f64| x.max(g)));
                 }
@@ -857,13 +897,13 @@ fn snapshots(
     spans
         .iter()
         .map(|&(label, a, b)| {
-            let (res, fail) = association_stats(rows, a as i64, b as i64);
+            let (p95, fail) = association_stats(rows, a as i64, b as i64);
             let (arrival, _, _) = radar_series(raw, a, b);
             Snapshot {
                 label,
                 start_s: a.saturating_sub(first) as f64 / 1e9,
                 end_s: b.saturating_sub(first) as f64 / 1e9,
-                reprojection_p95_px: quantile(res.into_iter().map(|r| r.1).collect(), 0.95),
+                reprojection_p95_px: p95,
                 association_fail_rate: fail,
                 radar_arrival_p99_ms: quantile(arrival, 0.99),
                 ptp_offset_p99_us: quantile(
@@ -943,17 +983,65 @@ mod tests {
             rows.association(r);
         }
         rows.flush();
-        assert_eq!(rows.detections.len(), 5);
+        let counts: Vec<(u32, u32)> = rows
+            .detection_frames
+            .iter()
+            .map(|f| (f.detections, f.failed))
+            .collect();
+        assert_eq!(counts, vec![(3, 2), (1, 0), (1, 1)]);
         let s = 1_000_000_000;
-        let (residuals, fail) = association_stats(&rows, 0, 10 * s);
-        assert_eq!(residuals, vec![(s, 2.5), (2 * s, 1.5)]);
+        let residuals_in = |span| {
+            let mut v = Vec::new();
+            each_residual(&rows, &span, &mut |r| v.push(r));
+            v
+        };
+        assert_eq!(residuals_in(0..10 * s), vec![2.5, 1.5]);
+        let (p95, fail) = association_stats(&rows, 0, 10 * s);
+        assert_eq!(p95, Some(1.5 + (2.5 - 1.5) * 0.95));
         assert_eq!(fail, Some(3.0 / 5.0));
-        // a span holding frame 2 only
+        // a span holding frame 2 only, closed and half-open
         assert_eq!(
             association_stats(&rows, 2 * s, 2 * s),
-            (vec![(2 * s, 1.5)], Some(0.0))
+            (Some(1.5), Some(0.0))
         );
+        assert_eq!(residuals_in(s + 1..3 * s), vec![1.5]);
+        assert_eq!(residuals_in(s + 1..2 * s), Vec::<f64>::new());
         // a span without detections
-        assert_eq!(association_stats(&rows, 5 * s, 6 * s), (vec![], None));
+        assert_eq!(association_stats(&rows, 5 * s, 6 * s), (None, None));
+    }
+
+    /// Beyond what is collected in one go, the P95 selected in passes over the frames of a
+    /// span is still exactly the sorted quantile of that span's residuals.
+    #[test]
+    fn residual_p95_in_passes_is_the_sorted_quantile_of_the_span() {
+        let mut rows = Rows::default();
+        let mut x = 0x9e37_79b9_u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % 100_000) as f64 / 7.0
+        };
+        let mut by_frame = Vec::new();
+        for frame in 0..300u64 {
+            let t_ns = frame as i64 * 1_000;
+            let values: Vec<f64> = (0..500).map(|_| next()).collect();
+            for (det, v) in values.iter().enumerate() {
+                let mut r = row(frame, det as u32, Outcome::Assigned, Some(*v));
+                r.t_ns = t_ns;
+                rows.association(r);
+            }
+            by_frame.push((t_ns, values));
+        }
+        rows.flush();
+        for (a, b) in [(0, 299_000), (1_000, 250_000), (100_000, 100_000)] {
+            let want: Vec<f64> = by_frame
+                .iter()
+                .filter(|(t, _)| (a..=b).contains(t))
+                .flat_map(|(_, v)| v.iter().copied())
+                .collect();
+            assert!(a == b || want.len() > COLLECT_LIMIT);
+            assert_eq!(residual_p95(&rows, a..=b), quantile(want, 0.95));
+        }
     }
 }
