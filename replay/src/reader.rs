@@ -118,8 +118,14 @@ pub struct McapFile {
     len: u64,
     /// The summary without its chunk indexes: those are in `chunks`.
     summary: mcap::Summary,
-    /// The summary's chunk indexes, compactly, in summary order.
-    chunks: Vec<ChunkEntry>,
+    /// The summary's chunk indexes, compactly, in summary order, once something needed them
+    /// all (see [`McapFile::chunks`]); a read streams them from the summary instead.
+    chunks: Option<Vec<ChunkEntry>>,
+    /// The summary lists its chunks in the order of their first message's log time, then of
+    /// their place in the file: the order a read loads them in. A read then streams the
+    /// index from the summary, a group of chunks at a time, instead of holding all of it
+    /// (a day of the demo rig is some 180,000 chunks, 13 MB).
+    chunks_in_order: bool,
     summary_start: u64,
     /// The data section's CRC was checked by [`McapFile::verify`]: every chunk's bytes are
     /// known intact, so a chunk's own CRC need not be computed again.
@@ -201,14 +207,24 @@ impl McapFile {
                 ));
             }
         }
-        let (summary, chunks) = read_summary(&mut file, len, summary_start)
-            .map_err(|e| corrupt("summary", summary_start, e))?;
+        // every chunk index is checked now (a damaged one is reported at open), and only
+        // whether they come in reading order is kept
+        let mut last: Option<(u64, u64)> = None;
+        let mut chunks_in_order = true;
+        let summary = read_summary(&mut file, len, summary_start, &mut |c| {
+            let key = (c.message_start_time, c.chunk_start_offset);
+            chunks_in_order &= last.is_none_or(|l| l <= key);
+            last = Some(key);
+            Ok(())
+        })
+        .map_err(|e| corrupt("summary", summary_start, e))?;
         Ok(Self {
             path: path.to_owned(),
             file,
             len,
             summary,
-            chunks,
+            chunks: None,
+            chunks_in_order,
             summary_start,
             data_verified: false,
         })
@@ -225,9 +241,20 @@ impl McapFile {
         &self.summary
     }
 
-    /// The summary's chunk indexes, in summary order.
-    pub fn chunks(&self) -> &[ChunkEntry] {
-        &self.chunks
+    /// The summary's chunk indexes, in summary order (read from the summary on first call,
+    /// then kept).
+    pub fn chunks(&mut self) -> Result<&[ChunkEntry]> {
+        if self.chunks.is_none() {
+            let mut chunks = Vec::new();
+            read_summary(&mut self.file, self.len, self.summary_start, &mut |c| {
+                chunks.push(c);
+                Ok(())
+            })
+            .map_err(|e| self.corrupt("summary", self.summary_start, e))?;
+            chunks.shrink_to_fit();
+            self.chunks = Some(chunks);
+        }
+        Ok(self.chunks.as_deref().unwrap_or_default())
     }
 
     /// Messages on `topic` according to the summary statistics (`None` without statistics).
@@ -312,10 +339,10 @@ impl McapFile {
 
     /// Checks every chunk's CRC; the first damaged chunk is returned as the error.
     fn locate_damaged_chunk(&mut self) -> Result<()> {
+        let chunks = self.chunks()?.to_vec();
         let mut bufs = ChunkBuffers::default();
-        for i in 0..self.chunks.len() {
-            let c = self.chunks[i].clone();
-            self.load_chunk(&c, &mut bufs)?;
+        for c in &chunks {
+            self.load_chunk(c, &mut bufs)?;
         }
         Ok(())
     }
@@ -382,18 +409,29 @@ impl McapFile {
     /// The chunks that may hold a channel of `ids` (taken out of the file's index with
     /// `release_index`), in the order of their first message's log time, then of their
     /// place in the file: the order the `mcap` crate's indexed reader loads them in.
-    fn pick(&mut self, ids: &BTreeMap<u16, String>, release_index: bool) -> Vec<ChunkEntry> {
+    fn pick(
+        &mut self,
+        ids: &BTreeMap<u16, String>,
+        release_index: bool,
+    ) -> Result<Vec<ChunkEntry>> {
         let holds = |c: &ChunkEntry| ids.keys().any(|&id| c.may_hold(id));
+        self.chunks()?;
         let mut picked: Vec<ChunkEntry> = if release_index {
-            std::mem::take(&mut self.chunks)
+            self.chunks
+                .take()
+                .unwrap_or_default()
                 .into_iter()
                 .filter(holds)
                 .collect()
         } else {
-            self.chunks.iter().filter(|c| holds(c)).cloned().collect()
+            self.chunks()?
+                .iter()
+                .filter(|c| holds(c))
+                .cloned()
+                .collect()
         };
         picked.sort_by_key(|c| (c.message_start_time, c.chunk_start_offset));
-        picked
+        Ok(picked)
     }
 
     fn each_message(
@@ -418,15 +456,65 @@ impl McapFile {
             .with_order(ReadOrder::LogTime)
             .with_record_length_limit(MAX_CHUNK as usize);
         let topics_by_id = self.channel_ids(topics);
-        let picked = self.pick(&topics_by_id, release_index);
+        let mut bufs = ChunkBuffers::default();
+        if self.chunks.is_none() && self.chunks_in_order {
+            return self.stream_groups(&options, &topics_by_id, group_chunks, &mut bufs, &mut f);
+        }
+        let picked = self.pick(&topics_by_id, release_index)?;
         // The picked chunks go to the `mcap` crate's indexed reader a group at a time (see
         // `group_len`), so the reader's copy of the index is a group's, not the recording's.
-        let mut bufs = ChunkBuffers::default();
         let mut rest = &picked[..];
         while !rest.is_empty() {
             let (group, tail) = rest.split_at(group_len(rest, group_chunks));
             rest = tail;
             self.read_group(group, &options, &topics_by_id, &mut bufs, &mut f)?;
+        }
+        Ok(())
+    }
+
+    /// [`McapFile::each_message_grouped`] of a file whose summary lists its chunks in reading
+    /// order: the chunk index is read from the summary (on a handle of its own) as the groups
+    /// are read, each group cut as [`group_len`] cuts the picked chunks, so the same groups
+    /// are read in the same order while only one group's index entries are ever held.
+    fn stream_groups(
+        &mut self,
+        options: &IndexedReaderOptions,
+        topics_by_id: &BTreeMap<u16, String>,
+        group_chunks: usize,
+        bufs: &mut ChunkBuffers,
+        f: &mut impl FnMut(RawMessage<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let mut summary = File::open(&self.path).map_err(|source| Error::Io {
+            path: self.path.clone(),
+            source,
+        })?;
+        let mut group: Vec<ChunkEntry> = Vec::new();
+        let mut end = 0u64;
+        // an error of the read itself (not of the summary), kept while the summary reader stops
+        let mut failed: Option<Error> = None;
+        let (len, summary_start) = (self.len, self.summary_start);
+        let read = read_summary(&mut summary, len, summary_start, &mut |c| {
+            if !topics_by_id.keys().any(|&id| c.may_hold(id)) {
+                return Ok(());
+            }
+            if group.len() >= group_chunks.max(1) && c.message_start_time > end {
+                if let Err(e) = self.read_group(&group, options, topics_by_id, bufs, f) {
+                    failed = Some(e);
+                    return Err("read stopped".into());
+                }
+                group.clear();
+                end = 0;
+            }
+            end = end.max(c.message_end_time);
+            group.push(c);
+            Ok(())
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        read.map_err(|e| self.corrupt("summary", summary_start, e))?;
+        if !group.is_empty() {
+            self.read_group(&group, options, topics_by_id, bufs, f)?;
         }
         Ok(())
     }
@@ -542,7 +630,7 @@ impl McapFile {
             channels: self.summary.channels.clone(),
             schemas: self.summary.schemas.clone(),
             chunk_indexes: self
-                .pick(&ids, false)
+                .pick(&ids, false)?
                 .iter()
                 .map(|c| c.index(false))
                 .collect(),
@@ -845,14 +933,16 @@ struct ChunkBuffers {
     zstd: Option<zstd::bulk::Decompressor<'static>>,
 }
 
-/// Reads the summary section at `summary_start` record by record: its chunk indexes become
-/// [`ChunkEntry`]s as they are read (never a whole recording's worth of `ChunkIndex`), the
-/// rest an `mcap::Summary` as the `mcap` crate's summary reader would make it.
+/// Reads the summary section at `summary_start` record by record: each chunk index becomes a
+/// [`ChunkEntry`] handed to `on_chunk` as it is read (never a whole recording's worth of
+/// `ChunkIndex`; an error from `on_chunk` stops the read and is returned), the rest an
+/// `mcap::Summary` as the `mcap` crate's summary reader would make it.
 fn read_summary(
     file: &mut File,
     len: u64,
     summary_start: u64,
-) -> std::result::Result<(mcap::Summary, Vec<ChunkEntry>), String> {
+    on_chunk: &mut dyn FnMut(ChunkEntry) -> std::result::Result<(), String>,
+) -> std::result::Result<mcap::Summary, String> {
     use mcap::records::Record;
     file.seek(SeekFrom::Start(summary_start))
         .map_err(|e| e.to_string())?;
@@ -864,7 +954,6 @@ fn read_summary(
     );
     let mut summary = mcap::Summary::default();
     let mut channels = mcap::read::ChannelAccumulator::default();
-    let mut chunks = Vec::new();
     while let Some(event) = reader.next_event() {
         match event.map_err(|e| e.to_string())? {
             LinearReadEvent::ReadRequest(need) => {
@@ -877,9 +966,9 @@ fn read_summary(
                     .into_owned()
                 {
                     Record::ChunkIndex(c) => {
-                        chunks.push(ChunkEntry::of(&c).map_err(|e| {
+                        on_chunk(ChunkEntry::of(&c).map_err(|e| {
                             format!("chunk index at {}: {e}", c.chunk_start_offset)
-                        })?);
+                        })?)?;
                     }
                     Record::Schema { header, data } => {
                         let schema = mcap::Schema {
@@ -911,8 +1000,7 @@ fn read_summary(
             }
         }
     }
-    chunks.shrink_to_fit();
-    Ok((summary, chunks))
+    Ok(summary)
 }
 
 #[cfg(test)]
@@ -1018,7 +1106,9 @@ mod tests {
         let (path, want) = write_shuffled(dir.path());
         let mut f = McapFile::open(&path).expect("open");
         let ids = f.channel_ids(&["/a", "/b"]);
-        let picked = f.pick(&ids, false);
+        // chunks that overlap but start in order: the index is streamed from the summary
+        assert!(f.chunks_in_order);
+        let picked = f.pick(&ids, false).expect("pick");
         assert!(picked.len() > 40, "{} chunks", picked.len());
         assert!(
             picked
@@ -1053,16 +1143,110 @@ mod tests {
         }
     }
 
+    /// A file whose summary lists its chunks in reading order is read with its index
+    /// streamed from the summary, and yields exactly what a read of the whole index does,
+    /// for any group size; a file whose chunks do not start in order is read from the whole
+    /// index.
+    #[test]
+    fn a_streamed_index_reads_what_the_whole_index_reads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let collect = |f: &mut McapFile, release: bool, min: usize| {
+            let mut got = Vec::new();
+            f.each_message_grouped(&["/a", "/b"], release, min, |m| {
+                got.push((m.topic.to_owned(), m.log_time_ns, m.data.to_vec()));
+                Ok(())
+            })
+            .expect("read");
+            got
+        };
+        for (path, want) in [
+            write(dir.path(), "in-order.mcap", true),
+            write_shuffled(dir.path()),
+        ] {
+            for min in [1, 2, 5, GROUP_CHUNKS] {
+                let mut streamed = McapFile::open(&path).expect("open");
+                assert!(streamed.chunks_in_order);
+                let got = collect(&mut streamed, true, min);
+                assert!(
+                    streamed.chunks.is_none(),
+                    "the index was streamed, not loaded"
+                );
+                assert_eq!(got, want, "streamed, groups of at least {min}");
+                let mut whole = McapFile::open(&path).expect("open");
+                assert!(whole.chunks().expect("index").len() > 10);
+                assert_eq!(collect(&mut whole, false, min), want, "whole index, {min}");
+            }
+        }
+        // blocks of messages written late, each a chunk of its own starting before the one
+        // before it
+        let path = dir.path().join("late-blocks.mcap");
+        let mut w = mcap::WriteOptions::new()
+            .compression(None)
+            .chunk_size(Some(1))
+            .create(std::io::BufWriter::new(
+                File::create(&path).expect("create"),
+            ))
+            .expect("writer");
+        let id = w
+            .add_channel(0, "/a", "raw", &BTreeMap::new())
+            .expect("channel");
+        let mut want = Vec::new();
+        for i in 0..60u64 {
+            let log_time = 1_000 + (i % 10) * 100 + (i / 10) * 3;
+            let header = mcap::records::MessageHeader {
+                channel_id: id,
+                sequence: i as u32,
+                log_time,
+                publish_time: log_time,
+            };
+            let data = i.to_le_bytes().to_vec();
+            w.write_to_known_channel(&header, &data).expect("message");
+            want.push(("/a".to_owned(), log_time, data));
+        }
+        w.finish().expect("finish");
+        want.sort_by_key(|m| m.1);
+        let mut f = McapFile::open(&path).expect("open");
+        assert!(!f.chunks_in_order);
+        let got = {
+            let mut got = Vec::new();
+            f.each_message_grouped(&["/a"], true, 2, |m| {
+                got.push((m.topic.to_owned(), m.log_time_ns, m.data.to_vec()));
+                Ok(())
+            })
+            .expect("read");
+            got
+        };
+        assert_eq!(got, want);
+        let path = dir.path().join("in-order.mcap");
+        // an error of the reader's callback stops the read and is the read's error
+        let mut f = McapFile::open(&path).expect("open");
+        let mut seen = 0;
+        let err = f
+            .each_message_grouped(&["/a", "/b"], true, 1, |m| {
+                seen += 1;
+                if seen == 20 {
+                    return Err(Error::Missing {
+                        path: PathBuf::from("cb"),
+                        what: format!("{}", m.log_time_ns),
+                    });
+                }
+                Ok(())
+            })
+            .expect_err("stopped");
+        assert!(matches!(err, Error::Missing { .. }), "{err:?}");
+        assert_eq!(seen, 20);
+    }
+
     #[test]
     fn zstd_and_uncompressed_chunks_read_back_every_wanted_message_in_order() {
         let dir = tempfile::tempdir().expect("tempdir");
         for zstd in [false, true] {
             let (path, wanted) = write(dir.path(), &format!("{zstd}.mcap"), zstd);
-            let f = McapFile::open(&path).expect("open");
-            assert!(f.chunks().len() > 10, "several chunks");
+            let mut f = McapFile::open(&path).expect("open");
+            assert!(f.chunks().expect("index").len() > 10, "several chunks");
             // what a day-long recording's index costs a chunk (some 180,000 of them)
             assert!(std::mem::size_of::<ChunkEntry>() <= 72);
-            assert!(f.chunks().iter().all(|c| c.compression
+            assert!(f.chunks().expect("index").iter().all(|c| c.compression
                 == if zstd {
                     ChunkCompression::Zstd
                 } else {
@@ -1077,7 +1261,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let (path, _) = write(dir.path(), "big.mcap", true);
         let mut f = McapFile::open(&path).expect("open");
-        let real = f.chunks()[0].clone();
+        let real = f.chunks().expect("index")[0].clone();
         for at in [
             ChunkEntry {
                 compressed_size: MAX_CHUNK + 1,
@@ -1105,7 +1289,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         for zstd in [false, true] {
             let (path, _) = write(dir.path(), &format!("{zstd}.mcap"), zstd);
-            let chunk = McapFile::open(&path).expect("open").chunks()[3].clone();
+            let chunk = McapFile::open(&path)
+                .expect("open")
+                .chunks()
+                .expect("index")[3]
+                .clone();
             let mut bytes = std::fs::read(&path).expect("read");
             let at = chunk.data_offset + chunk.compressed_size / 2;
             bytes[at as usize] ^= 0x10;

@@ -1762,7 +1762,11 @@ mod tests {
     /// and its first chunk's offset; returns the recording and that offset.
     fn with_a_flipped_bit(dir: &Path, at: impl FnOnce(&[u8], usize) -> usize) -> (PathBuf, u64) {
         let rec = recording(dir);
-        let first = McapFile::open(&rec).expect("open").chunks()[0].chunk_start_offset;
+        let first = McapFile::open(&rec)
+            .expect("open")
+            .chunks()
+            .expect("index")[0]
+            .chunk_start_offset;
         let mut bytes = std::fs::read(&rec).expect("read");
         let i = at(&bytes, usize::try_from(first).expect("fits"));
         bytes[i] ^= 0x01;

@@ -59,10 +59,10 @@ fn a_cut_recording_and_a_damaged_chunk_are_salvaged_around_their_gaps() {
     let rec = record(dir.path(), 40.0);
     let bytes = std::fs::read(&rec).expect("read");
     let whole = replay(&rec, &ReplayConfig::default()).expect("whole");
-    let file = McapFile::open(&rec).expect("open");
-    let summary = file.summary();
+    let mut file = McapFile::open(&rec).expect("open");
     // the chunks holding camera frames (the viewer-only topics and images have their own)
-    let camera_frame = summary
+    let camera_frame = file
+        .summary()
         .channels
         .iter()
         .find(|(_, c)| c.topic == radcam_schema::topics::CAMERA_FRAME)
@@ -70,6 +70,7 @@ fn a_cut_recording_and_a_damaged_chunk_are_salvaged_around_their_gaps() {
         .expect("camera frame channel");
     let chunks: Vec<(u64, u64, u64, u64)> = file
         .chunks()
+        .expect("index")
         .iter()
         .filter(|c| c.may_hold(camera_frame))
         .map(|c| {
