@@ -1057,7 +1057,6 @@ fn replay_and_report(rec: &Path, out: &Path, cfg: &ReplayConfig, show: Show) -> 
     }
     write_gates(out, &result.gates, &result.report_metadata)?;
     write_audit(out, &result.audit, &result.report_metadata)?;
-    radcam_reports::write_windows(out, &result.metrics, &result.report_metadata)?;
     let fusion_files = tables.finish(&result.report_metadata, result.tracking.as_ref())?;
     let code = if result.passed() {
         ExitCode::SUCCESS

@@ -1,6 +1,7 @@
 //! The rows a fusion run emits: the fused object list, every association decision and the
 //! ground truth it was scored against. Plain data; `reports` writes them as Parquet.
 
+use crate::gates::Evidence;
 use crate::metrics::Labeled;
 use crate::provenance::Provenance;
 use crate::sync::SyncRecord;
@@ -173,6 +174,14 @@ pub trait FusionSink {
     fn frame(&mut self, row: FrameRecord);
     /// One camera frame's time mapping.
     fn sync(&mut self, row: SyncRecord);
+    /// One metric path's value in every window of
+    /// [`EVIDENCE_WINDOW_NS`](crate::gates::EVIDENCE_WINDOW_NS) with samples, in time order
+    /// (the rows of `windows.parquet`). Handed over at the end of a run, path after path in
+    /// [`MetricSet::known_paths`](crate::gates::MetricSet::known_paths) order, so that the
+    /// run need keep only the windows its gates judge. Ignored unless implemented.
+    fn windows(&mut self, metric_path: &str, windows: &[Evidence]) {
+        let _ = (metric_path, windows);
+    }
 }
 
 /// A sink that keeps every row in memory (tests, small runs).
@@ -188,6 +197,8 @@ pub struct CollectSink {
     pub frames: Vec<FrameRecord>,
     /// Time mappings, in frame order.
     pub sync: Vec<SyncRecord>,
+    /// Every metric path's windows, in the order handed over.
+    pub windows: Vec<(String, Vec<Evidence>)>,
 }
 
 impl FusionSink for CollectSink {
@@ -209,6 +220,11 @@ impl FusionSink for CollectSink {
 
     fn sync(&mut self, row: SyncRecord) {
         self.sync.push(row);
+    }
+
+    fn windows(&mut self, metric_path: &str, windows: &[Evidence]) {
+        self.windows
+            .push((metric_path.to_owned(), windows.to_vec()));
     }
 }
 

@@ -4,7 +4,7 @@
 use crate::stats::Summary;
 use crate::timeline::{DistributionResult, RateResult};
 use crate::{Error, Result};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// How a metric's value is compared with the threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,6 +237,21 @@ impl MetricSet {
         })
     }
 
+    /// Adds every metric and window series of `other`, replacing those of the same name.
+    pub fn merge(&mut self, other: MetricSet) {
+        self.metrics.extend(other.metrics);
+        for (len, series) in other.windows {
+            self.windows.entry(len).or_default().extend(series);
+        }
+    }
+
+    /// Drops the windows of every metric `keep` refuses (their whole-run values stay).
+    pub fn retain_windows(&mut self, keep: impl Fn(&str) -> bool) {
+        for series in self.windows.values_mut() {
+            series.retain(|name, _| keep(name));
+        }
+    }
+
     /// Metric `name` summarised per window of `window_ns`, if the run did that.
     fn series(&self, name: &str, window_ns: i64) -> Option<&WindowSeries> {
         self.windows.get(&window_ns.max(1))?.get(name)
@@ -323,6 +338,19 @@ pub fn window_lengths_ns(gates: &[Gate]) -> Vec<i64> {
     out.sort_unstable();
     out.dedup();
     out
+}
+
+/// Names of the metrics `gates` judge (for `reprojection_residual_px.p99`, both the path and
+/// `reprojection_residual_px`): the metrics whose windows a run must keep to evaluate them.
+pub fn judged_metrics(gates: &[Gate]) -> BTreeSet<String> {
+    gates
+        .iter()
+        .flat_map(|g| {
+            let name = g.metric.rsplit_once('.').map(|(n, _)| n.to_owned());
+            [Some(g.metric.clone()), name]
+        })
+        .flatten()
+        .collect()
 }
 
 /// A gate's window length in ns.
@@ -724,5 +752,17 @@ mod tests {
             msg.contains("sync_error_us.p999") && msg.contains("track_id_switch_rate"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn judged_metrics_name_each_gate_metric_and_its_distribution() {
+        let judged = judged_metrics(&seed_gates());
+        for g in seed_gates() {
+            assert!(judged.contains(&g.metric), "{}", g.metric);
+            if let Some((name, _)) = g.metric.rsplit_once('.') {
+                assert!(judged.contains(name), "{name}");
+            }
+        }
+        assert!(judged_metrics(&[]).is_empty());
     }
 }

@@ -23,7 +23,7 @@ use radcam_fusion::clock::{
 use radcam_fusion::fused::{
     AssociationRecord, CollectSink, FrameRecord, FusedObject, FusionSink, Outcome, TruthRecord,
 };
-use radcam_fusion::gates::{self, Gate, GateResult, Metric, MetricSet};
+use radcam_fusion::gates::{self, EVIDENCE_WINDOW_NS, Gate, GateResult, Metric, MetricSet};
 use radcam_fusion::metrics::{Labeled, MotCounter, MotSummary};
 use radcam_fusion::projection::{RadarNoise, project_objects};
 use radcam_fusion::provenance::{ClockId, Provenance, ptp_offset_bucket};
@@ -34,7 +34,7 @@ use radcam_fusion::timeline::{DistributionAcc, RateAcc};
 use radcam_fusion::track::{TrackOutput, Tracker, TrackerConfig};
 use radcam_schema::metadata::{self, keys};
 use radcam_schema::{TopicMessage, decode, decode_into, proto, topics};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 
 /// How to replay.
@@ -667,7 +667,9 @@ fn run(
         st.fuse(p);
     }
     let stale_fusions = st.stale.numerator();
-    let metrics = st.take_metric_set().map_err(spill_err)?;
+    let metrics = st
+        .take_metric_set(&gates::judged_metrics(&cfg.gates))
+        .map_err(spill_err)?;
     let mut bands = Vec::new();
     if st.has_truth {
         for (i, &min_mps) in cfg.speed_bands_mps.iter().enumerate() {
@@ -1484,8 +1486,11 @@ impl State<'_> {
         Ok(m)
     }
 
-    /// Every metric, finishing the accumulators (call once, at the end).
-    fn take_metric_set(&mut self) -> std::io::Result<MetricSet> {
+    /// Every metric, finishing the accumulators (call once, at the end). Each metric's
+    /// windows go to the sink as it is finished, in name order (the order of
+    /// [`MetricSet::known_paths`]); the set keeps the windows of the metrics in `judged` only
+    /// (a day of the demo rig has 19 MB of windows, and the gates judge a few metrics).
+    fn take_metric_set(&mut self, judged: &BTreeSet<String>) -> std::io::Result<MetricSet> {
         let [tx0, tx1, tx2, tx3] = std::mem::take(&mut self.tx_queue_latency_ms);
         let [d0, d1, d2, d3] = std::mem::take(&mut self.packet_drops);
         // against truth when the recording has it, else against the camera's object ids
@@ -1525,12 +1530,29 @@ impl State<'_> {
             d2,
             d3,
         ];
-        let mut m = MetricSet::default();
-        for (name, acc) in DISTRIBUTIONS.into_iter().zip(distributions) {
-            m.put_distribution(name, acc.finish()?);
+        enum Acc {
+            Distribution(Samples),
+            Rate(Counts),
         }
-        for (name, acc) in RATES.into_iter().zip(rates) {
-            m.put_rate(name, acc.finish());
+        let by_name: BTreeMap<&str, Acc> = DISTRIBUTIONS
+            .into_iter()
+            .zip(distributions.map(Acc::Distribution))
+            .chain(RATES.into_iter().zip(rates.map(Acc::Rate)))
+            .collect();
+        let mut m = MetricSet::default();
+        for (name, acc) in by_name {
+            let mut one = MetricSet::default();
+            match acc {
+                Acc::Distribution(acc) => one.put_distribution(name, acc.finish()?),
+                Acc::Rate(acc) => one.put_rate(name, acc.finish()),
+            }
+            for (path, windows) in one.windows_by_path(EVIDENCE_WINDOW_NS) {
+                self.sink.windows(&path, &windows);
+            }
+            if !judged.contains(name) {
+                one.retain_windows(|_| false);
+            }
+            m.merge(one);
         }
         Ok(m)
     }
@@ -1551,6 +1573,35 @@ mod tests {
         assert!(indexed > 1000);
         assert_eq!(f.bare_read(&TOPICS).expect("bare").0, indexed);
         assert_eq!(f.decoded_read(&TOPICS).expect("decoded"), indexed);
+    }
+
+    /// Every metric path's windows go to the sink, in `known_paths` order; the output keeps
+    /// the windows of the metrics the gates judge (the same rows) and no others.
+    #[test]
+    fn windows_go_to_the_sink_and_only_the_judged_ones_stay() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let rec = recording(dir.path());
+        let cfg = ReplayConfig::default();
+        let mut sink = radcam_fusion::fused::CollectSink::default();
+        let o = replay_into(&rec, &cfg, |_, _| {}, &mut sink).expect("replay");
+        let paths: Vec<&str> = sink.windows.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(paths, o.metrics.known_paths());
+        let judged = gates::judged_metrics(&cfg.gates);
+        assert!(!judged.is_empty());
+        let mut kept = 0;
+        for (path, rows) in &sink.windows {
+            let name = path.rsplit_once('.').map_or(path.as_str(), |(n, _)| n);
+            match o.metrics.per_window(path, EVIDENCE_WINDOW_NS) {
+                Some(w) => {
+                    assert!(judged.contains(name), "{path} kept");
+                    assert_eq!(&w, rows, "{path}");
+                    kept += 1;
+                }
+                None => assert!(!judged.contains(name), "{path} dropped"),
+            }
+        }
+        assert!(kept > 0 && kept < sink.windows.len(), "{kept}");
+        assert!(sink.windows.iter().any(|(_, rows)| rows.len() > 1));
     }
 
     fn recording(dir: &Path) -> PathBuf {
@@ -1762,11 +1813,8 @@ mod tests {
     /// and its first chunk's offset; returns the recording and that offset.
     fn with_a_flipped_bit(dir: &Path, at: impl FnOnce(&[u8], usize) -> usize) -> (PathBuf, u64) {
         let rec = recording(dir);
-        let first = McapFile::open(&rec)
-            .expect("open")
-            .chunks()
-            .expect("index")[0]
-            .chunk_start_offset;
+        let first =
+            McapFile::open(&rec).expect("open").chunks().expect("index")[0].chunk_start_offset;
         let mut bytes = std::fs::read(&rec).expect("read");
         let i = at(&bytes, usize::try_from(first).expect("fits"));
         bytes[i] ^= 0x01;

@@ -4,13 +4,15 @@
 
 use crate::page_spill::PageSpill;
 use crate::parquet_out::{
-    Layout, batch, bools, clock_ids, close_writer, f64s, i64s, open_writer, u64s, utf8, write_table,
+    Layout, WindowsWriter, batch, bools, clock_ids, close_writer, f64s, i64s, open_writer, u64s,
+    utf8, write_table,
 };
 use crate::{Error, Result};
 use arrow_array::{ArrayRef, RecordBatch, UInt32Array};
 use arrow_schema::{DataType, Field};
 use parquet::arrow::ArrowWriter;
 use radcam_fusion::fused::{AssociationRecord, FrameRecord, FusedObject, FusionSink, TruthRecord};
+use radcam_fusion::gates::Evidence;
 use radcam_fusion::metrics::MotSummary;
 use radcam_fusion::provenance::Provenance;
 use radcam_fusion::sync::SyncRecord;
@@ -399,6 +401,10 @@ pub struct FusionTablesWriter {
     from_encoder: Option<std::sync::mpsc::Receiver<Batch>>,
     encoder: Option<std::thread::JoinHandle<Encoded>>,
     dir: PathBuf,
+    /// `windows.parquet`, once the run hands over its first metric path's windows.
+    windows: Option<WindowsWriter>,
+    /// The first error writing it.
+    windows_error: Option<Error>,
 }
 
 impl FusionTablesWriter {
@@ -464,6 +470,8 @@ impl FusionTablesWriter {
             from_encoder,
             encoder,
             dir: dir.to_owned(),
+            windows: None,
+            windows_error: None,
         }
     }
 
@@ -505,8 +513,9 @@ impl FusionTablesWriter {
         self.encoder.take().map(std::thread::JoinHandle::join)
     }
 
-    /// Closes every table with `metadata`; with a tracking summary also writes
-    /// `ground_truth.parquet` and `tracking.parquet`. Returns the file names written.
+    /// Closes every table (and `windows.parquet`, empty if no windows came) with `metadata`;
+    /// with a tracking summary also writes `ground_truth.parquet` and `tracking.parquet`.
+    /// Returns the file names written (but `windows.parquet`).
     pub fn finish(
         mut self,
         metadata: &BTreeMap<String, String>,
@@ -531,8 +540,12 @@ impl FusionTablesWriter {
             detail: "the table encoding thread could not be started or stopped unexpectedly".into(),
         };
         let (encoders, error) = stopped.ok_or_else(lost)?.map_err(|_| lost())?;
-        if let Some(e) = error {
+        if let Some(e) = error.or(self.windows_error.take()) {
             return Err(e);
+        }
+        match self.windows.take() {
+            Some(w) => w.finish(metadata)?,
+            None => WindowsWriter::create(&self.dir)?.finish(metadata)?,
         }
         encoders.tracks.finish(metadata)?;
         encoders.associations.finish(metadata)?;
@@ -604,6 +617,21 @@ impl FusionSink for FusionTablesWriter {
 
     fn sync(&mut self, row: SyncRecord) {
         buffered!(self, sync, Sync, row);
+    }
+
+    fn windows(&mut self, metric_path: &str, windows: &[Evidence]) {
+        if self.windows_error.is_some() {
+            return;
+        }
+        let written = match &mut self.windows {
+            Some(w) => w.write(metric_path, windows),
+            None => WindowsWriter::create(&self.dir).and_then(|mut w| {
+                w.write(metric_path, windows)?;
+                self.windows = Some(w);
+                Ok(())
+            }),
+        };
+        self.windows_error = written.err();
     }
 }
 

@@ -26,8 +26,8 @@ pub use html::html_report;
 pub use junit::junit_xml;
 pub use parquet_in::read_gates;
 pub use parquet_out::{
-    AUDIT_FILE, GATES_FILE, SYNC_FILE, WINDOWS_FILE, write_audit, write_gates, write_sync,
-    write_windows,
+    AUDIT_FILE, GATES_FILE, SYNC_FILE, WINDOWS_FILE, WindowsWriter, write_audit, write_gates,
+    write_sync,
 };
 /// Gate types and the baseline comparison, re-exported for the report's callers.
 pub use radcam_fusion::gates::{BaselineRow, GateResult, all_required_passed, compare_to_baseline};

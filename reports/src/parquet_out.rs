@@ -13,11 +13,11 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use radcam_fusion::audit::AuditEvent;
-use radcam_fusion::gates::{EVIDENCE_WINDOW_NS, Evidence, GateResult, MetricSet};
+use radcam_fusion::gates::{Evidence, GateResult};
 use radcam_fusion::provenance::ClockId;
 use radcam_fusion::sync::SyncRecord;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// File name of the gate table inside a report directory.
@@ -153,8 +153,8 @@ pub const WINDOWS_FILE: &str = "windows.parquet";
 
 /// Rows of the `windows` table, long format: one row per (10 s log-time window, metric path)
 /// with samples in that window: `window_start_ns`, `window_end_ns`, `metric`, `value`,
-/// `samples`.
-fn windows_rows_batch(rows: &[(String, Evidence)]) -> Result<RecordBatch> {
+/// `samples`; here the rows of one metric path.
+fn windows_rows_batch(metric_path: &str, rows: &[Evidence]) -> Result<RecordBatch> {
     let fields = vec![
         Field::new("window_start_ns", DataType::Int64, false),
         Field::new("window_end_ns", DataType::Int64, false),
@@ -163,35 +163,59 @@ fn windows_rows_batch(rows: &[(String, Evidence)]) -> Result<RecordBatch> {
         Field::new("samples", DataType::UInt64, false),
     ];
     let columns = vec![
-        i64s(rows, |r| Some(r.1.start_ns)),
-        i64s(rows, |r| Some(r.1.end_ns)),
-        utf8(rows, |r| &r.0),
-        Arc::new(Float64Array::from(
-            rows.iter().map(|r| r.1.value).collect::<Vec<_>>(),
+        i64s(rows, |r| Some(r.start_ns)),
+        i64s(rows, |r| Some(r.end_ns)),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|_| metric_path),
         )) as ArrayRef,
-        u64s(rows, |r| r.1.samples),
+        Arc::new(Float64Array::from(
+            rows.iter().map(|r| r.value).collect::<Vec<_>>(),
+        )) as ArrayRef,
+        u64s(rows, |r| r.samples),
     ];
     batch(WINDOWS_FILE, fields, columns)
 }
 
-/// Writes `dir/windows.parquet`, by metric path then time, one metric path at a time: a long
-/// run has tens of thousands of rows an hour, never all in memory at once.
-pub fn write_windows(
-    dir: &Path,
-    metrics: &MetricSet,
-    metadata: &BTreeMap<String, String>,
-) -> Result<()> {
-    let path = dir.join(WINDOWS_FILE);
-    let mut w = open_writer(&path, windows_rows_batch(&[])?.schema(), Layout::Whole)?;
-    for (name, rows) in metrics.windows_by_path(EVIDENCE_WINDOW_NS) {
-        let rows: Vec<(String, Evidence)> = rows.into_iter().map(|e| (name.clone(), e)).collect();
-        w.write(&windows_rows_batch(&rows)?)
-            .map_err(|e| Error::Parquet {
-                path: path.clone(),
-                detail: e.to_string(),
-            })?;
+/// Rows per row group of `windows.parquet`: about an hour and a half of the demo rig's
+/// windows. A writer holds a row group's encoded pages until it ends, and a day's table as
+/// one row group (about a million rows) was 12 MB of a replay's peak.
+const WINDOWS_ROW_GROUP_ROWS: usize = 65_536;
+
+/// `dir/windows.parquet`, written as a run hands over its metric paths' windows (see
+/// [`FusionSink::windows`](radcam_fusion::fused::FusionSink::windows)): by metric path then
+/// time, one path at a time, so a long run's windows (tens of thousands of rows an hour) are
+/// never all in memory, nor all of their encoded pages (see [`WINDOWS_ROW_GROUP_ROWS`]).
+pub struct WindowsWriter {
+    path: PathBuf,
+    writer: ArrowWriter<std::fs::File>,
+}
+
+impl WindowsWriter {
+    /// Creates `dir/windows.parquet`.
+    pub fn create(dir: &Path) -> Result<Self> {
+        let path = dir.join(WINDOWS_FILE);
+        let writer = open_writer(
+            &path,
+            windows_rows_batch("", &[])?.schema(),
+            Layout::RowGroups(WINDOWS_ROW_GROUP_ROWS),
+        )?;
+        Ok(Self { path, writer })
     }
-    close_writer(&path, w, metadata)
+
+    /// Appends the windows of one metric path.
+    pub fn write(&mut self, metric_path: &str, windows: &[Evidence]) -> Result<()> {
+        self.writer
+            .write(&windows_rows_batch(metric_path, windows)?)
+            .map_err(|e| Error::Parquet {
+                path: self.path.clone(),
+                detail: e.to_string(),
+            })
+    }
+
+    /// Closes the table with `metadata`.
+    pub fn finish(self, metadata: &BTreeMap<String, String>) -> Result<()> {
+        close_writer(&self.path, self.writer, metadata)
+    }
 }
 
 /// Writes `dir/sync.parquet`.
@@ -217,6 +241,8 @@ pub fn write_audit(
 pub(crate) enum Layout<'a> {
     /// Written at once: zstd.
     Whole,
+    /// Written as it comes, zstd, in row groups of this many rows (the last one shorter).
+    RowGroups(usize),
     /// Streamed through a replay: LZ4, row groups of `row_group_rows` whose pages wait in
     /// temporary files (see [`crate::page_spill`]). Every column of every streamed table
     /// has a writer open for the whole replay, and zstd keeps a compression context in each
@@ -250,6 +276,10 @@ pub(crate) fn open_writer(
         Layout::Whole => (
             Compression::ZSTD(ZstdLevel::try_new(1).map_err(|e| pq(&e))?),
             None,
+        ),
+        Layout::RowGroups(rows) => (
+            Compression::ZSTD(ZstdLevel::try_new(1).map_err(|e| pq(&e))?),
+            Some(rows.max(1)),
         ),
         Layout::Streamed { row_group_rows, .. } => (Compression::LZ4_RAW, Some(row_group_rows)),
     };
@@ -389,6 +419,7 @@ pub fn write_gates(
 mod tests {
     use super::*;
     use crate::sample_results as results;
+    use radcam_fusion::gates::EVIDENCE_WINDOW_NS;
 
     #[test]
     fn clock_ids_are_written_out_per_row_across_changes() {
@@ -423,5 +454,56 @@ mod tests {
         let batch = gates_batch(&results()).expect("batch");
         assert_eq!(batch.num_rows(), 3);
         assert_eq!(batch.schema().field(6).name(), "verdict");
+    }
+
+    /// A long run's windows table is cut into row groups (so its writer never holds a
+    /// day's pages) and still has every row, by metric path then time.
+    #[test]
+    fn a_long_windows_table_is_written_in_row_groups_with_every_row() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let windows = WINDOWS_ROW_GROUP_ROWS as i64 + 1_000;
+        let mut w = WindowsWriter::create(dir.path()).expect("create");
+        for name in ["a_rate", "b_rate"] {
+            let rows: Vec<Evidence> = (0..windows)
+                .map(|i| Evidence {
+                    start_ns: i * EVIDENCE_WINDOW_NS,
+                    end_ns: (i + 1) * EVIDENCE_WINDOW_NS,
+                    value: (i % 3) as f64 / 3.0,
+                    samples: 3,
+                })
+                .collect();
+            w.write(name, &rows).expect("write");
+        }
+        w.finish(&BTreeMap::new()).expect("finish");
+        let file = std::fs::File::open(dir.path().join(WINDOWS_FILE)).expect("open");
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .expect("parquet");
+        let rows = 2 * windows as usize;
+        assert_eq!(
+            reader.metadata().num_row_groups(),
+            rows.div_ceil(WINDOWS_ROW_GROUP_ROWS)
+        );
+        let mut got = Vec::new();
+        for b in reader.build().expect("reader") {
+            let b = b.expect("batch");
+            let start = b
+                .column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .expect("i64");
+            let metric = b
+                .column(2)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .expect("utf8");
+            for i in 0..b.num_rows() {
+                got.push((metric.value(i).to_owned(), start.value(i)));
+            }
+        }
+        let want: Vec<(String, i64)> = ["a_rate", "b_rate"]
+            .iter()
+            .flat_map(|n| (0..windows).map(move |w| (n.to_string(), w * EVIDENCE_WINDOW_NS)))
+            .collect();
+        assert_eq!(got, want);
     }
 }
