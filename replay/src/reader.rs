@@ -121,11 +121,12 @@ pub struct McapFile {
     /// The summary's chunk indexes, compactly, in summary order, once something needed them
     /// all (see [`McapFile::chunks`]); a read streams them from the summary instead.
     chunks: Option<Vec<ChunkEntry>>,
-    /// The summary lists its chunks in the order of their first message's log time, then of
-    /// their place in the file: the order a read loads them in. A read then streams the
-    /// index from the summary, a group of chunks at a time, instead of holding all of it
-    /// (a day of the demo rig is some 180,000 chunks, 13 MB).
-    chunks_in_order: bool,
+    /// The summary's chunk indexes that come after one a read loads later (see
+    /// [`LateChunks`]: a slow channel's chunk, closed after faster channels' chunks), in
+    /// reading order. A read streams the others from the summary, which lists them in
+    /// reading order, and merges these in, so it holds these few instead of the whole index
+    /// (a day of the demo rig is some 180,000 chunks, 13 MB; about 3,000 of them are late).
+    late_chunks: Vec<ChunkEntry>,
     summary_start: u64,
     /// The data section's CRC was checked by [`McapFile::verify`]: every chunk's bytes are
     /// known intact, so a chunk's own CRC need not be computed again.
@@ -208,23 +209,25 @@ impl McapFile {
             }
         }
         // every chunk index is checked now (a damaged one is reported at open), and only
-        // whether they come in reading order is kept
-        let mut last: Option<(u64, u64)> = None;
-        let mut chunks_in_order = true;
+        // the late ones are kept
+        let mut order = LateChunks::default();
+        let mut late_chunks = Vec::new();
         let summary = read_summary(&mut file, len, summary_start, &mut |c| {
-            let key = (c.message_start_time, c.chunk_start_offset);
-            chunks_in_order &= last.is_none_or(|l| l <= key);
-            last = Some(key);
+            if order.is_late(&c) {
+                late_chunks.push(c);
+            }
             Ok(())
         })
         .map_err(|e| corrupt("summary", summary_start, e))?;
+        late_chunks.sort_unstable_by_key(reading_order);
+        late_chunks.shrink_to_fit();
         Ok(Self {
             path: path.to_owned(),
             file,
             len,
             summary,
             chunks: None,
-            chunks_in_order,
+            late_chunks,
             summary_start,
             data_verified: false,
         })
@@ -430,7 +433,7 @@ impl McapFile {
                 .cloned()
                 .collect()
         };
-        picked.sort_by_key(|c| (c.message_start_time, c.chunk_start_offset));
+        picked.sort_unstable_by_key(reading_order);
         Ok(picked)
     }
 
@@ -457,25 +460,28 @@ impl McapFile {
             .with_record_length_limit(MAX_CHUNK as usize);
         let topics_by_id = self.channel_ids(topics);
         let mut bufs = ChunkBuffers::default();
-        if self.chunks.is_none() && self.chunks_in_order {
+        if self.chunks.is_none() {
             return self.stream_groups(&options, &topics_by_id, group_chunks, &mut bufs, &mut f);
         }
-        let picked = self.pick(&topics_by_id, release_index)?;
         // The picked chunks go to the `mcap` crate's indexed reader a group at a time (see
-        // `group_len`), so the reader's copy of the index is a group's, not the recording's.
-        let mut rest = &picked[..];
-        while !rest.is_empty() {
-            let (group, tail) = rest.split_at(group_len(rest, group_chunks));
-            rest = tail;
-            self.read_group(group, &options, &topics_by_id, &mut bufs, &mut f)?;
+        // `Groups`), so the reader's copy of the index is a group's, not the recording's.
+        let mut groups = Groups::new(group_chunks);
+        for c in self.pick(&topics_by_id, release_index)? {
+            if let Some(group) = groups.push(c) {
+                self.read_group(&group, &options, &topics_by_id, &mut bufs, &mut f)?;
+            }
+        }
+        if let Some(group) = groups.finish() {
+            self.read_group(&group, &options, &topics_by_id, &mut bufs, &mut f)?;
         }
         Ok(())
     }
 
-    /// [`McapFile::each_message_grouped`] of a file whose summary lists its chunks in reading
-    /// order: the chunk index is read from the summary (on a handle of its own) as the groups
-    /// are read, each group cut as [`group_len`] cuts the picked chunks, so the same groups
-    /// are read in the same order while only one group's index entries are ever held.
+    /// [`McapFile::each_message_grouped`] without the whole chunk index: the summary's chunk
+    /// indexes are read (on a handle of their own) as the groups are read, the late ones
+    /// merged in from `late_chunks`, so the chunks come in the order [`McapFile::pick`] sorts
+    /// them in and are cut into the same groups, while only a group's index entries and the
+    /// late ones are ever held.
     fn stream_groups(
         &mut self,
         options: &IndexedReaderOptions,
@@ -488,32 +494,45 @@ impl McapFile {
             path: self.path.clone(),
             source,
         })?;
-        let mut group: Vec<ChunkEntry> = Vec::new();
-        let mut end = 0u64;
+        let holds = |c: &ChunkEntry| topics_by_id.keys().any(|&id| c.may_hold(id));
+        let late: Vec<ChunkEntry> = self
+            .late_chunks
+            .iter()
+            .filter(|c| holds(c))
+            .cloned()
+            .collect();
+        let mut late = late.into_iter().peekable();
+        let mut order = LateChunks::default();
+        let mut groups = Groups::new(group_chunks);
         // an error of the read itself (not of the summary), kept while the summary reader stops
         let mut failed: Option<Error> = None;
         let (len, summary_start) = (self.len, self.summary_start);
         let read = read_summary(&mut summary, len, summary_start, &mut |c| {
-            if !topics_by_id.keys().any(|&id| c.may_hold(id)) {
+            if order.is_late(&c) {
                 return Ok(());
             }
-            if group.len() >= group_chunks.max(1) && c.message_start_time > end {
-                if let Err(e) = self.read_group(&group, options, topics_by_id, bufs, f) {
+            let key = reading_order(&c);
+            let due = std::iter::from_fn(|| late.next_if(|l| reading_order(l) < key));
+            for next in due.chain(holds(&c).then_some(c)) {
+                if let Some(group) = groups.push(next)
+                    && let Err(e) = self.read_group(&group, options, topics_by_id, bufs, f)
+                {
                     failed = Some(e);
                     return Err("read stopped".into());
                 }
-                group.clear();
-                end = 0;
             }
-            end = end.max(c.message_end_time);
-            group.push(c);
             Ok(())
         });
         if let Some(e) = failed {
             return Err(e);
         }
         read.map_err(|e| self.corrupt("summary", summary_start, e))?;
-        if !group.is_empty() {
+        for next in late {
+            if let Some(group) = groups.push(next) {
+                self.read_group(&group, options, topics_by_id, bufs, f)?;
+            }
+        }
+        if let Some(group) = groups.finish() {
             self.read_group(&group, options, topics_by_id, bufs, f)?;
         }
         Ok(())
@@ -765,24 +784,76 @@ pub(crate) fn chunk_records(
     Ok(())
 }
 
-/// Chunks handed to one `mcap` indexed reader, at least (see [`group_len`]).
+/// Chunks handed to one `mcap` indexed reader, at least (see [`Groups`]).
 const GROUP_CHUNKS: usize = 256;
 
-/// How many of `sorted` (chunks in the order of their first message's log time) go to one
-/// `mcap` indexed reader: at least `min` (or all), and then up to the first chunk
-/// that starts after every message before it, so that no message of a later group is due
-/// before one of this group. The reader then yields every message in the same order as one
-/// reader of every chunk would (log time, then place in the file), and holds the index
-/// entries of a group instead of a whole recording's (a chunk every half second or so).
-fn group_len(sorted: &[ChunkEntry], min: usize) -> usize {
-    let mut end = 0u64;
-    for (i, c) in sorted.iter().enumerate() {
-        if i >= min.max(1) && c.message_start_time > end {
-            return i;
+/// The order a read loads chunks in, as the `mcap` crate's indexed reader does: by their
+/// first message's log time, then by their place in the file.
+fn reading_order(c: &ChunkEntry) -> (u64, u64) {
+    (c.message_start_time, c.chunk_start_offset)
+}
+
+/// Goes through a summary's chunk indexes in the order it lists them and tells which are
+/// late: ordered before one listed ahead of them (see [`reading_order`]). The others then
+/// come in reading order, and merging the late ones, sorted, into them gives every chunk in
+/// reading order.
+#[derive(Debug, Default)]
+struct LateChunks {
+    /// The reading-order key of the last chunk not late.
+    ahead: Option<(u64, u64)>,
+}
+
+impl LateChunks {
+    /// Whether `c`, the next chunk in summary order, is late.
+    fn is_late(&mut self, c: &ChunkEntry) -> bool {
+        let key = reading_order(c);
+        if self.ahead.is_some_and(|a| key < a) {
+            return true;
         }
-        end = end.max(c.message_end_time);
+        self.ahead = Some(key);
+        false
     }
-    sorted.len()
+}
+
+/// Cuts chunks, given in reading order, into the groups handed to one `mcap` indexed reader
+/// each: at least `min` chunks (or all), and then up to the first chunk that starts after
+/// every message before it, so that no message of a later group is due before one of this
+/// group. The readers then yield every message in the same order as one reader of every
+/// chunk would (log time, then place in the file), and each holds the index entries of a
+/// group instead of a whole recording's (a chunk every half second or so).
+#[derive(Debug)]
+struct Groups {
+    min: usize,
+    group: Vec<ChunkEntry>,
+    /// The latest message end of the group, log time ns.
+    end: u64,
+}
+
+impl Groups {
+    fn new(min: usize) -> Self {
+        Self {
+            min: min.max(1),
+            group: Vec::new(),
+            end: 0,
+        }
+    }
+
+    /// Adds the next chunk; returns the group it closes when it starts a new one.
+    fn push(&mut self, c: ChunkEntry) -> Option<Vec<ChunkEntry>> {
+        let closed = (self.group.len() >= self.min && c.message_start_time > self.end)
+            .then(|| std::mem::take(&mut self.group));
+        if closed.is_some() {
+            self.end = 0;
+        }
+        self.end = self.end.max(c.message_end_time);
+        self.group.push(c);
+        closed
+    }
+
+    /// The last group, if any chunk is left.
+    fn finish(self) -> Option<Vec<ChunkEntry>> {
+        (!self.group.is_empty()).then_some(self.group)
+    }
 }
 
 /// Which channels a chunk holds, as its index lists them.
@@ -1106,8 +1177,8 @@ mod tests {
         let (path, want) = write_shuffled(dir.path());
         let mut f = McapFile::open(&path).expect("open");
         let ids = f.channel_ids(&["/a", "/b"]);
-        // chunks that overlap but start in order: the index is streamed from the summary
-        assert!(f.chunks_in_order);
+        // chunks that overlap but start in order: none is late
+        assert!(f.late_chunks.is_empty());
         let picked = f.pick(&ids, false).expect("pick");
         assert!(picked.len() > 40, "{} chunks", picked.len());
         assert!(
@@ -1118,19 +1189,20 @@ mod tests {
         );
         for min in [1, 2, 3, 8, GROUP_CHUNKS] {
             // the groups cut where no later message is due before an earlier one
-            let mut rest = &picked[..];
-            let mut groups = 0;
-            while !rest.is_empty() {
-                let n = group_len(rest, min);
-                assert!(n >= min.min(rest.len()), "min {min}");
-                let end = rest[..n].iter().map(|c| c.message_end_time).max();
-                if let (Some(end), Some(next)) = (end, rest.get(n)) {
-                    assert!(next.message_start_time > end, "min {min}");
+            let mut cut = Groups::new(min);
+            let mut groups: Vec<Vec<ChunkEntry>> =
+                picked.iter().filter_map(|c| cut.push(c.clone())).collect();
+            groups.extend(cut.finish());
+            assert_eq!(groups.concat(), picked, "min {min}: every chunk, in order");
+            for (i, g) in groups.iter().enumerate() {
+                assert!(g.len() >= min || i + 1 == groups.len(), "min {min}");
+                let end = g.iter().map(|c| c.message_end_time).max();
+                if let (Some(end), Some(next)) = (end, groups.get(i + 1)) {
+                    assert!(next[0].message_start_time > end, "min {min}");
                 }
-                rest = &rest[n..];
-                groups += 1;
             }
-            assert_eq!(groups > 1, min < GROUP_CHUNKS, "min {min}: {groups} groups");
+            let n = groups.len();
+            assert_eq!(n > 1, min < GROUP_CHUNKS, "min {min}: {n} groups");
             let mut got = Vec::new();
             McapFile::open(&path)
                 .expect("open")
@@ -1143,10 +1215,9 @@ mod tests {
         }
     }
 
-    /// A file whose summary lists its chunks in reading order is read with its index
-    /// streamed from the summary, and yields exactly what a read of the whole index does,
-    /// for any group size; a file whose chunks do not start in order is read from the whole
-    /// index.
+    /// A read streams the chunk index from the summary, holding only the late chunks, and
+    /// yields exactly what a read of the whole index does, for any group size: whether the
+    /// summary lists the chunks in reading order or blocks of them come late.
     #[test]
     fn a_streamed_index_reads_what_the_whole_index_reads() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -1159,24 +1230,10 @@ mod tests {
             .expect("read");
             got
         };
-        for (path, want) in [
+        let mut files = vec![
             write(dir.path(), "in-order.mcap", true),
             write_shuffled(dir.path()),
-        ] {
-            for min in [1, 2, 5, GROUP_CHUNKS] {
-                let mut streamed = McapFile::open(&path).expect("open");
-                assert!(streamed.chunks_in_order);
-                let got = collect(&mut streamed, true, min);
-                assert!(
-                    streamed.chunks.is_none(),
-                    "the index was streamed, not loaded"
-                );
-                assert_eq!(got, want, "streamed, groups of at least {min}");
-                let mut whole = McapFile::open(&path).expect("open");
-                assert!(whole.chunks().expect("index").len() > 10);
-                assert_eq!(collect(&mut whole, false, min), want, "whole index, {min}");
-            }
-        }
+        ];
         // blocks of messages written late, each a chunk of its own starting before the one
         // before it
         let path = dir.path().join("late-blocks.mcap");
@@ -1187,12 +1244,18 @@ mod tests {
                 File::create(&path).expect("create"),
             ))
             .expect("writer");
-        let id = w
-            .add_channel(0, "/a", "raw", &BTreeMap::new())
-            .expect("channel");
+        let ids = [("/a", 0), ("/b", 0)].map(|(topic, schema)| {
+            w.add_channel(schema, topic, "raw", &BTreeMap::new())
+                .expect("channel")
+        });
         let mut want = Vec::new();
-        for i in 0..60u64 {
+        for i in 0..90u64 {
             let log_time = 1_000 + (i % 10) * 100 + (i / 10) * 3;
+            let (topic, id) = if i % 4 == 0 {
+                ("/b", ids[1])
+            } else {
+                ("/a", ids[0])
+            };
             let header = mcap::records::MessageHeader {
                 channel_id: id,
                 sequence: i as u32,
@@ -1201,22 +1264,31 @@ mod tests {
             };
             let data = i.to_le_bytes().to_vec();
             w.write_to_known_channel(&header, &data).expect("message");
-            want.push(("/a".to_owned(), log_time, data));
+            want.push((topic.to_owned(), log_time, data));
         }
         w.finish().expect("finish");
         want.sort_by_key(|m| m.1);
-        let mut f = McapFile::open(&path).expect("open");
-        assert!(!f.chunks_in_order);
-        let got = {
-            let mut got = Vec::new();
-            f.each_message_grouped(&["/a"], true, 2, |m| {
-                got.push((m.topic.to_owned(), m.log_time_ns, m.data.to_vec()));
-                Ok(())
-            })
-            .expect("read");
-            got
-        };
-        assert_eq!(got, want);
+        files.push((path, want));
+        for (i, (path, want)) in files.iter().enumerate() {
+            let late = McapFile::open(path).expect("open").late_chunks.len();
+            assert_eq!(late > 0, i == 2, "late chunks in file {i}: {late}");
+            for min in [1, 2, 5, GROUP_CHUNKS] {
+                let mut streamed = McapFile::open(path).expect("open");
+                let got = collect(&mut streamed, true, min);
+                assert!(
+                    streamed.chunks.is_none(),
+                    "the index was streamed, not loaded"
+                );
+                assert_eq!(&got, want, "file {i} streamed, groups of at least {min}");
+                let mut whole = McapFile::open(path).expect("open");
+                assert!(whole.chunks().expect("index").len() > 10);
+                assert_eq!(
+                    &collect(&mut whole, false, min),
+                    want,
+                    "file {i} whole, {min}"
+                );
+            }
+        }
         let path = dir.path().join("in-order.mcap");
         // an error of the reader's callback stops the read and is the read's error
         let mut f = McapFile::open(&path).expect("open");
