@@ -42,12 +42,55 @@ impl SampleStore for MemoryStore {
 /// [`Summary::by_passes`]).
 pub const COLLECT_LIMIT: usize = 1 << 16;
 
+/// A value per window index, for indices that come nearly in order (a run's log times do):
+/// a vector sorted by index, so a window costs its index and value (a day of 10 s windows is
+/// 8,640 of them per metric and window length) and the next window is appended, not looked
+/// up; an index below the last is found by binary search and inserted in place.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct WindowMap<V> {
+    entries: Vec<(i64, V)>,
+}
+
+impl<V: Default> WindowMap<V> {
+    /// The value of window `w`, made default if it has none yet.
+    fn entry(&mut self, w: i64) -> &mut V {
+        let at = match self.entries.last() {
+            Some(&(last, _)) if last == w => self.entries.len() - 1,
+            Some(&(last, _)) if last > w => match self.entries.binary_search_by_key(&w, |e| e.0) {
+                Ok(i) => i,
+                Err(i) => {
+                    self.entries.insert(i, (w, V::default()));
+                    i
+                }
+            },
+            _ => {
+                self.entries.push((w, V::default()));
+                self.entries.len() - 1
+            }
+        };
+        &mut self.entries[at].1
+    }
+
+    /// The value of window `w`, if it has one.
+    fn get(&self, w: i64) -> Option<&V> {
+        self.entries
+            .binary_search_by_key(&w, |e| e.0)
+            .ok()
+            .map(|i| &self.entries[i].1)
+    }
+
+    /// Every window with its value, by index.
+    fn into_entries(self) -> Vec<(i64, V)> {
+        self.entries
+    }
+}
+
 /// Samples per window index, counted as they come; consecutive samples in one window (the
 /// usual case: a run's samples come nearly in time order) cost one addition.
 #[derive(Debug, Clone, Default)]
 struct WindowCounts {
     window_ns: i64,
-    counts: BTreeMap<i64, u64>,
+    counts: WindowMap<u64>,
     current: Option<(i64, u64)>,
 }
 
@@ -65,15 +108,15 @@ impl WindowCounts {
             Some((cw, n)) if *cw == w => *n += 1,
             current => {
                 if let Some((cw, n)) = current.replace((w, 1)) {
-                    *self.counts.entry(cw).or_default() += n;
+                    *self.counts.entry(cw) += n;
                 }
             }
         }
     }
 
-    fn into_counts(mut self) -> BTreeMap<i64, u64> {
+    fn into_counts(mut self) -> WindowMap<u64> {
         if let Some((cw, n)) = self.current.take() {
-            *self.counts.entry(cw).or_default() += n;
+            *self.counts.entry(cw) += n;
         }
         self.counts
     }
@@ -155,7 +198,7 @@ impl<S: SampleStore> DistributionAcc<S> {
 struct OpenWindows {
     window_ns: i64,
     /// Samples each window has in all.
-    counts: BTreeMap<i64, u64>,
+    counts: WindowMap<u64>,
     /// Values of windows not yet complete, but for the current one.
     open: BTreeMap<i64, Vec<f64>>,
     /// The window the last sample fell in: index, samples it has in all, values so far.
@@ -175,7 +218,7 @@ impl OpenWindows {
             self.open.insert(cw, vals);
         }
         let (_, total, vals) = self.current.get_or_insert_with(|| {
-            let total = self.counts.get(&w).copied().unwrap_or(0);
+            let total = self.counts.get(w).copied().unwrap_or(0);
             (w, total, self.open.remove(&w).unwrap_or_default())
         });
         vals.push(value);
@@ -189,7 +232,7 @@ impl OpenWindows {
 }
 
 /// Numerator and denominator per window index.
-type RateWindows = BTreeMap<i64, (u64, u64)>;
+type RateWindows = WindowMap<(u64, u64)>;
 
 /// A rate metric being accumulated: numerator and denominator over the run and per window of
 /// each wanted window length.
@@ -212,7 +255,7 @@ impl RateAcc {
             denominator: 0,
             windows: window_lengths_ns
                 .iter()
-                .map(|&w| (w.max(1), BTreeMap::new()))
+                .map(|&w| (w.max(1), WindowMap::default()))
                 .collect(),
         }
     }
@@ -222,7 +265,7 @@ impl RateAcc {
         self.numerator += numerator;
         self.denominator += denominator;
         for (len, counts) in &mut self.windows {
-            let e = counts.entry(t_ns.div_euclid(*len)).or_default();
+            let e = counts.entry(t_ns.div_euclid(*len));
             e.0 += numerator;
             e.1 += denominator;
         }
@@ -244,7 +287,10 @@ impl RateAcc {
             (self.numerator, self.denominator),
             self.windows
                 .into_iter()
-                .map(|(len, c)| (len, c.into_iter().map(|(w, (n, d))| (w, n, d)).collect()))
+                .map(|(len, c)| {
+                    let windows = c.into_entries().into_iter();
+                    (len, windows.map(|(w, (n, d))| (w, n, d)).collect())
+                })
                 .collect(),
         )
     }
@@ -280,6 +326,26 @@ mod tests {
                     .collect();
                 prop_assert_eq!(got, want);
             }
+        }
+    }
+
+    proptest! {
+        /// A window map holds what a `BTreeMap` would, by index, whatever order the indices
+        /// come in: mostly rising, with some going back.
+        #[test]
+        fn a_window_map_is_a_sorted_map(
+            steps in proptest::collection::vec((-3i64..6, 0u64..5), 0..200),
+        ) {
+            let (mut map, mut want) = (WindowMap::<u64>::default(), BTreeMap::new());
+            let mut w = 0i64;
+            for (step, n) in steps {
+                w += step;
+                *map.entry(w) += n;
+                *want.entry(w).or_insert(0u64) += n;
+                prop_assert_eq!(map.get(w), want.get(&w));
+            }
+            prop_assert_eq!(map.get(w + 1_000), None);
+            prop_assert_eq!(map.into_entries(), want.into_iter().collect::<Vec<_>>());
         }
     }
 
