@@ -121,7 +121,7 @@ pub struct McapFile {
     /// The summary's chunk indexes, compactly, in summary order, once something needed them
     /// all (see [`McapFile::chunks`]); a read streams them from the summary instead.
     chunks: Option<Vec<ChunkEntry>>,
-    /// The summary's chunk indexes that come after one a read loads later (see
+    /// The summary's chunk indexes that a read loads before one listed ahead of them (see
     /// [`LateChunks`]: a slow channel's chunk, closed after faster channels' chunks), in
     /// reading order. A read streams the others from the summary, which lists them in
     /// reading order, and merges these in, so it holds these few instead of the whole index
