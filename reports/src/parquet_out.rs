@@ -36,7 +36,7 @@ pub(crate) fn batch(path: &str, fields: Vec<Field>, columns: Vec<ArrayRef>) -> R
 
 /// A text column, its bytes counted first so they are copied once into a buffer of the
 /// right size (collecting them grew it some 50,000 times an hour of the demo rig).
-pub(crate) fn utf8<T>(rows: &[T], f: impl Fn(&T) -> &str) -> ArrayRef {
+pub(crate) fn utf8<'a, T>(rows: &'a [T], f: impl Fn(&'a T) -> &'a str) -> ArrayRef {
     let bytes = rows.iter().map(|r| f(r).len()).sum();
     let mut b = StringBuilder::with_capacity(rows.len(), bytes);
     for r in rows {
@@ -172,9 +172,7 @@ fn windows_rows_batch(metric_path: &str, rows: &[Evidence]) -> Result<RecordBatc
     let columns = vec![
         i64s(rows, |r| Some(r.start_ns)),
         i64s(rows, |r| Some(r.end_ns)),
-        Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|_| metric_path),
-        )) as ArrayRef,
+        utf8(rows, |_| metric_path),
         Arc::new(Float64Array::from(
             rows.iter().map(|r| r.value).collect::<Vec<_>>(),
         )) as ArrayRef,
