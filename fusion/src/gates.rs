@@ -245,11 +245,9 @@ impl MetricSet {
         }
     }
 
-    /// Drops the windows of every metric `keep` refuses (their whole-run values stay).
-    pub fn retain_windows(&mut self, keep: impl Fn(&str) -> bool) {
-        for series in self.windows.values_mut() {
-            series.retain(|name, _| keep(name));
-        }
+    /// Drops every metric's windows (their whole-run values stay).
+    pub fn drop_windows(&mut self) {
+        self.windows.clear();
     }
 
     /// Metric `name` summarised per window of `window_ns`, if the run did that.

@@ -1550,7 +1550,7 @@ impl State<'_> {
                 self.sink.windows(&path, &windows);
             }
             if !judged.contains(name) {
-                one.retain_windows(|_| false);
+                one.drop_windows();
             }
             m.merge(one);
         }
