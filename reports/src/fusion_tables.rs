@@ -733,6 +733,35 @@ mod tests {
     }
 
     #[test]
+    fn streamed_tables_keep_min_max_for_integer_columns_only() {
+        let dir = tempfile::tempdir().expect("tmp");
+        write(dir.path(), 2500, None);
+        let reader = SerializedFileReader::new(
+            std::fs::File::open(dir.path().join(TRACKS_FILE)).expect("open"),
+        )
+        .expect("parquet");
+        let md = reader.metadata();
+        assert_eq!(md.num_row_groups(), 3);
+        for rg in md.row_groups() {
+            let stats = |name: &str| {
+                rg.columns()
+                    .iter()
+                    .find(|c| c.column_path().string() == name)
+                    .unwrap_or_else(|| panic!("column {name}"))
+                    .statistics()
+                    .cloned()
+            };
+            for name in ["t_ns", "frame_id", "track_id", "event_seq"] {
+                let s = stats(name).unwrap_or_else(|| panic!("{name} has min/max"));
+                assert!(s.min_bytes_opt().is_some() && s.max_bytes_opt().is_some());
+            }
+            for name in ["x_m", "confidence", "frozen", "sync_state"] {
+                assert!(stats(name).is_none(), "{name} has no min/max");
+            }
+        }
+    }
+
+    #[test]
     fn an_encoding_error_on_the_thread_is_returned_by_finish() {
         let dir = tempfile::tempdir().expect("tmp");
         let gone = dir.path().join("not-there");
