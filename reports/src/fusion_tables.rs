@@ -733,7 +733,7 @@ mod tests {
     }
 
     #[test]
-    fn streamed_tables_keep_min_max_for_integer_columns_only() {
+    fn streamed_tables_keep_min_max_for_integer_columns_only_and_no_offset_index() {
         let dir = tempfile::tempdir().expect("tmp");
         write(dir.path(), 2500, None);
         let reader = SerializedFileReader::new(
@@ -758,6 +758,12 @@ mod tests {
             for name in ["x_m", "confidence", "frozen", "sync_state"] {
                 assert!(stats(name).is_none(), "{name} has no min/max");
             }
+            // nor an offset index, which the writer would hold until it closes
+            assert!(
+                rg.columns()
+                    .iter()
+                    .all(|c| c.offset_index_offset().is_none())
+            );
         }
     }
 
