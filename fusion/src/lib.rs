@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod projection;
 pub mod provenance;
 pub mod radar;
+pub mod sorted_map;
 pub mod stats;
 pub mod sync;
 pub mod time;

@@ -15,6 +15,7 @@
 //! `id_global_assignment`).
 
 use crate::assignment::{max_weight_pairs, min_cost_pairs};
+use crate::sorted_map::SortedVecMap;
 use std::collections::BTreeMap;
 
 /// A point on the rig ground plane with an identity.
@@ -50,11 +51,13 @@ pub struct MotCounter {
     /// Last hypothesis each object was matched to (never forgotten, as in motmetrics).
     last_match: BTreeMap<u64, u64>,
     /// Frames each object appeared in.
-    object_frames: BTreeMap<u64, u64>,
-    /// Frames each hypothesis appeared in.
-    hypothesis_frames: BTreeMap<u64, u64>,
-    /// Frames each (object, hypothesis) pair was within the threshold.
-    pair_frames: BTreeMap<(u64, u64), u64>,
+    object_frames: SortedVecMap<u64, u64>,
+    /// Frames each hypothesis appeared in. A tracker's ids rise, so new ones are appended
+    /// (the demo rig starts some 3,000 tracks an hour).
+    hypothesis_frames: SortedVecMap<u64, u64>,
+    /// Frames each (hypothesis, object) pair was within the threshold, keyed hypothesis
+    /// first so that a new track's pairs are appended too.
+    pair_frames: SortedVecMap<(u64, u64), u64>,
 }
 
 /// The one-row summary of a tracking evaluation (`tracking.parquet`).
@@ -107,15 +110,15 @@ impl MotCounter {
         self.num_objects += objects.len() as u64;
         self.num_predictions += hypotheses.len() as u64;
         for o in objects {
-            *self.object_frames.entry(o.id).or_default() += 1;
+            *self.object_frames.entry_or_default(o.id) += 1;
             for h in hypotheses {
                 if valid(o, h) {
-                    *self.pair_frames.entry((o.id, h.id)).or_default() += 1;
+                    *self.pair_frames.entry_or_default((h.id, o.id)) += 1;
                 }
             }
         }
         for h in hypotheses {
-            *self.hypothesis_frames.entry(h.id).or_default() += 1;
+            *self.hypothesis_frames.entry_or_default(h.id) += 1;
         }
         let mut obj_taken = vec![false; objects.len()];
         let mut hyp_taken = vec![false; hypotheses.len()];
@@ -171,11 +174,11 @@ impl MotCounter {
     /// ID true positives: the most frames that a one-to-one object↔hypothesis id mapping
     /// keeps within the threshold.
     pub fn idtp(&self) -> u64 {
-        let oids: Vec<u64> = self.object_frames.keys().copied().collect();
-        let hids: Vec<u64> = self.hypothesis_frames.keys().copied().collect();
+        let oids: Vec<u64> = self.object_frames.keys().collect();
+        let hids: Vec<u64> = self.hypothesis_frames.keys().collect();
         let weight = |r: usize, c: usize| {
             self.pair_frames
-                .get(&(oids[r], hids[c]))
+                .get((hids[c], oids[r]))
                 .copied()
                 .unwrap_or(0)
         };

@@ -3,6 +3,7 @@
 //! length: a distribution keeps its samples in a [`SampleStore`] (the replay spills them to a
 //! temporary file) and reads them back a few times at the end; a rate keeps only sums.
 
+use crate::sorted_map::SortedVecMap;
 use crate::stats::Summary;
 use std::collections::BTreeMap;
 
@@ -42,48 +43,9 @@ impl SampleStore for MemoryStore {
 /// [`Summary::by_passes`]).
 pub const COLLECT_LIMIT: usize = 1 << 16;
 
-/// A value per window index, for indices that come nearly in order (a run's log times do):
-/// a vector sorted by index, so a window costs its index and value (a day of 10 s windows is
-/// 8,640 of them per metric and window length) and the next window is appended, not looked
-/// up; an index below the last is found by binary search and inserted in place.
-#[derive(Debug, Clone, Default, PartialEq)]
-struct WindowMap<V> {
-    entries: Vec<(i64, V)>,
-}
-
-impl<V: Default> WindowMap<V> {
-    /// The value of window `w`, made default if it has none yet.
-    fn entry(&mut self, w: i64) -> &mut V {
-        let at = match self.entries.last() {
-            Some(&(last, _)) if last == w => self.entries.len() - 1,
-            Some(&(last, _)) if last > w => match self.entries.binary_search_by_key(&w, |e| e.0) {
-                Ok(i) => i,
-                Err(i) => {
-                    self.entries.insert(i, (w, V::default()));
-                    i
-                }
-            },
-            _ => {
-                self.entries.push((w, V::default()));
-                self.entries.len() - 1
-            }
-        };
-        &mut self.entries[at].1
-    }
-
-    /// The value of window `w`, if it has one.
-    fn get(&self, w: i64) -> Option<&V> {
-        self.entries
-            .binary_search_by_key(&w, |e| e.0)
-            .ok()
-            .map(|i| &self.entries[i].1)
-    }
-
-    /// Every window with its value, by index.
-    fn into_entries(self) -> Vec<(i64, V)> {
-        self.entries
-    }
-}
+/// A value per window index: window indices come nearly in order, as a run's log times do
+/// (a day of 10 s windows is 8,640 of them per metric and window length).
+type WindowMap<V> = SortedVecMap<i64, V>;
 
 /// Samples per window index, counted as they come; consecutive samples in one window (the
 /// usual case: a run's samples come nearly in time order) cost one addition.
@@ -108,7 +70,7 @@ impl WindowCounts {
             Some((cw, n)) if *cw == w => *n += 1,
             current => {
                 if let Some((cw, n)) = current.replace((w, 1)) {
-                    *self.counts.entry(cw) += n;
+                    *self.counts.entry_or_default(cw) += n;
                 }
             }
         }
@@ -116,7 +78,7 @@ impl WindowCounts {
 
     fn into_counts(mut self) -> WindowMap<u64> {
         if let Some((cw, n)) = self.current.take() {
-            *self.counts.entry(cw) += n;
+            *self.counts.entry_or_default(cw) += n;
         }
         self.counts
     }
@@ -265,7 +227,7 @@ impl RateAcc {
         self.numerator += numerator;
         self.denominator += denominator;
         for (len, counts) in &mut self.windows {
-            let e = counts.entry(t_ns.div_euclid(*len));
+            let e = counts.entry_or_default(t_ns.div_euclid(*len));
             e.0 += numerator;
             e.1 += denominator;
         }
@@ -326,26 +288,6 @@ mod tests {
                     .collect();
                 prop_assert_eq!(got, want);
             }
-        }
-    }
-
-    proptest! {
-        /// A window map holds what a `BTreeMap` would, by index, whatever order the indices
-        /// come in: mostly rising, with some going back.
-        #[test]
-        fn a_window_map_is_a_sorted_map(
-            steps in proptest::collection::vec((-3i64..6, 0u64..5), 0..200),
-        ) {
-            let (mut map, mut want) = (WindowMap::<u64>::default(), BTreeMap::new());
-            let mut w = 0i64;
-            for (step, n) in steps {
-                w += step;
-                *map.entry(w) += n;
-                *want.entry(w).or_insert(0u64) += n;
-                prop_assert_eq!(map.get(w), want.get(&w));
-            }
-            prop_assert_eq!(map.get(w + 1_000), None);
-            prop_assert_eq!(map.into_entries(), want.into_iter().collect::<Vec<_>>());
         }
     }
 
