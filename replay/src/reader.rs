@@ -1017,6 +1017,9 @@ fn read_summary(
     use mcap::records::Record;
     file.seek(SeekFrom::Start(summary_start))
         .map_err(|e| e.to_string())?;
+    // the reader asks for a record's header, then its body: a few dozen bytes a request,
+    // two system calls a chunk index (about 15,000 an hour of the demo rig) without a buffer
+    let mut file = std::io::BufReader::with_capacity(READ_BUF, file);
     let limit = MAX_CHUNK.min(len.saturating_sub(summary_start)) as usize;
     let mut reader = LinearReader::new_with_options(
         LinearReaderOptions::default()
