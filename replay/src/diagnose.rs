@@ -12,6 +12,7 @@
 use crate::extract::{Window, extract};
 use crate::reader::McapFile;
 use crate::runner::{ReplayConfig, replay_into};
+use crate::spill::SpillStore;
 use crate::time_offset::{self, SearchConfig};
 use crate::{Error, Result};
 use radcam_fusion::fused::{
@@ -19,7 +20,7 @@ use radcam_fusion::fused::{
 };
 use radcam_fusion::stats::Summary;
 use radcam_fusion::sync::SyncRecord;
-use radcam_fusion::timeline::COLLECT_LIMIT;
+use radcam_fusion::timeline::{COLLECT_LIMIT, SampleStore};
 use radcam_schema::{decode, proto, topics};
 use std::path::Path;
 
@@ -272,7 +273,7 @@ fn radar_series(raw: &Raw, a: u64, b: u64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
 
 /// Association facts of `[a, b]` (log time ns): the reprojection residual P95 of assigned
 /// pairs (px), and the fail rate.
-fn association_stats(rows: &Rows, a: i64, b: i64) -> (Option<f64>, Option<f64>) {
+fn association_stats(rows: &mut Rows, a: i64, b: i64) -> Result<(Option<f64>, Option<f64>)> {
     let (mut detections, mut failed) = (0u64, 0u64);
     for f in rows
         .detection_frames
@@ -283,32 +284,33 @@ fn association_stats(rows: &Rows, a: i64, b: i64) -> (Option<f64>, Option<f64>) 
         failed += u64::from(f.failed);
     }
     let fail = (detections > 0).then(|| failed as f64 / detections as f64);
-    (residual_p95(rows, a..=b), fail)
+    Ok((residual_p95(rows, a..=b)?, fail))
 }
 
 /// Hands the reprojection residuals (px) of the assigned pairs of the frames logged in `span`
-/// (ns) to `f`, in fusion order.
-fn each_residual(rows: &Rows, span: &impl std::ops::RangeBounds<i64>, f: &mut dyn FnMut(f64)) {
-    let mut start = 0;
-    for frame in &rows.detection_frames {
-        if span.contains(&frame.t_ns) {
-            rows.residuals[start..frame.residuals_end]
-                .iter()
-                .for_each(|&v| f(v));
-        }
-        start = frame.residuals_end;
-    }
+/// (ns) to `f`, in fusion order, read back from their temporary file.
+fn each_residual(
+    rows: &mut Rows,
+    span: &impl std::ops::RangeBounds<i64>,
+    f: &mut dyn FnMut(f64),
+) -> Result<()> {
+    rows.residuals
+        .replay(&mut |t_ns, v| {
+            if span.contains(&t_ns) {
+                f(v)
+            }
+        })
+        .map_err(|source| Error::Spill {
+            dir: std::env::temp_dir(),
+            source,
+        })
 }
 
 /// P95 (px) of the residuals [`each_residual`] hands out for `span`, selected in a few passes
 /// over them rather than from a sorted copy: an hour of the demo rig has about 1.5 M.
-fn residual_p95(rows: &Rows, span: impl std::ops::RangeBounds<i64>) -> Option<f64> {
-    let pass = |f: &mut dyn FnMut(f64)| {
-        each_residual(rows, &span, f);
-        Ok::<(), std::convert::Infallible>(())
-    };
-    let Ok(summary) = Summary::by_passes(pass, COLLECT_LIMIT);
-    summary.map(|s| s.p95)
+fn residual_p95(rows: &mut Rows, span: impl std::ops::RangeBounds<i64>) -> Result<Option<f64>> {
+    let summary = Summary::by_passes(|f| each_residual(rows, &span, f), COLLECT_LIMIT)?;
+    Ok(summary.map(|s| s.p95))
 }
 
 /// One camera frame's association outcome, its detections aggregated.
@@ -320,9 +322,6 @@ struct DetectionFrame {
     detections: u32,
     /// Those of them no radar object was assigned to.
     failed: u32,
-    /// End of the frame's residuals in [`Rows::residuals`]; they start where the previous
-    /// frame's end.
-    residuals_end: usize,
 }
 
 /// One detection's decisions so far, while its frame's decisions arrive.
@@ -337,7 +336,8 @@ struct DetectionFact {
 /// What the evidence needs of a replay's rows, kept as the replay streams them: per frame, its
 /// detections' counts and the residuals of their assigned pairs, instead of a row per
 /// candidate pair, and nothing of fused or truth objects. (Collecting every row took about
-/// 1 GB an hour of the demo rig; a fact per detection, about 100 MB.)
+/// 1 GB an hour of the demo rig; a fact per detection, about 100 MB; the residuals in memory,
+/// 12 MB, about half of what a diagnosis held, and twice that while their vector grew.)
 #[derive(Debug, Default)]
 struct Rows {
     /// (frame id, mapped host time ns, sync epoch) of every mapped camera frame.
@@ -346,8 +346,10 @@ struct Rows {
     frames: Vec<(i64, u32, u32)>,
     /// Per frame with association decisions, in fusion order.
     detection_frames: Vec<DetectionFrame>,
-    /// Residuals of assigned pairs (px), frame after frame, by detection index in a frame.
-    residuals: Vec<f64>,
+    /// Residuals of assigned pairs (px) with their frame's log time (ns), frame after frame,
+    /// by detection index in a frame: in a temporary file (16 bytes each), as a replay's
+    /// metric samples are, so they do not grow the diagnosis's memory with the recording.
+    residuals: SpillStore,
     /// The frame whose decisions are arriving (frame id, log time ns), and its detections
     /// by index so far.
     frame: Option<(u64, i64)>,
@@ -364,14 +366,15 @@ impl Rows {
         for d in self.pending.drain(..).flatten() {
             detections += 1;
             failed += u32::from(!d.assigned);
-            self.residuals.extend(d.residual_px);
+            if let Some(r) = d.residual_px {
+                self.residuals.push(t_ns, r);
+            }
         }
         if detections > 0 {
             self.detection_frames.push(DetectionFrame {
                 t_ns,
                 detections,
                 failed,
-                residuals_end: self.residuals.len(),
             });
         }
     }
@@ -458,7 +461,7 @@ pub fn diagnose(path: &Path, window: Option<Window>) -> Result<Diagnosis> {
 fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
     let (raw, first, last) = read_raw(path)?;
     let (t0, t1) = during.unwrap_or((first, last));
-    let rows = replay_rows(
+    let mut rows = replay_rows(
         path,
         &ReplayConfig {
             gates: Vec::new(),
@@ -523,12 +526,11 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
     });
 
     // association and residual
-    let (p95, fail) = association_stats(&rows, t0 as i64, t1 as i64);
+    let (p95, fail) = association_stats(&mut rows, t0 as i64, t1 as i64)?;
     let third = (t1 - t0) as i64 / 3;
-    let part = |a: i64, b: i64| residual_p95(&rows, a..b);
     let growth = match (
-        part(t0 as i64, t0 as i64 + third),
-        part(t1 as i64 - third, t1 as i64 + 1),
+        residual_p95(&mut rows, t0 as i64..t0 as i64 + third)?,
+        residual_p95(&mut rows, t1 as i64 - third..t1 as i64 + 1)?,
     ) {
         (Some(a), Some(b)) if a > 0.0 => Some(b / a),
         _ => None,
@@ -716,7 +718,7 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
         let mut gain: Option<f64> = None;
         if let Some(e) = &est {
             for (offset, a, b) in [(e.offset_ns, t0, t1), (e.half_offsets_ns[1], mid, t1)] {
-                let p95_cal = residual_p95(&rows, a as i64..=b as i64);
+                let p95_cal = residual_p95(&mut rows, a as i64..=b as i64)?;
                 let Some(p95_cal) = p95_cal.filter(|p| *p > 0.0) else {
                     continue;
                 };
@@ -725,8 +727,8 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
                     gates: Vec::new(),
                     ..ReplayConfig::default()
                 };
-                let shifted = replay_rows(path, &cfg)?;
-                if let Some(p95_best) = residual_p95(&shifted, a as i64..=b as i64) {
+                let mut shifted = replay_rows(path, &cfg)?;
+                if let Some(p95_best) = residual_p95(&mut shifted, a as i64..=b as i64)? {
                     let g = 1.0 - p95_best / p95_cal;
                     gain = Some(gain.map_or(g, |x: f64| x.max(g)));
                 }
@@ -748,7 +750,7 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
     }
 
     let time_error = flag(&evidence, "time_offset_shift_ms") && flag(&evidence, "time_offset_gain");
-    let before_after = snapshots(&raw, &rows, first, last, t0, t1, during.is_some());
+    let before_after = snapshots(&raw, &mut rows, first, last, t0, t1, during.is_some())?;
     let f = |n: &str| flag(&evidence, n);
     let v = |n: &str| value(&evidence, n);
     let (domain, discriminator, first_fix): (&'static str, String, &'static str) =
@@ -923,13 +925,13 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
 
 fn snapshots(
     raw: &Raw,
-    rows: &Rows,
+    rows: &mut Rows,
     first: u64,
     last: u64,
     t0: u64,
     t1: u64,
     windowed: bool,
-) -> Vec<Snapshot> {
+) -> Result<Vec<Snapshot>> {
     let spans: [(&'static str, u64, u64); 3] = if windowed {
         [
             ("before", first, t0),
@@ -947,9 +949,9 @@ fn snapshots(
     spans
         .iter()
         .map(|&(label, a, b)| {
-            let (p95, fail) = association_stats(rows, a as i64, b as i64);
+            let (p95, fail) = association_stats(rows, a as i64, b as i64)?;
             let (arrival, _, _) = radar_series(raw, a, b);
-            Snapshot {
+            Ok(Snapshot {
                 label,
                 start_s: a.saturating_sub(first) as f64 / 1e9,
                 end_s: b.saturating_sub(first) as f64 / 1e9,
@@ -964,7 +966,7 @@ fn snapshots(
                         .collect(),
                     0.99,
                 ),
-            }
+            })
         })
         .collect()
 }
@@ -1041,24 +1043,27 @@ mod tests {
             .collect();
         assert_eq!(counts, vec![(3, 2), (1, 0), (1, 1)]);
         let s = 1_000_000_000;
-        let residuals_in = |span| {
+        let mut residuals_in = |span| {
             let mut v = Vec::new();
-            each_residual(&rows, &span, &mut |r| v.push(r));
+            each_residual(&mut rows, &span, &mut |r| v.push(r)).expect("reads back");
             v
         };
         assert_eq!(residuals_in(0..10 * s), vec![2.5, 1.5]);
-        let (p95, fail) = association_stats(&rows, 0, 10 * s);
-        assert_eq!(p95, Some(1.5 + (2.5 - 1.5) * 0.95));
-        assert_eq!(fail, Some(3.0 / 5.0));
-        // a span holding frame 2 only, closed and half-open
-        assert_eq!(
-            association_stats(&rows, 2 * s, 2 * s),
-            (Some(1.5), Some(0.0))
-        );
         assert_eq!(residuals_in(s + 1..3 * s), vec![1.5]);
         assert_eq!(residuals_in(s + 1..2 * s), Vec::<f64>::new());
+        let (p95, fail) = association_stats(&mut rows, 0, 10 * s).expect("reads back");
+        assert_eq!(p95, Some(1.5 + (2.5 - 1.5) * 0.95));
+        assert_eq!(fail, Some(3.0 / 5.0));
+        // a span holding frame 2 only, closed
+        assert_eq!(
+            association_stats(&mut rows, 2 * s, 2 * s).expect("reads back"),
+            (Some(1.5), Some(0.0))
+        );
         // a span without detections
-        assert_eq!(association_stats(&rows, 5 * s, 6 * s), (None, None));
+        assert_eq!(
+            association_stats(&mut rows, 5 * s, 6 * s).expect("reads back"),
+            (None, None)
+        );
     }
 
     proptest::proptest! {
@@ -1116,7 +1121,10 @@ mod tests {
                 .flat_map(|(_, v)| v.iter().copied())
                 .collect();
             assert!(a == b || want.len() > COLLECT_LIMIT);
-            assert_eq!(residual_p95(&rows, a..=b), quantile(want, 0.95));
+            assert_eq!(
+                residual_p95(&mut rows, a..=b).expect("reads back"),
+                quantile(want, 0.95)
+            );
         }
     }
 }
