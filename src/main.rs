@@ -381,11 +381,26 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
+        Err(e) if interrupted(&e) => {
+            eprintln!("radcam: {e:#}; no report was written");
+            // the shell's code for a process ended by Ctrl-C
+            ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!("radcam: error: {e:#}");
             ExitCode::from(2)
         }
     }
+}
+
+/// Whether `e` is a replay stopped by Ctrl-C or SIGTERM.
+fn interrupted(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<radcam_replay::Error>(),
+            Some(radcam_replay::Error::Interrupted { .. })
+        )
+    })
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -1036,9 +1051,20 @@ fn verify_replay(rec: &Path, out: &Path, cfg: &ReplayConfig, show: Show) -> Resu
     Ok(true)
 }
 
+/// Replays `rec` into the report directory `out`, all or nothing: the report's files are
+/// written into a staging directory in `out` and moved into place once all are complete, so a
+/// replay that fails or is stopped (Ctrl-C, SIGTERM) leaves `out` as it was.
 fn replay_and_report(rec: &Path, out: &Path, cfg: &ReplayConfig, show: Show) -> Result<ExitCode> {
+    let stop = stop_on_signals()?;
+    let cfg = &ReplayConfig {
+        cancel: Some(stop.clone()),
+        ..cfg.clone()
+    };
+    let staged = radcam_reports::StagedDir::new(out)
+        .with_context(|| format!("{}: cannot write the report there", out.display()))?;
     let mut bar: Option<indicatif::ProgressBar> = None;
-    let mut tables = radcam_reports::FusionTablesWriter::new(out, cfg.spill_dir.as_deref());
+    let mut tables =
+        radcam_reports::FusionTablesWriter::new(staged.path(), cfg.spill_dir.as_deref());
     let result: ReplayOutput = replay_into(
         rec,
         cfg,
@@ -1055,9 +1081,17 @@ fn replay_and_report(rec: &Path, out: &Path, cfg: &ReplayConfig, show: Show) -> 
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    write_gates(out, &result.gates, &result.report_metadata)?;
-    write_audit(out, &result.audit, &result.report_metadata)?;
+    write_gates(staged.path(), &result.gates, &result.report_metadata)?;
+    write_audit(staged.path(), &result.audit, &result.report_metadata)?;
     let fusion_files = tables.finish(&result.report_metadata, result.tracking.as_ref())?;
+    // a stop asked for while the tables were being closed is still a stop
+    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(radcam_replay::Error::Interrupted {
+            path: rec.to_owned(),
+        }
+        .into());
+    }
+    staged.commit()?;
     let code = if result.passed() {
         ExitCode::SUCCESS
     } else {

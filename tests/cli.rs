@@ -169,13 +169,38 @@ fn assert_bad_input(args: &[&str], names: &str) {
     assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
 }
 
+/// Every entry of `dir`, hidden ones too, with its bytes, in name order.
+fn dir_listing(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .expect("list")
+        .map(|e| {
+            let e = e.expect("entry");
+            let bytes = std::fs::read(e.path()).unwrap_or_default();
+            (e.file_name().to_string_lossy().into_owned(), bytes)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 #[test]
 fn broken_recordings_exit_2_naming_the_file() {
     let tmp = tempfile::tempdir().expect("tmp");
     let rec = short_recording(tmp.path());
     let bytes = std::fs::read(&rec).expect("read");
-    let report = tmp.path().join("r");
-    let report = report.to_str().expect("utf8");
+    let report_dir = tmp.path().join("r");
+    let report = report_dir.to_str().expect("utf8");
+    // a good report first: no failed replay may change it, nor leave anything beside it
+    let good = radcam(&[
+        "--quiet",
+        "replay",
+        rec.to_str().expect("utf8"),
+        "--out",
+        report,
+    ]);
+    assert_eq!(code(&good), 0, "{}", text(&good.stderr));
+    let good_report = dir_listing(&report_dir);
+    assert_eq!(good_report.len(), 9, "the replay's nine tables");
     let mut cases: Vec<(String, Vec<u8>)> = vec![
         ("empty".into(), Vec::new()),
         ("truncated-head".into(), bytes[..4096].to_vec()),
@@ -200,6 +225,10 @@ fn broken_recordings_exit_2_naming_the_file() {
         let p = path.to_str().expect("utf8");
         assert_bad_input(&["inspect", p], p);
         assert_bad_input(&["replay", p, "--out", report], p);
+        assert!(
+            dir_listing(&report_dir) == good_report,
+            "replaying {name} changed the previous report"
+        );
     }
     assert_bad_input(&["inspect", "/nonexistent/x.mcap"], "/nonexistent/x.mcap");
 }

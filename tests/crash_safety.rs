@@ -1,6 +1,7 @@
 //! Crash safety of `radcam record`, end to end on the real binary: Ctrl-C (SIGINT) finalizes
 //! the file; kill -9 leaves `OUT.part`, from which `radcam recover` rebuilds a complete,
-//! indexed recording losing at most the chunk being written.
+//! indexed recording losing at most the chunk being written. And of `radcam replay`: Ctrl-C
+//! stops it without touching the report directory.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -265,5 +266,77 @@ fn sigterm_finalizes_a_rig_recording() {
     assert!(
         info.contains("/node/stats") && info.contains("\"rig\""),
         "{info}"
+    );
+}
+
+#[test]
+fn ctrl_c_stops_a_replay_and_leaves_the_previous_report_as_it_was() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let rec = dir.path().join("rec.mcap");
+    let st = radcam()
+        .args([
+            "--quiet",
+            "record",
+            "--scenario",
+            "demo",
+            "--duration",
+            "600",
+            "--out",
+        ])
+        .arg(&rec)
+        .status()
+        .expect("radcam records");
+    assert!(st.success());
+    let report = dir.path().join("report");
+    std::fs::create_dir(&report).expect("mkdir");
+    std::fs::write(report.join("gates.parquet"), "the previous report").expect("write");
+    let mut child = radcam()
+        .args(["replay"])
+        .arg(&rec)
+        .arg("--out")
+        .arg(&report)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("radcam starts");
+    // the replay has begun once its staging directory exists (polling the file system): its
+    // signal handler is installed before it
+    let end = Instant::now() + Duration::from_secs(60);
+    let staging = || {
+        std::fs::read_dir(&report).expect("list").any(|e| {
+            e.expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".radcam-partial-")
+        })
+    };
+    while !staging() {
+        assert!(
+            child.try_wait().expect("child status").is_none(),
+            "the replay exited early"
+        );
+        assert!(Instant::now() < end, "no staging directory appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(&child, "-INT");
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted") && err.contains("no report was written"),
+        "{err}"
+    );
+    let left: Vec<(String, String)> = std::fs::read_dir(&report)
+        .expect("list")
+        .map(|e| {
+            let e = e.expect("entry");
+            let content = std::fs::read_to_string(e.path()).unwrap_or_default();
+            (e.file_name().to_string_lossy().into_owned(), content)
+        })
+        .collect();
+    assert_eq!(
+        left,
+        vec![("gates.parquet".to_owned(), "the previous report".to_owned())]
     );
 }

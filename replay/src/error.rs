@@ -106,6 +106,12 @@ pub enum Error {
         /// What is wrong.
         problem: String,
     },
+    /// The replay was stopped (Ctrl-C or SIGTERM) before the end of the recording.
+    #[error("{path}: interrupted before the end of the recording")]
+    Interrupted {
+        /// Recording path.
+        path: PathBuf,
+    },
     /// Writing a recording failed (`radcam recover`).
     #[error(transparent)]
     Recorder(#[from] radcam_recorder::Error),

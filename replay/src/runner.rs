@@ -36,6 +36,8 @@ use radcam_schema::metadata::{self, keys};
 use radcam_schema::{TopicMessage, decode, decode_into, proto, topics};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How to replay.
 #[derive(Debug, Clone)]
@@ -66,6 +68,9 @@ pub struct ReplayConfig {
     /// Directory of the unnamed temporary files the metric samples wait in until the end of
     /// the run, 16 bytes a sample (`None`: the system's temporary directory, `$TMPDIR`).
     pub spill_dir: Option<PathBuf>,
+    /// Set (by a signal handler) to stop the replay: it then returns
+    /// [`Error::Interrupted`] within a few thousand messages.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Default for ReplayConfig {
@@ -81,6 +86,7 @@ impl Default for ReplayConfig {
             salvage: false,
             radar_time_offset_ns: None,
             spill_dir: None,
+            cancel: None,
         }
     }
 }
@@ -595,6 +601,15 @@ fn run(
         st.release_until(now_ns);
         st.now_ns = Some(now_ns);
         if done.is_multiple_of(4096) {
+            if cfg
+                .cancel
+                .as_ref()
+                .is_some_and(|c| c.load(Ordering::Relaxed))
+            {
+                return Err(Error::Interrupted {
+                    path: path.to_owned(),
+                });
+            }
             progress(done, total);
         }
         let dec_err = |source| Error::Decode {
@@ -1605,18 +1620,45 @@ mod tests {
     }
 
     fn recording(dir: &Path) -> PathBuf {
+        recording_of(dir, 20.0)
+    }
+
+    /// A demo-rig recording of `duration_s` seconds in `dir`.
+    fn recording_of(dir: &Path, duration_s: f64) -> PathBuf {
         let out = dir.join("r.mcap");
         record_scenario(
             &RecordRequest {
                 scenario: Scenario::demo().expect("demo"),
                 seed: 9,
-                duration_s: 20.0,
+                duration_s,
                 out: out.clone(),
             },
             |_| {},
         )
         .expect("record");
         out
+    }
+
+    #[test]
+    fn a_raised_cancel_flag_stops_the_replay_as_interrupted() {
+        let dir = tempfile::tempdir().expect("tmp");
+        // about 5,000 messages: past the first check, at message 4,096
+        let rec = recording_of(dir.path(), 30.0);
+        let cancel = Arc::new(AtomicBool::new(true));
+        let cfg = ReplayConfig {
+            cancel: Some(cancel.clone()),
+            ..ReplayConfig::default()
+        };
+        let mut last_progress = 0;
+        let err =
+            replay_with_progress(&rec, &cfg, |done, _| last_progress = done).expect_err("stopped");
+        assert!(
+            matches!(&err, Error::Interrupted { path } if *path == rec),
+            "{err}"
+        );
+        assert_eq!(last_progress, 0, "stopped at the first check");
+        cancel.store(false, Ordering::Relaxed);
+        replay(&rec, &cfg).expect("a lowered flag lets it run to the end");
     }
 
     fn p999(o: &ReplayOutput) -> f64 {

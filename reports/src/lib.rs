@@ -14,6 +14,7 @@ pub mod junit;
 pub mod page_spill;
 pub mod parquet_in;
 pub mod parquet_out;
+pub mod staged_dir;
 pub mod summary;
 pub mod sweep_html;
 pub mod sweep_tables;
@@ -31,6 +32,7 @@ pub use parquet_out::{
 };
 /// Gate types and the baseline comparison, re-exported for the report's callers.
 pub use radcam_fusion::gates::{BaselineRow, GateResult, all_required_passed, compare_to_baseline};
+pub use staged_dir::StagedDir;
 pub use summary::report_summary;
 pub use sweep_tables::{
     SWEEP_FILE, SweepRow, TOLERANCE_FILE, ToleranceRow, sweep_json, sweep_table, tolerance_json,
