@@ -11,16 +11,22 @@ fn radcam() -> Command {
     Command::new(env!("CARGO_BIN_EXE_radcam"))
 }
 
+/// `radcam record` of ten minutes of the demo rig; `--out` and the rest to be added.
+fn ten_minute_demo() -> Command {
+    let mut c = radcam();
+    c.args([
+        "--quiet",
+        "record",
+        "--scenario",
+        "demo",
+        "--duration",
+        "600",
+    ]);
+    c
+}
+
 fn paced_recording(out: &Path) -> Child {
-    radcam()
-        .args([
-            "--quiet",
-            "record",
-            "--scenario",
-            "demo",
-            "--duration",
-            "600",
-        ])
+    ten_minute_demo()
         .args(["--realtime-factor", "4", "--out"])
         .arg(out)
         .stdin(Stdio::null())
@@ -28,21 +34,26 @@ fn paced_recording(out: &Path) -> Child {
         .expect("radcam starts")
 }
 
-/// Waits (polling the file system) until `path` holds at least `bytes`.
-fn wait_for_size(path: &Path, bytes: u64, child: &mut Child) {
+/// Waits (polling the file system, at most a minute) until `done` holds, `child` still
+/// running; `what` names the awaited state in a failure.
+fn wait_until(child: &mut Child, what: &str, done: impl Fn() -> bool) {
     let end = Instant::now() + Duration::from_secs(60);
-    while std::fs::metadata(path).map_or(0, |m| m.len()) < bytes {
+    while !done() {
         assert!(
             child.try_wait().expect("child status").is_none(),
-            "the recorder exited early"
+            "radcam exited before {what}"
         );
-        assert!(
-            Instant::now() < end,
-            "{} never reached {bytes} bytes",
-            path.display()
-        );
+        assert!(Instant::now() < end, "never: {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Waits until `path` holds at least `bytes`.
+fn wait_for_size(path: &Path, bytes: u64, child: &mut Child) {
+    let what = format!("{} reached {bytes} bytes", path.display());
+    wait_until(child, &what, || {
+        std::fs::metadata(path).map_or(0, |m| m.len()) >= bytes
+    });
 }
 
 fn signal(child: &Child, sig: &str) {
@@ -273,16 +284,8 @@ fn sigterm_finalizes_a_rig_recording() {
 fn ctrl_c_stops_a_replay_and_leaves_the_previous_report_as_it_was() {
     let dir = tempfile::tempdir().expect("tmp");
     let rec = dir.path().join("rec.mcap");
-    let st = radcam()
-        .args([
-            "--quiet",
-            "record",
-            "--scenario",
-            "demo",
-            "--duration",
-            "600",
-            "--out",
-        ])
+    let st = ten_minute_demo()
+        .arg("--out")
         .arg(&rec)
         .status()
         .expect("radcam records");
@@ -300,25 +303,20 @@ fn ctrl_c_stops_a_replay_and_leaves_the_previous_report_as_it_was() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("radcam starts");
-    // the replay has begun once its staging directory exists (polling the file system): its
-    // signal handler is installed before it
-    let end = Instant::now() + Duration::from_secs(60);
-    let staging = || {
-        std::fs::read_dir(&report).expect("list").any(|e| {
-            e.expect("entry")
-                .file_name()
-                .to_string_lossy()
-                .starts_with(".radcam-partial-")
-        })
-    };
-    while !staging() {
-        assert!(
-            child.try_wait().expect("child status").is_none(),
-            "the replay exited early"
-        );
-        assert!(Instant::now() < end, "no staging directory appeared");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // the replay has begun once its staging directory exists: its signal handler is
+    // installed before it
+    wait_until(
+        &mut child,
+        "the replay's staging directory appeared",
+        || {
+            std::fs::read_dir(&report).expect("list").any(|e| {
+                e.expect("entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(".radcam-partial-")
+            })
+        },
+    );
     signal(&child, "-INT");
     let out = child.wait_with_output().expect("wait");
     let err = String::from_utf8_lossy(&out.stderr);
