@@ -79,7 +79,13 @@ impl Checked {
 
 impl FileCheck {
     /// Reads the file once, hashing it and computing the data section's CRC.
-    pub fn run(mut self) -> Result<Checked> {
+    pub fn run(self) -> Result<Checked> {
+        self.run_until(&|| false)
+    }
+
+    /// [`FileCheck::run`], giving up with [`Error::Interrupted`] as soon as `stop` says so
+    /// (asked before every block read).
+    pub fn run_until(mut self, stop: &dyn Fn() -> bool) -> Result<Checked> {
         let io = |source| Error::Io {
             path: self.path.clone(),
             source,
@@ -89,6 +95,11 @@ impl FileCheck {
         let mut pos = 0u64;
         let mut buf = vec![0u8; READ_BUF];
         while pos < self.len {
+            if stop() {
+                return Err(Error::Interrupted {
+                    path: self.path.clone(),
+                });
+            }
             let n = self.file.read(&mut buf).map_err(io)?;
             if n == 0 {
                 break;
@@ -1329,6 +1340,32 @@ mod tests {
                 }));
             assert_eq!(read(&path).expect("read"), wanted, "zstd: {zstd}");
         }
+    }
+
+    #[test]
+    fn a_file_check_asked_to_stop_gives_up_as_interrupted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (path, _) = write(dir.path(), "f.mcap", true);
+        let mut f = McapFile::open(&path).expect("open");
+        let asked = std::cell::Cell::new(0);
+        let err = f
+            .file_check()
+            .expect("check")
+            .run_until(&|| {
+                asked.set(asked.get() + 1);
+                true
+            })
+            .expect_err("stopped");
+        assert!(
+            matches!(&err, Error::Interrupted { path: p } if *p == path),
+            "{err}"
+        );
+        assert_eq!(asked.get(), 1, "asked before the first block");
+        let whole = f.file_check().expect("check").run_until(&|| false);
+        assert_eq!(
+            whole.expect("ran"),
+            f.file_check().expect("check").run().expect("ran")
+        );
     }
 
     #[test]

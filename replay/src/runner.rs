@@ -69,7 +69,8 @@ pub struct ReplayConfig {
     /// the run, 16 bytes a sample (`None`: the system's temporary directory, `$TMPDIR`).
     pub spill_dir: Option<PathBuf>,
     /// Set (by a signal handler) to stop the replay: it then returns
-    /// [`Error::Interrupted`] within a few thousand messages.
+    /// [`Error::Interrupted`] within a few thousand messages, and its whole-file check
+    /// within a block.
     pub cancel: Option<Arc<AtomicBool>>,
 }
 
@@ -421,7 +422,7 @@ pub fn replay_into(
             let check = f.file_check()?;
             let mut checked = None;
             let out = rayon::in_place_scope(|scope| {
-                scope.spawn(|_| checked = Some(check.run()));
+                scope.spawn(|_| checked = Some(check.run_until(&|| cancelled(cfg))));
                 run(file, path, cfg, progress, sink)
             });
             match checked {
@@ -439,6 +440,13 @@ pub fn replay_into(
     out.report_metadata
         .insert("recording_content_hash".to_owned(), content_hash);
     Ok(out)
+}
+
+/// Whether the replay was asked to stop (see [`ReplayConfig::cancel`]).
+fn cancelled(cfg: &ReplayConfig) -> bool {
+    cfg.cancel
+        .as_ref()
+        .is_some_and(|c| c.load(Ordering::Relaxed))
 }
 
 /// The replay itself, of an opened file (`replay_into` without the whole-file check).
@@ -601,11 +609,7 @@ fn run(
         st.release_until(now_ns);
         st.now_ns = Some(now_ns);
         if done.is_multiple_of(4096) {
-            if cfg
-                .cancel
-                .as_ref()
-                .is_some_and(|c| c.load(Ordering::Relaxed))
-            {
+            if cancelled(cfg) {
                 return Err(Error::Interrupted {
                     path: path.to_owned(),
                 });
