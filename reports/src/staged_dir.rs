@@ -42,9 +42,9 @@ impl StagedDir {
     }
 
     /// Moves every file written into the staging directory to the report directory, replacing
-    /// files of the same name, and removes the staging directory. Returns the report's file
-    /// names, in name order. The staging directory must hold files only.
-    pub fn commit(self) -> Result<Vec<String>> {
+    /// files of the same name, and removes the staging directory. The staging directory must
+    /// hold files only.
+    pub fn commit(self) -> Result<()> {
         let io = |path: &Path| {
             let path = path.to_owned();
             move |source| Error::Io { path, source }
@@ -66,11 +66,7 @@ impl StagedDir {
             let to = self.out.join(name);
             std::fs::rename(staging.join(name), &to).map_err(io(&to))?;
         }
-        self.staging.close().map_err(io(&self.out))?;
-        Ok(names
-            .into_iter()
-            .map(|n| n.to_string_lossy().into_owned())
-            .collect())
+        self.staging.close().map_err(io(&self.out))
     }
 }
 
@@ -104,8 +100,7 @@ mod tests {
         assert_eq!(before.len(), 3);
         assert!(before.contains(&("gates.parquet".into(), "old gates".into())));
         assert!(before.iter().any(|(n, _)| n.starts_with(STAGING_PREFIX)));
-        let names = staged.commit().expect("commit");
-        assert_eq!(names, vec!["audit.parquet", "gates.parquet"]);
+        staged.commit().expect("commit");
         assert_eq!(
             listing(out.path()),
             vec![
