@@ -382,7 +382,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) if interrupted(&e) => {
-            eprintln!("radcam: {e:#}; no report was written");
+            eprintln!("radcam: {e:#}");
             // the shell's code for a process ended by Ctrl-C
             ExitCode::from(130)
         }
@@ -938,14 +938,20 @@ fn diagnosis_text(d: &radcam_replay::diagnose::Diagnosis) -> String {
     s
 }
 
-/// A flag set by SIGINT or SIGTERM: recordings stop and finalize their file.
+/// The flag SIGINT or SIGTERM set: recordings stop and finalize their file, replays stop
+/// without a report. One flag for the process, its handlers installed on first use: a stop
+/// asked for between `--verify`'s two replays still stops the second.
 fn stop_on_signals() -> Result<Arc<AtomicBool>> {
+    static STOP: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+    if let Some(stop) = STOP.get() {
+        return Ok(stop.clone());
+    }
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone())
             .with_context(|| format!("cannot handle signal {sig}"))?;
     }
-    Ok(stop)
+    Ok(STOP.get_or_init(|| stop).clone())
 }
 
 fn record(
@@ -1023,7 +1029,11 @@ fn verify_replay(rec: &Path, out: &Path, cfg: &ReplayConfig, show: Show) -> Resu
         quiet: true,
         json: false,
     };
-    replay_and_report(rec, &again, cfg, quiet)?;
+    if let Err(e) = replay_and_report(rec, &again, cfg, quiet) {
+        // best effort: the error says what went wrong, an empty leftover would not
+        let _ = std::fs::remove_dir_all(&again);
+        return Err(e.context("--verify's second replay"));
+    }
     let first = radcam_reports::table_hashes(out)?;
     let second = radcam_reports::table_hashes(&again)?;
     std::fs::remove_dir_all(&again)
@@ -1062,6 +1072,13 @@ fn replay_and_report(rec: &Path, out: &Path, cfg: &ReplayConfig, show: Show) -> 
     };
     let staged = radcam_reports::StagedDir::new(out)
         .with_context(|| format!("{}: cannot write the report there", out.display()))?;
+    let no_report = |e: anyhow::Error| {
+        if interrupted(&e) {
+            e.context(format!("{}: no report was written", out.display()))
+        } else {
+            e
+        }
+    };
     let mut bar: Option<indicatif::ProgressBar> = None;
     let mut tables =
         radcam_reports::FusionTablesWriter::new(staged.path(), cfg.spill_dir.as_deref());
@@ -1077,7 +1094,8 @@ fn replay_and_report(rec: &Path, out: &Path, cfg: &ReplayConfig, show: Show) -> 
             bar.set_position(done);
         },
         &mut tables,
-    )?;
+    )
+    .map_err(|e| no_report(e.into()))?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -1085,11 +1103,13 @@ fn replay_and_report(rec: &Path, out: &Path, cfg: &ReplayConfig, show: Show) -> 
     write_audit(staged.path(), &result.audit, &result.report_metadata)?;
     let fusion_files = tables.finish(&result.report_metadata, result.tracking.as_ref())?;
     // a stop asked for while the tables were being closed is still a stop
-    if stop.load(std::sync::atomic::Ordering::Relaxed) {
-        return Err(radcam_replay::Error::Interrupted {
-            path: rec.to_owned(),
-        }
-        .into());
+    if stop.load(Ordering::Relaxed) {
+        return Err(no_report(
+            radcam_replay::Error::Interrupted {
+                path: rec.to_owned(),
+            }
+            .into(),
+        ));
     }
     staged.commit()?;
     let code = if result.passed() {
