@@ -32,6 +32,7 @@ use radcam_fusion::sync::{ClockStatus, SyncMonitor, SyncRecord, SyncState, SyncT
 use radcam_fusion::time::TimestampSource;
 use radcam_fusion::timeline::{DistributionAcc, RateAcc};
 use radcam_fusion::track::{TrackOutput, Tracker, TrackerConfig};
+use radcam_schema::fusion_views::FusionDetections;
 use radcam_schema::metadata::{self, keys};
 use radcam_schema::{TopicMessage, decode, decode_into, proto, topics};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -600,7 +601,9 @@ fn run(
     let mut done = 0u64;
     let gaps = file.gaps().to_vec();
     // decoded into again and again, keeping their lists' capacity
-    let mut detections = proto::CameraDetections::default();
+    // detections without their class names, which fusion never reads (see
+    // `radcam_schema::fusion_views`)
+    let mut detections = FusionDetections::default();
     let mut radar = proto::RadarFrame::default();
     let mut truth = proto::TruthObjects::default();
     file.into_each_message(&TOPICS, |m| {
@@ -634,7 +637,7 @@ fn run(
             }
             proto::CameraLatch::TOPIC => st.latch(&decode(m.data).map_err(dec_err)?),
             proto::CameraFrame::TOPIC => st.camera_frame(&decode(m.data).map_err(dec_err)?),
-            proto::CameraDetections::TOPIC => {
+            FusionDetections::TOPIC => {
                 decode_into(m.data, &mut detections).map_err(dec_err)?;
                 let due = st.inj.camera.delivery_ns(now_ns);
                 if st.delivers_now(due, now_ns) {
@@ -824,7 +827,7 @@ impl Source {
 
 /// A message whose delivery a latency fault may hold back.
 enum Delayed {
-    Detections(proto::CameraDetections),
+    Detections(FusionDetections),
     Radar(proto::RadarFrame),
 }
 
@@ -973,7 +976,7 @@ impl State<'_> {
         self.truth_host = self.truth_host.split_off(&f.frame_id.saturating_sub(1000));
     }
 
-    fn detections(&mut self, d: &proto::CameraDetections, log_time_ns: i64) {
+    fn detections(&mut self, d: &FusionDetections, log_time_ns: i64) {
         let Some((host_ns, arrival_ns)) = self.frame_host.remove(&d.frame_id) else {
             return;
         };

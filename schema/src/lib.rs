@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod foxglove_topics;
+pub mod fusion_views;
 pub mod metadata;
 mod radar_wire;
 pub mod topics;
