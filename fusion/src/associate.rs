@@ -171,7 +171,8 @@ pub struct Association {
 }
 
 impl Association {
-    /// The assigned pairs, by detection index.
+    /// The assigned pairs, by detection index: one-to-one, each detection and each object
+    /// in at most one.
     pub fn pairs(&self) -> impl Iterator<Item = &Candidate> {
         self.candidates.iter().filter(|c| c.assigned)
     }

@@ -1349,8 +1349,8 @@ impl State<'_> {
         let a = associate(&boxes, &projected, &assoc_cfg);
         self.association
             .push((t, a.unmatched_detections.len() as u64, boxes.len() as u64));
-        let matched: std::collections::BTreeSet<usize> = a.pairs().map(|c| c.object).collect();
-        let radar_unmatched = projected.len() - matched.len();
+        // the assignment is one-to-one: a radar object is in at most one assigned pair
+        let radar_unmatched = projected.len() - a.pairs().count();
         if !projected.is_empty() {
             self.radar_unmatched
                 .push((t, radar_unmatched as u64, projected.len() as u64));
