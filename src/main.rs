@@ -374,6 +374,9 @@ enum BenchCommand {
         /// Report directory.
         #[arg(long)]
         out: PathBuf,
+        /// Pin the process, before it starts any thread, to one CPU.
+        #[arg(long)]
+        one_cpu: bool,
     },
 }
 
@@ -824,15 +827,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
-            which: BenchCommand::ReplayChild { recording, out },
+            which:
+                BenchCommand::ReplayChild {
+                    recording,
+                    out,
+                    one_cpu,
+                },
         } => {
+            let pinned_cpu = one_cpu.then(bench_cmd::pin_to_one_cpu).transpose()?;
             create_dir(&out)?;
             let quiet = Show {
                 quiet: true,
                 json: false,
             };
             replay_and_report(&recording, &out, &ReplayConfig::default(), quiet)?;
-            say!("{}", serde_json::to_string(&bench_cmd::self_usage()?)?);
+            let usage = bench_cmd::Usage {
+                pinned_cpu,
+                ..bench_cmd::self_usage()?
+            };
+            say!("{}", serde_json::to_string(&usage)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Inspect { recording, json } => {
