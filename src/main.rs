@@ -329,8 +329,9 @@ enum BenchCommand {
         seed: u64,
     },
     /// Record the demo rig for H hours and time its replay (child process: its own peak
-    /// memory) against the bare mcap read of the same channels; optionally the stock Python
-    /// mcap reader; and a sweep on one and two threads.
+    /// memory), on every CPU and pinned to one, against the bare mcap read of the same
+    /// channels; optionally the stock Python mcap reader; and a sweep on one and two threads.
+    /// Judges each recording against the replay targets (issue 5).
     Replay {
         /// Recording lengths, h (comma-separated: 1,2 also compares peak memory).
         #[arg(long, value_delimiter = ',', default_value = "1")]
