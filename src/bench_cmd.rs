@@ -78,7 +78,7 @@ struct Target {
 fn targets(r: &Row) -> Vec<Target> {
     let mut t = vec![
         Target {
-            what: format!("replay on one CPU <= {:.1} s (3 s an hour)", 3.0 * r.hours),
+            what: format!("replay on one CPU <= {:.2} s (3 s an hour)", 3.0 * r.hours),
             value: r.replay_one_cpu_s,
             met: r.replay_one_cpu_s <= 3.0 * r.hours,
         },
@@ -101,6 +101,44 @@ fn targets(r: &Row) -> Vec<Target> {
         met: r.replay_peak_rss_mb <= 150.0,
     });
     t
+}
+
+/// The targets judged across recordings and runs: the longest recording's peak RSS within
+/// 10 % of the shortest's (when there are two lengths), and the sweep on two threads ≥ 1.8×
+/// faster than on one with identical output (when a sweep was timed).
+fn run_targets(rows: &[Row], sweep: Option<&SweepTiming>) -> Vec<Target> {
+    let mut t = Vec::new();
+    if let [lo, .., hi] = rows {
+        let ratio = hi.replay_peak_rss_mb / lo.replay_peak_rss_mb.max(1e-9);
+        t.push(Target {
+            what: format!(
+                "peak RSS at {} h within 10 % of {} h (ratio)",
+                hi.hours, lo.hours
+            ),
+            value: ratio,
+            met: (ratio - 1.0).abs() <= 0.10,
+        });
+    }
+    if let Some(sw) = sweep {
+        t.push(Target {
+            what: "sweep on 2 threads >= 1.8x faster than on 1, identical output".into(),
+            value: sw.speedup,
+            met: sw.speedup >= 1.8 && sw.identical_output,
+        });
+    }
+    t
+}
+
+/// `targets` as one line: each with its value and verdict.
+fn verdicts(targets: &[Target]) -> String {
+    targets
+        .iter()
+        .map(|t| {
+            let verdict = if t.met { "met" } else { "NOT met" };
+            format!("{}: {:.2} {verdict}", t.what, t.value)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// One recording length's timings, a value per round.
@@ -409,6 +447,7 @@ pub fn run(bench: &ReplayBench, json: bool, quiet: bool) -> Result<()> {
         let _ = std::fs::remove_dir_all(&scratch);
     }
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let overall = run_targets(&rows, sweep.as_ref());
     if json {
         println!(
             "{}",
@@ -416,6 +455,7 @@ pub fn run(bench: &ReplayBench, json: bool, quiet: bool) -> Result<()> {
                 "cores": cores,
                 "replays": rows,
                 "sweep": sweep,
+                "targets": overall,
             }))?
         );
         return Ok(());
@@ -475,15 +515,7 @@ pub fn run(bench: &ReplayBench, json: bool, quiet: bool) -> Result<()> {
         );
     }
     for r in &rows {
-        let verdicts: Vec<String> = r
-            .targets
-            .iter()
-            .map(|t| {
-                let verdict = if t.met { "met" } else { "NOT met" };
-                format!("{}: {:.2} {verdict}", t.what, t.value)
-            })
-            .collect();
-        println!("{} h targets: {}", r.hours, verdicts.join("; "));
+        println!("{} h targets: {}", r.hours, verdicts(&r.targets));
     }
     if rows.len() > 1 {
         let (lo, hi) = (&rows[0], &rows[rows.len() - 1]);
@@ -509,12 +541,74 @@ pub fn run(bench: &ReplayBench, json: bool, quiet: bool) -> Result<()> {
             }
         );
     }
+    if !overall.is_empty() {
+        println!("targets: {}", verdicts(&overall));
+    }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn row(hours: f64, peak_mb: f64) -> Row {
+        Row {
+            hours,
+            recording_mb: 0.0,
+            record_s: 0.0,
+            messages_read: 0,
+            repeat: 1,
+            bare_read_s: 0.0,
+            decode_s: 0.0,
+            replay_wall_s: 0.0,
+            replay_wall_s_each: Vec::new(),
+            replay_cpu_s: 0.0,
+            replay_cpu_s_each: Vec::new(),
+            replay_one_cpu_s: 0.0,
+            replay_one_cpu_s_each: Vec::new(),
+            replay_peak_rss_mb: peak_mb,
+            replay_over_bare_read: 0.0,
+            python_decode_s: None,
+            python_over_replay: None,
+            python_over_decode: None,
+            targets: Vec::new(),
+        }
+    }
+
+    fn sweep(speedup: f64, identical_output: bool) -> SweepTiming {
+        SweepTiming {
+            runs: 8,
+            recording_minutes: 10.0,
+            one_thread_s: 2.0 * speedup,
+            two_threads_s: 2.0,
+            speedup,
+            identical_output,
+        }
+    }
+
+    #[test]
+    fn the_run_targets_judge_the_peak_ratio_and_the_sweep() {
+        assert!(run_targets(&[row(1.0, 36.0)], None).is_empty());
+        let met = |rows: &[Row], sw: Option<&SweepTiming>| -> Vec<bool> {
+            run_targets(rows, sw).iter().map(|t| t.met).collect()
+        };
+        let flat = [row(1.0, 36.4), row(2.0, 34.4)];
+        assert_eq!(met(&flat, Some(&sweep(1.89, true))), [true, true]);
+        let t = run_targets(&flat, None);
+        assert!((t[0].value - 34.4 / 36.4).abs() < 1e-12, "{t:?}");
+        assert!(
+            t[0].what.contains("at 2 h") && t[0].what.contains("of 1 h"),
+            "{t:?}"
+        );
+        let growing = [row(1.0, 36.0), row(2.0, 40.0)];
+        assert_eq!(met(&growing, None), [false], "11 % more");
+        assert_eq!(met(&[], Some(&sweep(1.7, true))), [false], "too slow");
+        assert_eq!(
+            met(&[], Some(&sweep(2.0, false))),
+            [false],
+            "output differs"
+        );
+    }
 
     #[test]
     fn a_pinned_thread_and_the_threads_it_starts_see_one_cpu() {

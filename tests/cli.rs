@@ -1139,6 +1139,11 @@ fn bench_replay_reports_medians_of_its_rounds_and_rejects_bad_lengths() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     assert!(v["cores"].as_u64().expect("cores") >= 1);
     assert!(v["sweep"].is_null(), "no sweep was asked for: {v}");
+    assert_eq!(
+        v["targets"],
+        serde_json::json!([]),
+        "one length and no sweep: no run-wide target to judge"
+    );
     let rows = v["replays"].as_array().expect("replays");
     assert_eq!(rows.len(), 1, "{v}");
     let r = &rows[0];
