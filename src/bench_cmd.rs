@@ -57,7 +57,13 @@ struct Row {
     python_decode_s: Option<f64>,
     python_over_replay: Option<f64>,
     python_over_decode: Option<f64>,
-    /// Issue 5's targets for this recording, each with whether it is met.
+}
+
+/// A row as `--json` prints it: its numbers and issue 5's targets judged on them.
+#[derive(Debug, serde::Serialize)]
+struct JudgedRow<'a> {
+    #[serde(flatten)]
+    row: &'a Row,
     targets: Vec<Target>,
 }
 
@@ -382,7 +388,7 @@ pub fn run(bench: &ReplayBench, json: bool, quiet: bool) -> Result<()> {
         let replay_wall_s = median(&times.replay_wall_s);
         let python_decode_s =
             (!times.python_decode_s.is_empty()).then(|| median(&times.python_decode_s));
-        let mut row = Row {
+        rows.push(Row {
             hours,
             recording_mb,
             record_s,
@@ -401,10 +407,7 @@ pub fn run(bench: &ReplayBench, json: bool, quiet: bool) -> Result<()> {
             python_decode_s,
             python_over_replay: python_decode_s.map(|p| p / replay_wall_s.max(1e-9)),
             python_over_decode: python_decode_s.map(|p| p / decode_s.max(1e-9)),
-            targets: Vec::new(),
-        };
-        row.targets = targets(&row);
-        rows.push(row);
+        });
     }
     let sweep = if bench.sweep_runs > 0 {
         note("bench: sweep on 1 and 2 threads".into());
@@ -453,7 +456,13 @@ pub fn run(bench: &ReplayBench, json: bool, quiet: bool) -> Result<()> {
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "cores": cores,
-                "replays": rows,
+                "replays": rows
+                    .iter()
+                    .map(|row| JudgedRow {
+                        row,
+                        targets: targets(row),
+                    })
+                    .collect::<Vec<_>>(),
                 "sweep": sweep,
                 "targets": overall,
             }))?
@@ -515,7 +524,7 @@ pub fn run(bench: &ReplayBench, json: bool, quiet: bool) -> Result<()> {
         );
     }
     for r in &rows {
-        println!("{} h targets: {}", r.hours, verdicts(&r.targets));
+        println!("{} h targets: {}", r.hours, verdicts(&targets(r)));
     }
     if rows.len() > 1 {
         let (lo, hi) = (&rows[0], &rows[rows.len() - 1]);
@@ -571,7 +580,6 @@ mod tests {
             python_decode_s: None,
             python_over_replay: None,
             python_over_decode: None,
-            targets: Vec::new(),
         }
     }
 
