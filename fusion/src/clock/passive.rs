@@ -11,64 +11,36 @@ use std::collections::VecDeque;
 #[derive(Debug, Clone)]
 pub struct Passive {
     /// Arrivals kept.
-    pub window: usize,
+    window: usize,
     /// Arrivals per block whose minimum enters the fit.
-    pub block: usize,
+    block: usize,
     /// The kept arrivals as (device time ns, delay ns above `base`), oldest first: the
     /// delay is converted once, when the arrival is observed, not at every estimate.
     arrivals: VecDeque<(i64, f64)>,
     base: Option<i64>,
+    /// The estimate over the kept arrivals, computed once per arrival: a replay asks for it
+    /// three or four times a frame (step check, lock decision, status, mapping).
+    cached: Option<ClockEstimate>,
 }
 
 impl Passive {
     /// Registered name.
     pub const NAME: &'static str = "passive";
-}
 
-impl Default for Passive {
-    fn default() -> Self {
+    /// An estimator keeping the last `window` arrivals and fitting the minimum of each
+    /// block of `block` arrivals (a `block` of 0 counts as 1).
+    pub fn new(window: usize, block: usize) -> Self {
         Self {
-            window: 600,
-            block: 20,
+            window,
+            block,
             arrivals: VecDeque::new(),
             base: None,
+            cached: None,
         }
     }
-}
 
-impl ClockEstimator for Passive {
-    fn name(&self) -> &'static str {
-        Self::NAME
-    }
-
-    fn observe_arrival(&mut self, s: &ArrivalSample) {
-        let base = *self.base.get_or_insert(s.host_arrival_ns - s.device_ns);
-        self.arrivals
-            .push_back((s.device_ns, (s.host_arrival_ns - s.device_ns - base) as f64));
-        while self.arrivals.len() > self.window {
-            self.arrivals.pop_front();
-        }
-        // one slice for `estimate` (a copy of at most `window` samples when the ring wraps)
-        self.arrivals.make_contiguous();
-    }
-
-    fn uses_latches(&self) -> bool {
-        false
-    }
-
-    fn uses_arrivals(&self) -> bool {
-        true
-    }
-
-    fn reset(&mut self) {
-        *self = Self {
-            window: self.window,
-            block: self.block,
-            ..Self::default()
-        };
-    }
-
-    fn estimate(&self) -> Option<ClockEstimate> {
+    /// The estimate over the kept arrivals (see [`ClockEstimator::estimate`]).
+    fn compute(&self) -> Option<ClockEstimate> {
         let base = self.base?;
         let (arrivals, rest) = self.arrivals.as_slices();
         debug_assert!(rest.is_empty(), "kept contiguous by `observe_arrival`");
@@ -106,6 +78,46 @@ impl ClockEstimator for Passive {
             residual_rms_ns: fit.residual_rms,
             samples: self.arrivals.len(),
         })
+    }
+}
+
+impl Default for Passive {
+    fn default() -> Self {
+        Self::new(600, 20)
+    }
+}
+
+impl ClockEstimator for Passive {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    fn observe_arrival(&mut self, s: &ArrivalSample) {
+        let base = *self.base.get_or_insert(s.host_arrival_ns - s.device_ns);
+        self.arrivals
+            .push_back((s.device_ns, (s.host_arrival_ns - s.device_ns - base) as f64));
+        while self.arrivals.len() > self.window {
+            self.arrivals.pop_front();
+        }
+        // one slice for `compute` (a copy of at most `window` samples when the ring wraps)
+        self.arrivals.make_contiguous();
+        self.cached = self.compute();
+    }
+
+    fn uses_latches(&self) -> bool {
+        false
+    }
+
+    fn uses_arrivals(&self) -> bool {
+        true
+    }
+
+    fn reset(&mut self) {
+        *self = Self::new(self.window, self.block);
+    }
+
+    fn estimate(&self) -> Option<ClockEstimate> {
+        self.cached
     }
 }
 
@@ -153,7 +165,7 @@ mod tests {
             window in 5usize..40,
             block in 1usize..9,
         ) {
-            let mut p = Passive { window, block, ..Passive::default() };
+            let mut p = Passive::new(window, block);
             let mut all = Vec::new();
             for (i, d) in delays_us.iter().enumerate() {
                 let device_ns = 1_000_000_000 + i as i64 * 50_000_000;
@@ -170,6 +182,31 @@ mod tests {
                 prop_assert_eq!(p.estimate(), want);
             }
         }
+    }
+
+    #[test]
+    fn reset_forgets_the_estimate() {
+        let mut p = Passive::new(10, 2);
+        for i in 0..5i64 {
+            p.observe_arrival(&ArrivalSample {
+                device_ns: i * 1_000_000,
+                host_arrival_ns: i * 1_000_000 + 3_000,
+            });
+        }
+        assert!(p.estimate().is_some());
+        p.reset();
+        assert_eq!(p.estimate(), None);
+        p.observe_arrival(&ArrivalSample {
+            device_ns: 9_000_000,
+            host_arrival_ns: 9_500_000,
+        });
+        p.observe_arrival(&ArrivalSample {
+            device_ns: 10_000_000,
+            host_arrival_ns: 10_500_000,
+        });
+        let e = p.estimate().expect("estimate after two new arrivals");
+        assert_eq!(e.samples, 2);
+        assert_eq!(e.host_ns_at(10_000_000), 10_500_000);
     }
 
     #[test]
