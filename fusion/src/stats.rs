@@ -93,16 +93,17 @@ fn select_ranks<E>(
         .map(|&r| (r, (Bucket { bits: 0, prefix: 0 }, r, n)))
         .collect();
     while !open.is_empty() {
-        // buckets small enough are collected, the others get a histogram of their next bits
-        let mut collect: BTreeMap<Bucket, Vec<f64>> = BTreeMap::new();
-        let mut histo: BTreeMap<Bucket, Vec<u64>> = BTreeMap::new();
+        // buckets small enough are collected, the others get a histogram of their next bits;
+        // a few of each, in vectors, since the pass looks every value up in all of them
+        let mut collect: Vec<(Bucket, Vec<f64>)> = Vec::new();
+        let mut histo: Vec<(Bucket, Vec<u64>)> = Vec::new();
         for (bucket, _, size) in open.values() {
             if *size <= limit as u64 || bucket.bits >= 64 {
-                collect.entry(*bucket).or_default();
-            } else {
-                histo
-                    .entry(*bucket)
-                    .or_insert_with(|| vec![0; 1 << RADIX_BITS]);
+                if !collect.iter().any(|(b, _)| b == bucket) {
+                    collect.push((*bucket, Vec::new()));
+                }
+            } else if !histo.iter().any(|(b, _)| b == bucket) {
+                histo.push((*bucket, vec![0; 1 << RADIX_BITS]));
             }
         }
         pass(&mut |v| {
@@ -122,11 +123,13 @@ fn select_ranks<E>(
                 }
             }
         })?;
+        for (_, vals) in &mut collect {
+            vals.sort_unstable_by(f64::total_cmp);
+        }
         for (rank, (bucket, within, _)) in std::mem::take(&mut open) {
-            if let Some(vals) = collect.get_mut(&bucket) {
-                vals.sort_unstable_by(f64::total_cmp);
+            if let Some((_, vals)) = collect.iter().find(|(b, _)| *b == bucket) {
                 found.insert(rank, vals[within as usize]);
-            } else if let Some(h) = histo.get(&bucket) {
+            } else if let Some((_, h)) = histo.iter().find(|(b, _)| *b == bucket) {
                 let mut before = 0;
                 for (digit, &count) in h.iter().enumerate() {
                     if within < before + count {
@@ -149,6 +152,37 @@ fn select_ranks<E>(
         }
     }
     Ok(found)
+}
+
+/// Count, mean and maximum of a stream of values (NaNs and infinities skipped), kept as the
+/// values come: the first of [`Summary::by_passes`]'s passes, made without reading them back
+/// (see [`Summary::by_passes_after`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Moments {
+    n: u64,
+    mean: MeanAcc,
+    max: f64,
+}
+
+impl Default for Moments {
+    fn default() -> Self {
+        Self {
+            n: 0,
+            mean: MeanAcc::default(),
+            max: f64::NEG_INFINITY,
+        }
+    }
+}
+
+impl Moments {
+    /// Adds one value (a NaN or an infinity is skipped).
+    pub fn add(&mut self, v: f64) {
+        if v.is_finite() {
+            self.n += 1;
+            self.mean.add(v);
+            self.max = self.max.max(v);
+        }
+    }
 }
 
 /// Summary of one distribution: P50/P95/P99/P99.9, mean, max, sample count.
@@ -188,14 +222,20 @@ impl Summary {
         collect_limit: usize,
     ) -> Result<Option<Self>, E> {
         // first pass: count, mean, max
-        let (mut n, mut mean, mut max) = (0u64, MeanAcc::default(), f64::NEG_INFINITY);
-        pass(&mut |v| {
-            if v.is_finite() {
-                n += 1;
-                mean.add(v);
-                max = max.max(v);
-            }
-        })?;
+        let mut moments = Moments::default();
+        pass(&mut |v| moments.add(v))?;
+        Self::by_passes_after(moments, pass, collect_limit)
+    }
+
+    /// [`Summary::by_passes`] of values whose [`Moments`] were kept as they came, which
+    /// spares the first pass: `moments` must be of exactly the values `pass` streams. No
+    /// pass at all is made when none of them is finite.
+    pub fn by_passes_after<E>(
+        moments: Moments,
+        mut pass: impl FnMut(&mut dyn FnMut(f64)) -> Result<(), E>,
+        collect_limit: usize,
+    ) -> Result<Option<Self>, E> {
+        let Moments { n, mean, max } = moments;
         if n == 0 {
             return Ok(None);
         }
@@ -340,6 +380,40 @@ mod tests {
             );
             prop_assert_eq!(streamed, Ok(Summary::of(&v)));
             prop_assert!(passes <= 6, "{} passes", passes);
+        }
+
+        /// With the moments kept as the values came, one pass fewer and the same summary.
+        #[test]
+        fn summaries_after_kept_moments_are_exact(
+            v in proptest::collection::vec(
+                prop_oneof![
+                    -1e6f64..1e6,
+                    (0u32..4).prop_map(f64::from),
+                    Just(f64::NAN),
+                    Just(f64::NEG_INFINITY),
+                    Just(-0.0),
+                ],
+                0..400,
+            ),
+            limit in prop_oneof![Just(1usize), Just(7), Just(1000)],
+        ) {
+            let mut moments = Moments::default();
+            v.iter().for_each(|x| moments.add(*x));
+            let mut passes = 0;
+            let streamed = Summary::by_passes_after::<()>(
+                moments,
+                |f| {
+                    passes += 1;
+                    v.iter().for_each(|x| f(*x));
+                    Ok(())
+                },
+                limit,
+            );
+            prop_assert_eq!(streamed, Ok(Summary::of(&v)));
+            prop_assert!(passes <= 5, "{} passes", passes);
+            if v.iter().all(|x| !x.is_finite()) {
+                prop_assert_eq!(passes, 0);
+            }
         }
 
         /// Selecting the wanted ranks gives exactly what sorting everything gives.

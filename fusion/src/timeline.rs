@@ -4,7 +4,7 @@
 //! temporary file) and reads them back a few times at the end; a rate keeps only sums.
 
 use crate::sorted_map::SortedVecMap;
-use crate::stats::Summary;
+use crate::stats::{Moments, Summary};
 use std::collections::BTreeMap;
 
 /// Where a distribution's timed samples wait for the end of a run. Pure code never touches
@@ -91,6 +91,9 @@ pub struct DistributionAcc<S> {
     store: S,
     windows: Vec<WindowCounts>,
     samples: u64,
+    /// Count, mean and maximum of the finite samples, kept as they come: the summary's
+    /// first pass over the store, spared.
+    moments: Moments,
 }
 
 /// A finished distribution: the whole-run summary, and per window length (ns) the summary
@@ -108,6 +111,7 @@ impl<S: SampleStore> DistributionAcc<S> {
                 .map(|&w| WindowCounts::new(w))
                 .collect(),
             samples: 0,
+            moments: Moments::default(),
         }
     }
 
@@ -115,6 +119,7 @@ impl<S: SampleStore> DistributionAcc<S> {
     pub fn push(&mut self, (t_ns, value): (i64, f64)) {
         self.store.push(t_ns, value);
         self.samples += 1;
+        self.moments.add(value);
         for w in &mut self.windows {
             w.add(t_ns);
         }
@@ -122,9 +127,9 @@ impl<S: SampleStore> DistributionAcc<S> {
 
     /// Summarises the run and every window. Windows are summarised in one pass over the
     /// store, each as soon as its last sample has been read back, so only the windows that
-    /// samples arriving out of time order keep open are ever held.
+    /// samples arriving out of time order keep open are ever held; that pass is also the
+    /// whole-run summary's first.
     pub fn finish(mut self) -> Result<DistributionResult, S::Error> {
-        let whole = Summary::by_passes(|f| self.store.replay(&mut |_, v| f(v)), COLLECT_LIMIT)?;
         let mut windows: Vec<OpenWindows> = self
             .windows
             .into_iter()
@@ -136,8 +141,28 @@ impl<S: SampleStore> DistributionAcc<S> {
                 done: Vec::new(),
             })
             .collect();
-        if !windows.is_empty() && self.samples > 0 {
-            self.store.replay(&mut |t, v| {
+        let store = &mut self.store;
+        let mut windows_read = windows.is_empty() || self.samples == 0;
+        let whole = Summary::by_passes_after(
+            self.moments,
+            |f| {
+                if windows_read {
+                    store.replay(&mut |_, v| f(v))
+                } else {
+                    windows_read = true;
+                    store.replay(&mut |t, v| {
+                        f(v);
+                        for o in windows.iter_mut() {
+                            o.push(t, v);
+                        }
+                    })
+                }
+            },
+            COLLECT_LIMIT,
+        )?;
+        if !windows_read {
+            // no finite sample: the summary read nothing back
+            store.replay(&mut |t, v| {
                 for o in windows.iter_mut() {
                     o.push(t, v);
                 }
@@ -265,10 +290,13 @@ mod tests {
 
     proptest! {
         /// Every window's summary is the in-memory summary of exactly the samples that fell
-        /// in it, however out of order they come.
+        /// in it, however out of order they come (NaNs among them, or nothing else).
         #[test]
         fn windows_summarise_exactly_their_samples(
-            samples in proptest::collection::vec((-50i64..400, -1e3f64..1e3), 0..300),
+            samples in proptest::collection::vec(
+                (-50i64..400, prop_oneof![4 => -1e3f64..1e3, 1 => Just(f64::NAN)]),
+                0..300,
+            ),
         ) {
             let mut acc = DistributionAcc::new(MemoryStore::default(), &[10, 7]);
             for s in &samples {
