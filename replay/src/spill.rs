@@ -72,7 +72,12 @@ impl SampleStore for SpillStore {
         let mut rec = [0u8; SAMPLE_BYTES];
         rec[..8].copy_from_slice(&t_ns.to_le_bytes());
         rec[8..].copy_from_slice(&value.to_le_bytes());
-        if let Err(e) = self.writer().and_then(|w| w.write_all(&rec)) {
+        let written = match &mut self.writer {
+            Some(w) => w.write_all(&rec),
+            // the first sample (or one after the read-back, which `writer` refuses)
+            None => self.writer().and_then(|w| w.write_all(&rec)),
+        };
+        if let Err(e) = written {
             self.error = Some(e);
         }
     }
