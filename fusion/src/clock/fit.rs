@@ -17,31 +17,35 @@ impl LineFit {
     /// Fits `points` (x, y). `y` should be small (an offset relative to a base), `x` any i64.
     /// With one point the slope is 0. `None` when `points` is empty.
     pub fn fit(points: &[(i64, f64)]) -> Option<Self> {
-        let weighted: Vec<(i64, f64, f64)> = points.iter().map(|&(x, y)| (x, y, 1.0)).collect();
-        Self::fit_weighted(&weighted)
+        Self::fit_by(points, |&(x, y)| (x, y, 1.0))
     }
 
     /// Weighted least squares over `(x, y, weight)`; weights must be positive. The residual is
     /// the unweighted RMS. `None` when `points` is empty or the weights sum to zero.
     pub fn fit_weighted(points: &[(i64, f64, f64)]) -> Option<Self> {
-        let &(x_ref, _, _) = points.last()?;
-        let wsum: f64 = points.iter().map(|p| p.2).sum();
+        Self::fit_by(points, |&p| p)
+    }
+
+    /// [`LineFit::fit_weighted`] of `point(p)` for each of `points`, with no copy of them.
+    fn fit_by<P>(points: &[P], point: impl Fn(&P) -> (i64, f64, f64)) -> Option<Self> {
+        let (x_ref, _, _) = point(points.last()?);
+        let each = || points.iter().map(&point);
+        let wsum: f64 = each().map(|p| p.2).sum();
         if wsum.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
             return None;
         }
         let dx = |x: i64| (x - x_ref) as f64;
-        let mean_x = points.iter().map(|&(x, _, w)| w * dx(x)).sum::<f64>() / wsum;
-        let mean_y = points.iter().map(|&(_, y, w)| w * y).sum::<f64>() / wsum;
+        let mean_x = each().map(|(x, _, w)| w * dx(x)).sum::<f64>() / wsum;
+        let mean_y = each().map(|(_, y, w)| w * y).sum::<f64>() / wsum;
         let (mut sxx, mut sxy) = (0.0, 0.0);
-        for &(x, y, w) in points {
+        for (x, y, w) in each() {
             sxx += w * (dx(x) - mean_x) * (dx(x) - mean_x);
             sxy += w * (dx(x) - mean_x) * (y - mean_y);
         }
         let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
         let intercept = mean_y - slope * mean_x;
-        let ss: f64 = points
-            .iter()
-            .map(|&(x, y, _)| (y - (intercept + slope * dx(x))).powi(2))
+        let ss: f64 = each()
+            .map(|(x, y, _)| (y - (intercept + slope * dx(x))).powi(2))
             .sum();
         Some(Self {
             x_ref,

@@ -17,10 +17,64 @@ pub struct Passive {
     /// The kept arrivals as (device time ns, delay ns above `base`), oldest first: the
     /// delay is converted once, when the arrival is observed, not at every estimate.
     arrivals: VecDeque<(i64, f64)>,
+    /// Arrivals observed since the last reset (the newest kept is number `seen − 1`).
+    seen: u64,
+    /// The minimum of every run of `block` consecutive kept arrivals.
+    runs: RunMinima,
     base: Option<i64>,
     /// The estimate over the kept arrivals, computed once per arrival: a replay asks for it
     /// three or four times a frame (step check, lock decision, status, mapping).
     cached: Option<ClockEstimate>,
+}
+
+/// The minimum of every run of `block` consecutive arrivals (the first of equal delays),
+/// kept as the arrivals come: a queue of the candidates for the newest run's minimum gives
+/// each run's minimum in constant amortised time, so an estimate picks its blocks' minima
+/// instead of scanning every kept arrival.
+#[derive(Debug, Clone, Default)]
+struct RunMinima {
+    /// (arrival number, arrival) of the candidates, delays strictly increasing from the
+    /// front: the front is the first minimum of the run ending at the newest arrival.
+    candidates: VecDeque<(u64, (i64, f64))>,
+    /// The minimum of the run starting at arrival number `first + i`, for each kept run.
+    minima: VecDeque<(i64, f64)>,
+    /// Arrival number the first kept run starts at.
+    first: u64,
+}
+
+impl RunMinima {
+    /// Takes arrival number `n` (numbers count up by one from 0).
+    fn push(&mut self, n: u64, arrival: (i64, f64), block: usize) {
+        while self.candidates.back().is_some_and(|c| c.1.1 > arrival.1) {
+            self.candidates.pop_back();
+        }
+        self.candidates.push_back((n, arrival));
+        let block = block as u64;
+        while self.candidates.front().is_some_and(|c| c.0 + block <= n) {
+            self.candidates.pop_front();
+        }
+        if let (Some(start), Some(&(_, min))) =
+            ((n + 1).checked_sub(block), self.candidates.front())
+        {
+            if self.minima.is_empty() {
+                self.first = start;
+            }
+            self.minima.push_back(min);
+        }
+    }
+
+    /// Forgets the runs starting before arrival number `oldest`.
+    fn drop_before(&mut self, oldest: u64) {
+        while self.first < oldest && self.minima.pop_front().is_some() {
+            self.first += 1;
+        }
+    }
+
+    /// The minimum of the run starting at arrival number `start`, if it is complete.
+    fn at(&self, start: u64) -> Option<(i64, f64)> {
+        let i = usize::try_from(start.checked_sub(self.first)?).ok()?;
+        self.minima.get(i).copied()
+    }
 }
 
 impl Passive {
@@ -34,6 +88,8 @@ impl Passive {
             window,
             block,
             arrivals: VecDeque::new(),
+            seen: 0,
+            runs: RunMinima::default(),
             base: None,
             cached: None,
         }
@@ -45,18 +101,29 @@ impl Passive {
         let (arrivals, rest) = self.arrivals.as_slices();
         debug_assert!(rest.is_empty(), "kept contiguous by `observe_arrival`");
         // block minima, blocks counted from the oldest arrival kept (the first minimum of a
-        // block when several tie). Delays are converted integers, never NaN or -0.0, so `<`
+        // block when several tie): a full block's from the run minima, a last partial
+        // block's by a scan. Delays are converted integers, never NaN or -0.0, so `<`
         // orders them as `total_cmp` would.
         let block = self.block.max(1);
+        let oldest = self.seen - arrivals.len() as u64;
         let mut minima: Vec<(i64, f64)> = Vec::with_capacity(arrivals.len().div_ceil(block));
-        for c in arrivals.chunks(block) {
-            let mut min = c[0];
-            for &a in &c[1..] {
-                if a.1 < min.1 {
-                    min = a;
+        for (k, c) in arrivals.chunks(block).enumerate() {
+            let run = (c.len() == block)
+                .then(|| self.runs.at(oldest + (k * block) as u64))
+                .flatten();
+            debug_assert!(
+                run.is_some() || c.len() < block,
+                "every full block's run is kept"
+            );
+            minima.push(run.unwrap_or_else(|| {
+                let mut min = c[0];
+                for &a in &c[1..] {
+                    if a.1 < min.1 {
+                        min = a;
+                    }
                 }
-            }
-            minima.push(min);
+                min
+            }));
         }
         let mut fit = LineFit::fit(&minima)?;
         // Lower the line onto the envelope: no arrival may precede its mapped time (a NaN
@@ -94,11 +161,15 @@ impl ClockEstimator for Passive {
 
     fn observe_arrival(&mut self, s: &ArrivalSample) {
         let base = *self.base.get_or_insert(s.host_arrival_ns - s.device_ns);
-        self.arrivals
-            .push_back((s.device_ns, (s.host_arrival_ns - s.device_ns - base) as f64));
+        let arrival = (s.device_ns, (s.host_arrival_ns - s.device_ns - base) as f64);
+        self.arrivals.push_back(arrival);
+        self.runs.push(self.seen, arrival, self.block.max(1));
+        self.seen += 1;
         while self.arrivals.len() > self.window {
             self.arrivals.pop_front();
         }
+        self.runs
+            .drop_before(self.seen - self.arrivals.len() as u64);
         // one slice for `compute` (a copy of at most `window` samples when the ring wraps)
         self.arrivals.make_contiguous();
         self.cached = self.compute();
@@ -180,6 +251,36 @@ mod tests {
                 let base = all[0].host_arrival_ns - all[0].device_ns;
                 let want = by_definition(kept, block, base);
                 prop_assert_eq!(p.estimate(), want);
+            }
+        }
+    }
+
+    proptest! {
+        /// Every kept run's minimum is the first least delay of its arrivals, and every
+        /// complete run of the kept arrivals is kept.
+        #[test]
+        fn run_minima_are_those_of_a_scan(
+            delays in prop::collection::vec(0u8..4, 1..120),
+            window in 1usize..40,
+            block in 1usize..9,
+        ) {
+            let mut runs = RunMinima::default();
+            let all: Vec<(i64, f64)> = delays
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (i as i64, f64::from(*d)))
+                .collect();
+            for (n, a) in all.iter().enumerate() {
+                runs.push(n as u64, *a, block);
+                let oldest = (n + 1).saturating_sub(window);
+                runs.drop_before(oldest as u64);
+                for start in oldest..=n {
+                    let run = all.get(start..start + block).filter(|_| start + block <= n + 1);
+                    let want = run.map(|r| {
+                        r.iter().fold(r[0], |m, a| if a.1 < m.1 { *a } else { m })
+                    });
+                    prop_assert_eq!(runs.at(start as u64), want, "run at {}", start);
+                }
             }
         }
     }
