@@ -11,7 +11,7 @@ use bytes::Bytes;
 use parquet::column::page_store::{PageKey, PageStore, PageStoreArgs, PageStoreFactory};
 use parquet::errors::{ParquetError, Result};
 use std::fs::File;
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
@@ -54,19 +54,20 @@ impl SpilledPages {
 
 impl PageStore for SpilledPages {
     fn put(&mut self, value: Bytes) -> Result<PageKey> {
+        // written at its own offset: `take` moves the file's cursor
+        let offset = self.pages.last().map_or(0, |&(o, len)| o + len as u64);
         let written = match &mut self.file {
-            Some(file) => file.write_all(&value),
+            Some(file) => file.write_all_at(&value, offset),
             None => {
                 let dir = self.dir.clone().unwrap_or_else(std::env::temp_dir);
-                tempfile::tempfile_in(dir).and_then(|mut file| {
-                    file.write_all(&value)?;
+                tempfile::tempfile_in(dir).and_then(|file| {
+                    file.write_all_at(&value, offset)?;
                     self.file = Some(file);
                     Ok(())
                 })
             }
         };
         written.map_err(|e| self.error(e))?;
-        let offset = self.pages.last().map_or(0, |&(o, len)| o + len as u64);
         self.pages.push((offset, value.len()));
         Ok(PageKey::new(self.pages.len() as u64 - 1))
     }
@@ -79,9 +80,19 @@ impl PageStore for SpilledPages {
         let Some(file) = self.file.as_ref() else {
             return Err(ParquetError::General("no page file".into()));
         };
-        let mut buf = vec![0u8; len];
-        file.read_exact_at(&mut buf, offset)
+        // read into the buffer's spare room: a zeroed buffer cost a memset of every page
+        let mut buf = Vec::with_capacity(len);
+        let mut reader = file;
+        reader
+            .seek(SeekFrom::Start(offset))
+            .and_then(|_| reader.take(len as u64).read_to_end(&mut buf))
             .map_err(|e| self.error(e))?;
+        if buf.len() != len {
+            return Err(self.error(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("page {} ends {} bytes short", key.get(), len - buf.len()),
+            )));
+        }
         Ok(Bytes::from(buf))
     }
 }
@@ -108,6 +119,20 @@ mod tests {
         assert_eq!(s.take(a).expect("take"), Bytes::from_static(b"first page"));
         assert_eq!(s.take(c).expect("take"), Bytes::new());
         assert!(s.take(PageKey::new(3)).is_err());
+        // a page put after others were taken lands after them, and comes back whole
+        assert_eq!(s.take(a).expect("take"), Bytes::from_static(b"first page"));
+        let d = s.put(Bytes::from_static(b"late page")).expect("put");
+        assert_eq!(s.take(d).expect("take"), Bytes::from_static(b"late page"));
+        assert_eq!(s.take(a).expect("take"), Bytes::from_static(b"first page"));
+    }
+
+    #[test]
+    fn a_page_file_cut_short_is_an_error() {
+        let mut s = store();
+        let a = s.put(Bytes::from(vec![1u8; 1000])).expect("put");
+        s.file.as_ref().expect("page file").set_len(600).expect("truncate");
+        let e = s.take(a).expect_err("cut short");
+        assert!(e.to_string().contains("400 bytes short"), "{e}");
     }
 
     #[test]
