@@ -253,9 +253,7 @@ mod tests {
                 prop_assert_eq!(p.estimate(), want);
             }
         }
-    }
 
-    proptest! {
         /// Every kept run's minimum is the first least delay of its arrivals, and every
         /// complete run of the kept arrivals is kept.
         #[test]
