@@ -130,7 +130,11 @@ mod tests {
     fn a_page_file_cut_short_is_an_error() {
         let mut s = store();
         let a = s.put(Bytes::from(vec![1u8; 1000])).expect("put");
-        s.file.as_ref().expect("page file").set_len(600).expect("truncate");
+        s.file
+            .as_ref()
+            .expect("page file")
+            .set_len(600)
+            .expect("truncate");
         let e = s.take(a).expect_err("cut short");
         assert!(e.to_string().contains("400 bytes short"), "{e}");
     }
