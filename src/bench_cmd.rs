@@ -526,15 +526,6 @@ pub fn run(bench: &ReplayBench, json: bool, quiet: bool) -> Result<()> {
     for r in &rows {
         println!("{} h targets: {}", r.hours, verdicts(&targets(r)));
     }
-    if rows.len() > 1 {
-        let (lo, hi) = (&rows[0], &rows[rows.len() - 1]);
-        println!(
-            "peak RSS {} h / {} h: {:.3}",
-            hi.hours,
-            lo.hours,
-            hi.replay_peak_rss_mb / lo.replay_peak_rss_mb
-        );
-    }
     if let Some(sw) = sweep {
         println!(
             "sweep of {} runs on {} min: 1 thread {:.2} s, 2 threads {:.2} s, speedup {:.2}×, output {}",
