@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 pub struct Passive {
     /// Arrivals kept.
     window: usize,
-    /// Arrivals per block whose minimum enters the fit.
+    /// Arrivals per block whose minimum enters the fit (at least 1).
     block: usize,
     /// The kept arrivals as (device time ns, delay ns above `base`), oldest first: the
     /// delay is converted once, when the arrival is observed, not at every estimate.
@@ -86,7 +86,7 @@ impl Passive {
     pub fn new(window: usize, block: usize) -> Self {
         Self {
             window,
-            block,
+            block: block.max(1),
             arrivals: VecDeque::new(),
             seen: 0,
             runs: RunMinima::default(),
@@ -104,7 +104,7 @@ impl Passive {
         // block when several tie): a full block's from the run minima, a last partial
         // block's by a scan. Delays are converted integers, never NaN or -0.0, so `<`
         // orders them as `total_cmp` would.
-        let block = self.block.max(1);
+        let block = self.block;
         let oldest = self.seen - arrivals.len() as u64;
         let mut minima: Vec<(i64, f64)> = Vec::with_capacity(arrivals.len().div_ceil(block));
         for (k, c) in arrivals.chunks(block).enumerate() {
@@ -163,7 +163,7 @@ impl ClockEstimator for Passive {
         let base = *self.base.get_or_insert(s.host_arrival_ns - s.device_ns);
         let arrival = (s.device_ns, (s.host_arrival_ns - s.device_ns - base) as f64);
         self.arrivals.push_back(arrival);
-        self.runs.push(self.seen, arrival, self.block.max(1));
+        self.runs.push(self.seen, arrival, self.block);
         self.seen += 1;
         while self.arrivals.len() > self.window {
             self.arrivals.pop_front();
