@@ -90,7 +90,6 @@ impl WindowCounts {
 pub struct DistributionAcc<S> {
     store: S,
     windows: Vec<WindowCounts>,
-    samples: u64,
     /// Count, mean and maximum of the finite samples, kept as they come: the summary's
     /// first pass over the store, spared.
     moments: Moments,
@@ -110,7 +109,6 @@ impl<S: SampleStore> DistributionAcc<S> {
                 .iter()
                 .map(|&w| WindowCounts::new(w))
                 .collect(),
-            samples: 0,
             moments: Moments::default(),
         }
     }
@@ -118,7 +116,6 @@ impl<S: SampleStore> DistributionAcc<S> {
     /// Adds one sample: (log time ns, value).
     pub fn push(&mut self, (t_ns, value): (i64, f64)) {
         self.store.push(t_ns, value);
-        self.samples += 1;
         self.moments.add(value);
         for w in &mut self.windows {
             w.add(t_ns);
@@ -142,7 +139,7 @@ impl<S: SampleStore> DistributionAcc<S> {
             })
             .collect();
         let store = &mut self.store;
-        let mut windows_read = windows.is_empty() || self.samples == 0;
+        let mut windows_read = windows.is_empty();
         let whole = Summary::by_passes_after(
             self.moments,
             |f| {
@@ -161,7 +158,7 @@ impl<S: SampleStore> DistributionAcc<S> {
             COLLECT_LIMIT,
         )?;
         if !windows_read {
-            // no finite sample: the summary read nothing back
+            // no finite sample (or none at all): the summary read nothing back
             store.replay(&mut |t, v| {
                 for o in windows.iter_mut() {
                     o.push(t, v);
