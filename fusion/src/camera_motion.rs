@@ -76,11 +76,17 @@ impl ScaleRate {
         if h.len() < self.cfg.min_samples || span < self.cfg.min_span_ns {
             return None;
         }
+        let h = h.make_contiguous();
         let n = h.len() as f64;
         let t0 = h[0].0;
         let ts = |t: i64| (t - t0) as f64 * 1e-9;
-        let mean_t = h.iter().map(|s| ts(s.0)).sum::<f64>() / n;
-        let mean_v = h.iter().map(|s| s.1).sum::<f64>() / n;
+        // both means in one pass; each sum in sample order from -0.0, as `Iterator::sum` adds
+        let (mut sum_t, mut sum_v) = (-0.0, -0.0);
+        for &(t, v) in h.iter() {
+            sum_t += ts(t);
+            sum_v += v;
+        }
+        let (mean_t, mean_v) = (sum_t / n, sum_v / n);
         let (mut stt, mut stv) = (0.0, 0.0);
         for &(t, v) in h.iter() {
             let dt = ts(t) - mean_t;
@@ -137,5 +143,59 @@ mod tests {
         assert!(s.observe(8, 0, f64::NAN).is_none());
         s.prune(10_000_000_000);
         assert!(s.history.is_empty());
+    }
+
+    /// The least-squares slope and its standard error over `(t_ns, ln height)` samples, each
+    /// quantity as the definition reads: a pass for each mean, one for the sums of squares,
+    /// one for the residual.
+    fn fit_by_definition(h: &[(i64, f64)]) -> Option<Rate> {
+        let n = h.len() as f64;
+        let ts = |t: i64| (t - h[0].0) as f64 * 1e-9;
+        let mean_t = h.iter().map(|s| ts(s.0)).sum::<f64>() / n;
+        let mean_v = h.iter().map(|s| s.1).sum::<f64>() / n;
+        let (mut stt, mut stv) = (0.0, 0.0);
+        for &(t, v) in h {
+            stt += (ts(t) - mean_t).powi(2);
+            stv += (ts(t) - mean_t) * (v - mean_v);
+        }
+        if stt <= 0.0 {
+            return None;
+        }
+        let slope = stv / stt;
+        let sse: f64 = h
+            .iter()
+            .map(|&(t, v)| (v - mean_v - slope * (ts(t) - mean_t)).powi(2))
+            .sum();
+        Some(Rate {
+            per_s: slope,
+            sigma_per_s: (sse / (n - 2.0) / stt).sqrt(),
+        })
+    }
+
+    proptest::proptest! {
+        /// Bit for bit: the estimate keeps the definition's sums and their order, whatever
+        /// the window has wrapped around in its ring buffer.
+        #[test]
+        fn the_rate_is_the_least_squares_fit_of_the_window(
+            steps in proptest::collection::vec((1i64..80_000_000, 1.0f64..900.0), 1..60)
+        ) {
+            let cfg = ScaleRateConfig::default();
+            let mut s = ScaleRate::new(cfg);
+            let mut window: Vec<(i64, f64)> = Vec::new();
+            let mut t = 0;
+            for (dt, height) in steps {
+                t += dt;
+                window.push((t, height.ln()));
+                window.retain(|&(ts, _)| ts >= t - cfg.window_ns);
+                let enough = window.len() >= cfg.min_samples
+                    && t - window[0].0 >= cfg.min_span_ns;
+                let want = if enough { fit_by_definition(&window) } else { None };
+                let got = s.observe(3, t, height);
+                proptest::prop_assert_eq!(
+                    got.map(|r| (r.per_s.to_bits(), r.sigma_per_s.to_bits())),
+                    want.map(|r| (r.per_s.to_bits(), r.sigma_per_s.to_bits()))
+                );
+            }
+        }
     }
 }
