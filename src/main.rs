@@ -16,6 +16,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// With the `jemalloc` feature, jemalloc serves every allocation (see Cargo.toml).
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// `println!` that tolerates a closed stdout (`radcam ... | head`): output just stops.
 macro_rules! say {
     ($($arg:tt)*) => {{
