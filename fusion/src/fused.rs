@@ -107,8 +107,8 @@ pub struct TruthRecord {
     pub frame_id: u64,
     /// Object id.
     pub object_id: u64,
-    /// Object class.
-    pub class_name: String,
+    /// Object class (one allocation per class, shared by its rows).
+    pub class_name: std::sync::Arc<str>,
     /// Position on the rig ground plane, m.
     pub x_m: f64,
     /// Position y, m.

@@ -309,6 +309,8 @@ struct State<'s> {
     radar_clock: Passive,
     truth_host: BTreeMap<u64, i64>,
     truth_objects: BTreeMap<u64, Vec<TruthRecord>>,
+    /// Every truth class name seen, each shared by the truth rows of its class.
+    truth_classes: BTreeSet<Arc<str>>,
     has_truth: bool,
     inj: Injectors,
     /// The calibration's radar→camera transform, perturbed by the fault plan.
@@ -542,6 +544,7 @@ fn run(
         radar_clock: Passive::default(),
         truth_host: BTreeMap::new(),
         truth_objects: BTreeMap::new(),
+        truth_classes: BTreeSet::new(),
         has_truth: file.message_count(topics::TRUTH_OBJECTS).unwrap_or(0) > 0,
         inj: Injectors::new(&cfg.faults, cfg.seed, start_ns),
         delayed: BTreeMap::new(),
@@ -675,7 +678,7 @@ fn run(
             }
             proto::TruthObjects::TOPIC => {
                 decode_into(m.data, &mut truth).map_err(dec_err)?;
-                st.truth_objects(&mut truth);
+                st.truth_objects(&truth);
             }
             _ => {}
         }
@@ -1129,9 +1132,8 @@ impl State<'_> {
             .collect()
     }
 
-    /// A frame's truth objects; their class names are moved out of `t`, which is decoded
-    /// afresh for the next frame.
-    fn truth_objects(&mut self, t: &mut proto::TruthObjects) {
+    /// A frame's truth objects, each row sharing its class's name.
+    fn truth_objects(&mut self, t: &proto::TruthObjects) {
         if !self.speed_edges_mps.is_empty() {
             self.truth_speed.insert(
                 t.frame_id,
@@ -1145,10 +1147,11 @@ impl State<'_> {
         let rig_from_camera = self.cal.rig_from_radar() * self.cal.camera_from_radar().inverse();
         let camera_from_rig = rig_from_camera.inverse();
         let intr = self.cal.intrinsics;
+        let classes = &mut self.truth_classes;
         let mut objs = Vec::with_capacity(t.objects.len());
         objs.extend(
             t.objects
-                .iter_mut()
+                .iter()
                 .filter(|o| {
                     intr.project(&(camera_from_rig * Point3::new(o.x_m, o.y_m, o.z_m)))
                         .is_some_and(|px| intr.contains(&px))
@@ -1157,7 +1160,14 @@ impl State<'_> {
                     t_ns: t.host_ns,
                     frame_id: t.frame_id,
                     object_id: o.object_id,
-                    class_name: std::mem::take(&mut o.class_name),
+                    class_name: match classes.get(o.class_name.as_str()) {
+                        Some(name) => Arc::clone(name),
+                        None => {
+                            let name: Arc<str> = o.class_name.as_str().into();
+                            classes.insert(Arc::clone(&name));
+                            name
+                        }
+                    },
                     x_m: o.x_m,
                     y_m: o.y_m,
                     vx_mps: o.vx_mps,

@@ -11,6 +11,8 @@ pub mod fusion_views;
 pub mod metadata;
 mod radar_wire;
 pub mod topics;
+mod truth_wire;
+mod wire;
 
 /// Message types generated from `proto/radcam.proto`.
 #[allow(

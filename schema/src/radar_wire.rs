@@ -16,6 +16,7 @@
 //! that lists every field, as a reminder to add it here.
 
 use crate::proto::{RadarFrame, RadarPoint};
+use crate::wire::Wire;
 
 /// Decodes `bytes` into `frame`, cleared first (its point list keeps its capacity), when the
 /// bytes take the contract's shape; `None` when they do not, with `frame` holding part of the
@@ -93,45 +94,6 @@ fn radar_point(bytes: &[u8]) -> Option<RadarPoint> {
         }
     }
     Some(p)
-}
-
-/// The bytes not read yet.
-struct Wire<'a>(&'a [u8]);
-
-impl<'a> Wire<'a> {
-    fn byte(&mut self) -> Option<u8> {
-        let (&b, rest) = self.0.split_first()?;
-        self.0 = rest;
-        Some(b)
-    }
-
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (head, rest) = self.0.split_at_checked(n)?;
-        self.0 = rest;
-        Some(head)
-    }
-
-    fn fixed<const N: usize>(&mut self) -> Option<[u8; N]> {
-        let (head, rest) = self.0.split_first_chunk::<N>()?;
-        self.0 = rest;
-        Some(*head)
-    }
-
-    /// A base-128 varint of at most 10 bytes whose 10th byte is 0 or 1, as prost accepts.
-    fn varint(&mut self) -> Option<u64> {
-        let mut v = 0u64;
-        for (i, &b) in self.0.iter().take(10).enumerate() {
-            v |= u64::from(b & 0x7f) << (7 * i);
-            if b < 0x80 {
-                if i == 9 && b > 1 {
-                    return None;
-                }
-                self.0 = &self.0[i + 1..];
-                return Some(v);
-            }
-        }
-        None
-    }
 }
 
 #[cfg(test)]
