@@ -1,5 +1,6 @@
-//! `/camera/detections` as the replay's fusion reads it: the same wire format, decoded by
-//! prost, without the one field fusion never uses.
+//! `/camera/detections` as the replay's fusion reads it: the same wire format, without the
+//! one field fusion never uses; decoded by prost, or in its usual shape directly
+//! (`detections_wire`).
 //!
 //! A detection's `class_name` is a string, so prost's own `CameraDetections` allocates one
 //! for every detection (an hour of the demo rig holds about 1.1 M of them) and frees it when
@@ -60,6 +61,10 @@ pub struct FusionDetections {
 impl TopicMessage for FusionDetections {
     const TOPIC: &'static str = CAMERA_DETECTIONS;
     const SCHEMA_NAME: &'static str = <proto::CameraDetections as TopicMessage>::SCHEMA_NAME;
+
+    fn merge_direct(&mut self, bytes: &[u8]) -> Option<()> {
+        crate::detections_wire::merge_fusion_detections(bytes, self)
+    }
 }
 
 #[cfg(test)]

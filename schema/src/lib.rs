@@ -5,6 +5,7 @@
 //! visualisation topics), so the stock Python `mcap` reader with `mcap-protobuf-support`
 //! decodes every channel. The recorder writes and the replay reads through this crate only.
 
+mod detections_wire;
 pub mod error;
 pub mod foxglove_topics;
 pub mod fusion_views;

@@ -73,9 +73,9 @@ pub fn decode<T: TopicMessage>(bytes: &[u8]) -> Result<T> {
 /// messages of one type decodes them without growing their lists each time. On an error
 /// `msg` holds part of the message.
 ///
-/// A type with a direct path ([`TopicMessage::merge_direct`]: radar frames, truth objects)
-/// reads the usual shape of its bytes by it; everything else, and whatever the direct path
-/// declines, is prost's to decode and to reject.
+/// A type with a direct path ([`TopicMessage::merge_direct`]: radar frames, truth objects,
+/// the fusion view of detections) reads the usual shape of its bytes by it; everything
+/// else, and whatever the direct path declines, is prost's to decode and to reject.
 pub fn decode_into<T: TopicMessage>(bytes: &[u8], msg: &mut T) -> Result<()> {
     if msg.merge_direct(bytes).is_some() {
         return Ok(());
