@@ -75,7 +75,9 @@ fn detection(bytes: &[u8]) -> Option<FusionDetection> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fusion_views::tests::detection;
     use crate::proto;
+    use crate::wire::checks::{damage, declined_or_read_as_prost, same};
     use proptest::prelude::*;
     use prost::Message;
 
@@ -84,29 +86,12 @@ mod tests {
         FusionDetections::decode(bytes)
     }
 
-    /// Equal as the wire sees them: floats by their bits, so NaNs compare.
-    fn same(a: &FusionDetections, b: &FusionDetections) -> bool {
-        a.encode_to_vec() == b.encode_to_vec()
-    }
-
     fn detections() -> impl Strategy<Value = proto::CameraDetections> {
-        let f = || prop_oneof![any::<f64>(), Just(0.0), -1e4f64..1e4];
-        let detection = ((f(), f(), f(), f(), f()), ".{0,12}", any::<Option<u64>>()).prop_map(
-            |((x, y, w, h, s), class_name, object_id)| proto::Detection {
-                x_px: x,
-                y_px: y,
-                width_px: w,
-                height_px: h,
-                class_name,
-                score: s,
-                object_id,
-            },
-        );
         (
             any::<u64>(),
             any::<i64>(),
             any::<i64>(),
-            prop::collection::vec(detection, 0..16),
+            prop::collection::vec(detection(), 0..16),
         )
             .prop_map(|(frame_id, device_ns, host_ns, detections)| {
                 proto::CameraDetections {
@@ -132,30 +117,13 @@ mod tests {
             prop_assert!(same(&direct, &by_prost(&bytes).expect("prost decodes it")));
         }
 
-        /// On damaged bytes the direct path either declines or agrees with prost: it never
-        /// accepts what prost rejects, nor reads a value prost would not.
+        /// On damaged bytes the direct path either declines or agrees with prost.
         #[test]
         fn damaged_detections_are_declined_or_read_as_prost_reads_them(
-            d in detections(),
-            cut in any::<prop::sample::Index>(),
-            flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
-            tail in prop::collection::vec(any::<u8>(), 0..12),
+            m in detections(),
+            d in damage(),
         ) {
-            let mut bytes = d.encode_to_vec();
-            for (at, x) in flips {
-                if !bytes.is_empty() {
-                    let i = at.index(bytes.len());
-                    bytes[i] ^= x;
-                }
-            }
-            bytes.truncate(cut.index(bytes.len() + 1));
-            bytes.extend(tail);
-            let mut direct = FusionDetections::default();
-            if merge_fusion_detections(&bytes, &mut direct).is_some() {
-                let prost = by_prost(&bytes);
-                prop_assert!(prost.is_ok(), "direct read what prost rejects: {prost:?}");
-                prop_assert!(same(&direct, &prost.expect("checked")));
-            }
+            declined_or_read_as_prost(&d.apply(m.encode_to_vec()), merge_fusion_detections)?;
         }
 
         /// Arbitrary bytes, the same promise.
@@ -163,10 +131,7 @@ mod tests {
         fn arbitrary_bytes_are_declined_or_read_as_prost_reads_them(
             bytes in prop::collection::vec(any::<u8>(), 0..64),
         ) {
-            let mut direct = FusionDetections::default();
-            if merge_fusion_detections(&bytes, &mut direct).is_some() {
-                prop_assert!(same(&direct, &by_prost(&bytes).expect("prost decodes it")));
-            }
+            declined_or_read_as_prost(&bytes, merge_fusion_detections)?;
         }
     }
 

@@ -68,13 +68,14 @@ impl TopicMessage for FusionDetections {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::topics::decode_into;
     use proptest::prelude::*;
     use prost::Message;
 
-    fn detection() -> impl Strategy<Value = proto::Detection> {
+    /// Any detection, the full message's (class name included).
+    pub(crate) fn detection() -> impl Strategy<Value = proto::Detection> {
         let f = || prop_oneof![any::<f64>(), Just(0.0), -1e4f64..1e4];
         (
             (f(), f(), f(), f(), f()),

@@ -43,3 +43,64 @@ impl<'a> Wire<'a> {
         None
     }
 }
+
+/// What the tests of every direct decoder hold it to: prost's reading of the same bytes.
+#[cfg(test)]
+pub(crate) mod checks {
+    use proptest::prelude::*;
+    use prost::Message;
+    use std::fmt::Debug;
+
+    /// Equal as the wire sees them: floats by their bits, so NaNs compare.
+    pub(crate) fn same<M: Message>(a: &M, b: &M) -> bool {
+        a.encode_to_vec() == b.encode_to_vec()
+    }
+
+    /// Damage done to an encoded message: a few bytes flipped, then a cut, then junk.
+    #[derive(Debug, Clone)]
+    pub(crate) struct Damage {
+        flips: Vec<(prop::sample::Index, u8)>,
+        cut: prop::sample::Index,
+        tail: Vec<u8>,
+    }
+
+    impl Damage {
+        /// `bytes` so damaged.
+        pub(crate) fn apply(&self, mut bytes: Vec<u8>) -> Vec<u8> {
+            for (at, x) in &self.flips {
+                if !bytes.is_empty() {
+                    let i = at.index(bytes.len());
+                    bytes[i] ^= x;
+                }
+            }
+            bytes.truncate(self.cut.index(bytes.len() + 1));
+            bytes.extend(&self.tail);
+            bytes
+        }
+    }
+
+    /// Any [`Damage`].
+    pub(crate) fn damage() -> impl Strategy<Value = Damage> {
+        (
+            prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+            any::<prop::sample::Index>(),
+            prop::collection::vec(any::<u8>(), 0..12),
+        )
+            .prop_map(|(flips, cut, tail)| Damage { flips, cut, tail })
+    }
+
+    /// The direct path either declines `bytes` or reads them as prost does: it never accepts
+    /// what prost rejects, nor reads a value prost would not.
+    pub(crate) fn declined_or_read_as_prost<M: Message + Default + Debug>(
+        bytes: &[u8],
+        direct: fn(&[u8], &mut M) -> Option<()>,
+    ) -> Result<(), TestCaseError> {
+        let mut read = M::default();
+        if direct(bytes, &mut read).is_some() {
+            let prost = M::decode(bytes);
+            prop_assert!(prost.is_ok(), "direct read what prost rejects: {prost:?}");
+            prop_assert!(same(&read, &prost.expect("checked")));
+        }
+        Ok(())
+    }
+}
