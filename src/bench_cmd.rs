@@ -456,6 +456,7 @@ pub fn run(bench: &ReplayBench, json: bool, quiet: bool) -> Result<()> {
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "cores": cores,
+                "allocator": crate::ALLOCATOR,
                 "replays": rows
                     .iter()
                     .map(|row| JudgedRow {
@@ -469,7 +470,10 @@ pub fn run(bench: &ReplayBench, json: bool, quiet: bool) -> Result<()> {
         );
         return Ok(());
     }
-    println!("machine: {cores} cores; replay of the demo rig (30 fps, 20 Hz radar) into a report");
+    println!(
+        "machine: {cores} cores; allocator: {}; replay of the demo rig (30 fps, 20 Hz radar) into a report",
+        crate::ALLOCATOR
+    );
     println!(
         "{:>6} {:>9} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9} {:>10} {:>10}",
         "hours",

@@ -21,6 +21,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 #[global_allocator]
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// The allocator this binary was built with, as `radcam bench` reports it beside its
+/// timings: `jemalloc` with that feature, else `system` (glibc's `malloc` on Linux).
+const ALLOCATOR: &str = if cfg!(feature = "jemalloc") {
+    "jemalloc"
+} else {
+    "system"
+};
+
 /// `println!` that tolerates a closed stdout (`radcam ... | head`): output just stops.
 macro_rules! say {
     ($($arg:tt)*) => {{

@@ -1138,6 +1138,12 @@ fn bench_replay_reports_medians_of_its_rounds_and_rejects_bad_lengths() {
     assert_eq!(code(&out), 0, "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     assert!(v["cores"].as_u64().expect("cores") >= 1);
+    let allocator = if cfg!(feature = "jemalloc") {
+        "jemalloc"
+    } else {
+        "system"
+    };
+    assert_eq!(v["allocator"], allocator, "the build's allocator: {v}");
     assert!(v["sweep"].is_null(), "no sweep was asked for: {v}");
     assert_eq!(
         v["targets"],
