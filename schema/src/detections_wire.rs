@@ -34,8 +34,7 @@ pub(crate) fn merge_fusion_detections(bytes: &[u8], msg: &mut FusionDetections) 
             0x10 => msg.device_ns = r.varint()? as i64,
             0x18 => msg.host_ns = r.varint()? as i64,
             0x22 => {
-                let len = usize::try_from(r.varint()?).ok()?;
-                msg.detections.push(detection(r.take(len)?)?);
+                msg.detections.push(detection(r.delimited()?)?);
             }
             _ => return None,
         }
@@ -57,8 +56,7 @@ fn detection(bytes: &[u8]) -> Option<FusionDetection> {
             0x31 => &mut d.score,
             0x2a => {
                 // the class name, which the view does not declare: skipped by its length
-                let len = usize::try_from(r.varint()?).ok()?;
-                r.take(len)?;
+                r.delimited()?;
                 continue;
             }
             0x38 => {

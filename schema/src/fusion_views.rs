@@ -71,6 +71,7 @@ impl TopicMessage for FusionDetections {
 pub(crate) mod tests {
     use super::*;
     use crate::topics::decode_into;
+    use crate::wire::checks::same;
     use proptest::prelude::*;
     use prost::Message;
 
@@ -121,11 +122,6 @@ pub(crate) mod tests {
                 })
                 .collect(),
         }
-    }
-
-    /// Equal as the wire sees them: floats by their bits, so NaNs compare.
-    fn same(a: &FusionDetections, b: &FusionDetections) -> bool {
-        a.encode_to_vec() == b.encode_to_vec()
     }
 
     proptest! {

@@ -38,8 +38,7 @@ pub(crate) fn merge_radar_frame(bytes: &[u8], frame: &mut RadarFrame) -> Option<
             0x28 => frame.host_arrival_ns = r.varint()? as i64,
             0x30 => frame.subframe = r.varint()? as u32,
             0x3a => {
-                let len = usize::try_from(r.varint()?).ok()?;
-                frame.points.push(radar_point(r.take(len)?)?);
+                frame.points.push(radar_point(r.delimited()?)?);
             }
             0x40 => frame.inter_frame_processing_time_us = r.varint()? as u32,
             0x48 => frame.transmit_output_time_us = r.varint()? as u32,

@@ -36,8 +36,7 @@ pub(crate) fn merge_truth_objects(bytes: &[u8], msg: &mut TruthObjects) -> Optio
             0x08 => msg.host_ns = r.varint()? as i64,
             0x10 => msg.frame_id = r.varint()?,
             0x1a => {
-                let len = usize::try_from(r.varint()?).ok()?;
-                let body = r.take(len)?;
+                let body = r.delimited()?;
                 if used == msg.objects.len() {
                     msg.objects.push(TruthObject::default());
                 }
@@ -65,8 +64,7 @@ fn truth_object(bytes: &[u8], o: &mut TruthObject) -> Option<()> {
         match key {
             0x08 => o.object_id = r.varint()?,
             0x12 => {
-                let len = usize::try_from(r.varint()?).ok()?;
-                let name = std::str::from_utf8(r.take(len)?).ok()?;
+                let name = std::str::from_utf8(r.delimited()?).ok()?;
                 // a field given twice holds its last value, as prost reads it
                 o.class_name.clear();
                 o.class_name.push_str(name);

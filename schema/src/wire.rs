@@ -13,9 +13,10 @@ impl<'a> Wire<'a> {
         Some(b)
     }
 
-    /// The next `n` bytes.
-    pub(crate) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (head, rest) = self.0.split_at_checked(n)?;
+    /// A length-delimited field's bytes: its varint length, then that many bytes.
+    pub(crate) fn delimited(&mut self) -> Option<&'a [u8]> {
+        let len = usize::try_from(self.varint()?).ok()?;
+        let (head, rest) = self.0.split_at_checked(len)?;
         self.0 = rest;
         Some(head)
     }
