@@ -638,6 +638,7 @@ impl FusionSink for FusionTablesWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use parquet::basic::Encoding;
     use parquet::file::reader::{FileReader, SerializedFileReader};
     use radcam_fusion::provenance::{ClockId, Provenance};
     use radcam_fusion::sync::SyncState;
@@ -733,7 +734,7 @@ mod tests {
     }
 
     #[test]
-    fn streamed_tables_keep_min_max_for_integer_columns_only_and_no_offset_index() {
+    fn streamed_tables_delta_encode_and_keep_min_max_for_integer_columns_only() {
         let dir = tempfile::tempdir().expect("tmp");
         write(dir.path(), 2500, None);
         let reader = SerializedFileReader::new(
@@ -743,20 +744,27 @@ mod tests {
         let md = reader.metadata();
         assert_eq!(md.num_row_groups(), 3);
         for rg in md.row_groups() {
-            let stats = |name: &str| {
+            let column = |name: &str| {
                 rg.columns()
                     .iter()
                     .find(|c| c.column_path().string() == name)
                     .unwrap_or_else(|| panic!("column {name}"))
-                    .statistics()
-                    .cloned()
             };
-            for name in ["t_ns", "frame_id", "track_id", "event_seq"] {
-                let s = stats(name).unwrap_or_else(|| panic!("{name} has min/max"));
+            let delta = |name: &str| {
+                column(name)
+                    .encodings()
+                    .any(|e| e == Encoding::DELTA_BINARY_PACKED)
+            };
+            for name in ["t_ns", "frame_id", "track_id", "event_seq", "cal_version"] {
+                let s = column(name)
+                    .statistics()
+                    .unwrap_or_else(|| panic!("{name} has min/max"));
                 assert!(s.min_bytes_opt().is_some() && s.max_bytes_opt().is_some());
+                assert!(delta(name), "{name} is delta-encoded");
             }
             for name in ["x_m", "confidence", "frozen", "sync_state"] {
-                assert!(stats(name).is_none(), "{name} has no min/max");
+                assert!(column(name).statistics().is_none(), "{name} has no min/max");
+                assert!(!delta(name), "{name} is not delta-encoded");
             }
             // nor an offset index, which the writer would hold until it closes
             assert!(
