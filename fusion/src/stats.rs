@@ -208,7 +208,22 @@ impl Summary {
     /// Summarises `values` (any order; NaNs and infinities are ignored). `None` when no
     /// finite value is given.
     pub fn of(values: &[f64]) -> Option<Self> {
-        Self::of_sorted_copy(values.iter().copied())
+        Self::of_in_place(&mut values.to_vec())
+    }
+
+    /// [`Summary::of`] of `values`, selecting in place instead of in a copy, for a caller
+    /// done with them: they are left reordered, without their non-finite ones.
+    pub fn of_in_place(values: &mut Vec<f64>) -> Option<Self> {
+        // the mean over the finite values in their order, as they are kept
+        let mut mean = MeanAcc::default();
+        values.retain(|x| {
+            let finite = x.is_finite();
+            if finite {
+                mean.add(*x);
+            }
+            finite
+        });
+        Self::of_finite(values, mean)
     }
 
     /// Summarises values that can only be streamed, in memory that does not grow with their
@@ -268,12 +283,8 @@ impl Summary {
         }))
     }
 
-    fn of_sorted_copy(values: impl Iterator<Item = f64>) -> Option<Self> {
-        let mut mean = MeanAcc::default();
-        let mut v: Vec<f64> = values
-            .filter(|x| x.is_finite())
-            .inspect(|x| mean.add(*x))
-            .collect();
+    /// The summary of finite values `v`, whose mean is in `mean`: selected in place.
+    fn of_finite(v: &mut [f64], mean: MeanAcc) -> Option<Self> {
         if v.is_empty() {
             return None;
         }
@@ -297,7 +308,7 @@ impl Summary {
             start = r + 1;
         }
         // `quantile_sorted` reads only a quantile's two ranks, and those are in place
-        let q = |p| quantile_sorted(&v, p).unwrap_or(f64::NAN);
+        let q = |p| quantile_sorted(v, p).unwrap_or(f64::NAN);
         Some(Self {
             samples: n as u64,
             p50: q(0.5),
@@ -404,6 +415,32 @@ mod tests {
             prop_assert_eq!(s.p99.to_bits(), q(0.99));
             prop_assert_eq!(s.p999.to_bits(), q(0.999));
             prop_assert_eq!(s.max.to_bits(), sorted[sorted.len() - 1].to_bits());
+        }
+
+        /// NaNs and infinities are left out wherever they fall; the mean runs over the rest
+        /// in their order.
+        #[test]
+        fn non_finite_values_are_left_out(
+            v in proptest::collection::vec(
+                prop_oneof![
+                    4 => -1e6f64..1e6,
+                    1 => Just(f64::NAN),
+                    1 => Just(f64::INFINITY),
+                    1 => Just(f64::NEG_INFINITY),
+                ],
+                0..300,
+            ),
+        ) {
+            let finite: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+            let mut mean = MeanAcc::default();
+            finite.iter().for_each(|x| mean.add(*x));
+            let s = Summary::of(&v);
+            prop_assert_eq!(s, Summary::of(&finite));
+            prop_assert_eq!(s.is_some(), !finite.is_empty());
+            if let Some(s) = s {
+                prop_assert_eq!(s.samples, finite.len() as u64);
+                prop_assert_eq!(s.mean.to_bits(), mean.mean(finite.len() as u64).to_bits());
+            }
         }
 
         #[test]

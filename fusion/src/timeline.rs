@@ -136,6 +136,7 @@ impl<S: SampleStore> DistributionAcc<S> {
                 open: BTreeMap::new(),
                 current: None,
                 done: Vec::new(),
+                spare: Vec::new(),
             })
             .collect();
         let store = &mut self.store;
@@ -190,6 +191,8 @@ struct OpenWindows {
     current: Option<(i64, u64, Vec<f64>)>,
     /// Summaries of complete windows.
     done: Vec<(i64, Summary)>,
+    /// The last complete window's emptied buffer, for the next window to fill.
+    spare: Vec<f64>,
 }
 
 impl OpenWindows {
@@ -203,14 +206,23 @@ impl OpenWindows {
         }
         let (_, total, vals) = self.current.get_or_insert_with(|| {
             let total = self.counts.get(w).copied().unwrap_or(0);
-            (w, total, self.open.remove(&w).unwrap_or_default())
+            let vals = self.open.remove(&w).unwrap_or_else(|| {
+                // a window's buffer holds all of its samples from the start: no growing
+                let mut vals = std::mem::take(&mut self.spare);
+                vals.reserve(usize::try_from(total).unwrap_or(0));
+                vals
+            });
+            (w, total, vals)
         });
         vals.push(value);
         if *total == vals.len() as u64 {
-            if let Some(s) = Summary::of(vals) {
+            if let Some(s) = Summary::of_in_place(vals) {
                 self.done.push((w, s));
             }
-            self.current = None;
+            if let Some((_, _, mut vals)) = self.current.take() {
+                vals.clear();
+                self.spare = vals;
+            }
         }
     }
 }
