@@ -15,7 +15,7 @@
 //! `id_global_assignment`).
 
 use crate::assignment::{max_weight_pairs, min_cost_pairs};
-use crate::sorted_map::SortedVecMap;
+use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 
 /// A point on the rig ground plane with an identity.
@@ -51,13 +51,15 @@ pub struct MotCounter {
     /// Last hypothesis each object was matched to (never forgotten, as in motmetrics).
     last_match: BTreeMap<u64, u64>,
     /// Frames each object appeared in.
-    object_frames: SortedVecMap<u64, u64>,
-    /// Frames each hypothesis appeared in. A tracker's ids rise, so new ones are appended
-    /// (the demo rig starts some 3,000 tracks an hour).
-    hypothesis_frames: SortedVecMap<u64, u64>,
-    /// Frames each (hypothesis, object) pair was within the threshold, keyed hypothesis
-    /// first so that a new track's pairs are appended too.
-    pair_frames: SortedVecMap<(u64, u64), u64>,
+    object_frames: FxHashMap<u64, u64>,
+    /// Frames each hypothesis appeared in (the demo rig starts some 3,000 tracks an hour).
+    hypothesis_frames: FxHashMap<u64, u64>,
+    /// Frames each (hypothesis, object) pair was within the threshold.
+    ///
+    /// The three are hash maps: they are looked up for every object, hypothesis and close
+    /// pair of every frame, and walked in id order only once, for [`MotCounter::idtp`]. As
+    /// sorted vectors they took a binary search each.
+    pair_frames: FxHashMap<(u64, u64), u64>,
 }
 
 /// The one-row summary of a tracking evaluation (`tracking.parquet`).
@@ -110,15 +112,15 @@ impl MotCounter {
         self.num_objects += objects.len() as u64;
         self.num_predictions += hypotheses.len() as u64;
         for o in objects {
-            *self.object_frames.entry_or_default(o.id) += 1;
+            *self.object_frames.entry(o.id).or_default() += 1;
             for h in hypotheses {
                 if valid(o, h) {
-                    *self.pair_frames.entry_or_default((h.id, o.id)) += 1;
+                    *self.pair_frames.entry((h.id, o.id)).or_default() += 1;
                 }
             }
         }
         for h in hypotheses {
-            *self.hypothesis_frames.entry_or_default(h.id) += 1;
+            *self.hypothesis_frames.entry(h.id).or_default() += 1;
         }
         let mut obj_taken = vec![false; objects.len()];
         let mut hyp_taken = vec![false; hypotheses.len()];
@@ -174,11 +176,15 @@ impl MotCounter {
     /// ID true positives: the most frames that a one-to-one object↔hypothesis id mapping
     /// keeps within the threshold.
     pub fn idtp(&self) -> u64 {
-        let oids: Vec<u64> = self.object_frames.keys().collect();
-        let hids: Vec<u64> = self.hypothesis_frames.keys().collect();
+        let sorted = |ids: &FxHashMap<u64, u64>| {
+            let mut ids: Vec<u64> = ids.keys().copied().collect();
+            ids.sort_unstable();
+            ids
+        };
+        let (oids, hids) = (sorted(&self.object_frames), sorted(&self.hypothesis_frames));
         let weight = |r: usize, c: usize| {
             self.pair_frames
-                .get((hids[c], oids[r]))
+                .get(&(hids[c], oids[r]))
                 .copied()
                 .unwrap_or(0)
         };

@@ -1,8 +1,8 @@
 //! A map kept as one vector sorted by key, for keys that come nearly in order: a run's
-//! window indices, a tracker's ids. An entry costs its key and value and nothing more (a
-//! `BTreeMap` entry costs about half as much again in node space), a key above the last is
-//! appended and a repeat of the last one found without a search; any other key is found by
-//! binary search and, when new, inserted in place.
+//! window indices. An entry costs its key and value and nothing more (a `BTreeMap` entry
+//! costs about half as much again in node space), a key above the last is appended and a
+//! repeat of the last one found without a search; any other key is found by binary search
+//! and, when new, inserted in place.
 
 /// A sorted map over a vector, cheapest when keys mostly rise (see the module docs).
 #[derive(Debug, Clone, PartialEq, Eq)]
