@@ -142,9 +142,10 @@ impl Tracker {
         let h = Matrix2x4::new(1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0);
         let r = Matrix2::identity() * self.cfg.measurement_noise_m.powi(2);
         let gate = self.cfg.gate_m;
-        let tracks = &self.tracks;
-        let pairs = min_cost_pairs(tracks.len(), measurements.len(), |ti, mi| {
-            let d = (h * tracks[ti].state - measurements[mi]).norm();
+        // each track's predicted position once, not once per measurement it is weighed against
+        let predicted: Vec<Vector2<f64>> = self.tracks.iter().map(|t| h * t.state).collect();
+        let pairs = min_cost_pairs(predicted.len(), measurements.len(), |ti, mi| {
+            let d = (predicted[ti] - measurements[mi]).norm();
             (d <= gate).then_some(d)
         });
         let mut measurement_tracks = vec![0; measurements.len()];
