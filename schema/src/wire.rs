@@ -1,6 +1,7 @@
 //! Reading the protobuf wire format byte by byte, for the direct decoders of the messages a
-//! replay reads most (`radar_wire`, `detections_wire`, `truth_wire`). Each read returns `None` where the bytes
-//! run out or a varint is malformed, and the decoder then declines the message to prost.
+//! replay reads most (`radar_wire`, `detections_wire`, `truth_wire`). Each read returns `None`
+//! where the bytes run out or a varint is malformed, and the decoder then declines the message
+//! to prost.
 
 /// The bytes not read yet.
 pub(crate) struct Wire<'a>(pub(crate) &'a [u8]);
