@@ -51,21 +51,6 @@ impl<K: Ord + Copy, V> SortedVecMap<K, V> {
             .map(|i| &self.entries[i].1)
     }
 
-    /// The keys, rising.
-    pub fn keys(&self) -> impl Iterator<Item = K> + '_ {
-        self.entries.iter().map(|e| e.0)
-    }
-
-    /// Number of keys.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// No key yet.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// Every key with its value, keys rising.
     pub fn into_entries(self) -> Vec<(K, V)> {
         self.entries
@@ -92,10 +77,8 @@ mod tests {
                 *map.entry_or_default(k) += n;
                 *want.entry(k).or_insert(0u64) += n;
                 prop_assert_eq!(map.get(k), want.get(&k));
-                prop_assert_eq!(map.len(), want.len());
             }
             prop_assert_eq!(map.get(k + 1_000), None);
-            prop_assert!(map.keys().eq(want.keys().copied()));
             prop_assert_eq!(map.into_entries(), want.into_iter().collect::<Vec<_>>());
         }
     }
