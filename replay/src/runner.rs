@@ -1881,6 +1881,27 @@ mod tests {
         (rec, first)
     }
 
+    /// `recording_content_hash` is the SHA-256 of the file's bytes, whether the check runs
+    /// beside the replay or before it inside a pool (a sweep's run).
+    #[test]
+    fn the_recording_content_hash_is_the_sha256_of_the_file() {
+        use sha2::Digest;
+        let dir = tempfile::tempdir().expect("tmp");
+        let rec = recording(dir.path());
+        let sha: String = sha2::Sha256::digest(std::fs::read(&rec).expect("read"))
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let beside = replay(&rec, &ReplayConfig::default()).expect("replay");
+        assert_eq!(beside.report_metadata["recording_content_hash"], sha);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .expect("pool");
+        let before = pool.install(|| replay(&rec, &ReplayConfig::default()).expect("replay"));
+        assert_eq!(before.report_metadata["recording_content_hash"], sha);
+    }
+
     #[test]
     fn a_damaged_chunk_is_named_with_its_offset() {
         let dir = tempfile::tempdir().expect("tmp");
