@@ -2,6 +2,7 @@
 //! gates), `ground_truth` and `tracking` (the CLEAR-MOT / ID summary), so anyone can recompute
 //! the tracking metrics (e.g. with py-motmetrics) from the first three.
 
+use crate::association_columns::AssociationColumns;
 use crate::page_spill::PageSpill;
 use crate::parquet_out::{
     Layout, WindowsWriter, batch, bools, clock_ids, close_writer, f64s, i64s, open_writer, u64s,
@@ -32,7 +33,10 @@ pub const TRACKING_FILE: &str = "tracking.parquet";
 pub const FRAMES_FILE: &str = "frames.parquet";
 
 /// The provenance columns shared by every table derived from fused outputs.
-fn provenance_columns<T>(rows: &[T], p: impl Fn(&T) -> &Provenance) -> (Vec<Field>, Vec<ArrayRef>) {
+pub(crate) fn provenance_columns<T>(
+    rows: &[T],
+    p: impl Fn(&T) -> &Provenance,
+) -> (Vec<Field>, Vec<ArrayRef>) {
     (
         vec![
             Field::new("sync_state", DataType::Utf8, false),
@@ -87,58 +91,11 @@ pub fn tracks_batch(rows: &[FusedObject]) -> Result<RecordBatch> {
 
 /// The `associations` table: one row per candidate pair, or per detection without one.
 pub fn associations_batch(rows: &[AssociationRecord]) -> Result<RecordBatch> {
-    let mut fields = vec![
-        Field::new("t_ns", DataType::Int64, false),
-        Field::new("frame_id", DataType::UInt64, false),
-        Field::new("detection_index", DataType::UInt32, false),
-        Field::new("camera_object_id", DataType::UInt64, true),
-        Field::new("score", DataType::Float64, false),
-        Field::new("radar_object_index", DataType::UInt32, true),
-        Field::new("residual_px", DataType::Float64, true),
-        Field::new("margin_px", DataType::Float64, true),
-        Field::new("projection_sigma_px", DataType::Float64, true),
-        Field::new("radar_range_m", DataType::Float64, true),
-        Field::new("radar_doppler_mps", DataType::Float64, true),
-        Field::new("camera_radial_mps", DataType::Float64, true),
-        Field::new("velocity_tolerance_mps", DataType::Float64, true),
-        Field::new("radar_snr_db", DataType::Float64, true),
-        Field::new("position_gate", DataType::Boolean, true),
-        Field::new("velocity_gate", DataType::Boolean, true),
-        Field::new("confidence_gate", DataType::Boolean, true),
-        Field::new("outcome", DataType::Utf8, false),
-    ];
-    let mut columns = vec![
-        i64s(rows, |r| Some(r.t_ns)),
-        u64s(rows, |r| r.frame_id),
-        Arc::new(UInt32Array::from(
-            rows.iter().map(|r| r.detection_index).collect::<Vec<_>>(),
-        )) as ArrayRef,
-        Arc::new(arrow_array::UInt64Array::from(
-            rows.iter().map(|r| r.camera_object_id).collect::<Vec<_>>(),
-        )),
-        f64s(rows, |r| Some(r.score)),
-        Arc::new(UInt32Array::from(
-            rows.iter()
-                .map(|r| r.radar_object_index)
-                .collect::<Vec<_>>(),
-        )),
-        f64s(rows, |r| r.residual_px),
-        f64s(rows, |r| r.margin_px),
-        f64s(rows, |r| r.projection_sigma_px),
-        f64s(rows, |r| r.radar_range_m),
-        f64s(rows, |r| r.radar_doppler_mps),
-        f64s(rows, |r| r.camera_radial_mps),
-        f64s(rows, |r| r.velocity_tolerance_mps),
-        f64s(rows, |r| r.radar_snr_db),
-        bools(rows, |r| r.position_gate),
-        bools(rows, |r| r.velocity_gate),
-        bools(rows, |r| r.confidence_gate),
-        utf8(rows, |r| r.outcome.as_str()),
-    ];
-    let (pf, pc) = provenance_columns(rows, |r| &r.provenance);
-    fields.extend(pf);
-    columns.extend(pc);
-    batch(ASSOCIATIONS_FILE, fields, columns)
+    let mut columns = AssociationColumns::with_capacity(rows.len());
+    for r in rows {
+        columns.push(r);
+    }
+    columns.to_batch()
 }
 
 /// The `frames` table: one row per camera frame that reached fusion, in fusion order.
@@ -269,20 +226,20 @@ const ROW_GROUP_ROWS: usize = 1 << 20;
 
 /// One streamed table's Parquet writer: batches of rows in, row groups of `row_group_rows`
 /// closed by the writer. Lives on the encoding thread.
-struct TableEncoder<T> {
+struct TableEncoder<B: ?Sized> {
     path: PathBuf,
     spill: PageSpill,
     row_group_rows: usize,
-    to_batch: fn(&[T]) -> Result<RecordBatch>,
+    to_batch: fn(&B) -> Result<RecordBatch>,
     writer: Option<ArrowWriter<std::fs::File>>,
 }
 
-impl<T> TableEncoder<T> {
+impl<B: ?Sized> TableEncoder<B> {
     fn new(
         path: PathBuf,
         spill: &PageSpill,
         row_group_rows: usize,
-        to_batch: fn(&[T]) -> Result<RecordBatch>,
+        to_batch: fn(&B) -> Result<RecordBatch>,
     ) -> Self {
         Self {
             path,
@@ -294,7 +251,7 @@ impl<T> TableEncoder<T> {
     }
 
     /// Encodes `rows`; the file is created on the first call.
-    fn write(&mut self, rows: &[T]) -> Result<()> {
+    fn write(&mut self, rows: &B) -> Result<()> {
         let batch = (self.to_batch)(rows)?;
         let w = match &mut self.writer {
             Some(w) => w,
@@ -313,10 +270,10 @@ impl<T> TableEncoder<T> {
         })
     }
 
-    /// Closes the file with `metadata` (an empty table if no row ever came).
-    fn finish(mut self, metadata: &BTreeMap<String, String>) -> Result<()> {
+    /// Closes the file with `metadata` (the table of `empty`, no rows, if no row ever came).
+    fn finish(mut self, metadata: &BTreeMap<String, String>, empty: &B) -> Result<()> {
         if self.writer.is_none() {
-            self.write(&[])?;
+            self.write(empty)?;
         }
         match self.writer.take() {
             Some(w) => close_writer(&self.path, w, metadata),
@@ -327,11 +284,11 @@ impl<T> TableEncoder<T> {
 
 /// The encoders of every streamed table.
 struct Encoders {
-    tracks: TableEncoder<FusedObject>,
-    associations: TableEncoder<AssociationRecord>,
-    truth: TableEncoder<TruthRecord>,
-    frames: TableEncoder<FrameRecord>,
-    sync: TableEncoder<SyncRecord>,
+    tracks: TableEncoder<[FusedObject]>,
+    associations: TableEncoder<AssociationColumns>,
+    truth: TableEncoder<[TruthRecord]>,
+    frames: TableEncoder<[FrameRecord]>,
+    sync: TableEncoder<[SyncRecord]>,
 }
 
 impl Encoders {
@@ -349,7 +306,8 @@ impl Encoders {
 /// A batch of one table's rows, on its way to the encoding thread (and back, emptied).
 enum Batch {
     Tracks(Vec<FusedObject>),
-    Associations(Vec<AssociationRecord>),
+    /// Boxed: the columns' vectors themselves are some 400 bytes.
+    Associations(Box<AssociationColumns>),
     Truth(Vec<TruthRecord>),
     Frames(Vec<FrameRecord>),
     Sync(Vec<SyncRecord>),
@@ -372,7 +330,7 @@ impl Batch {
 #[derive(Default)]
 struct Buffers {
     tracks: Vec<FusedObject>,
-    associations: Vec<AssociationRecord>,
+    associations: AssociationColumns,
     truth: Vec<TruthRecord>,
     frames: Vec<FrameRecord>,
     sync: Vec<SyncRecord>,
@@ -426,7 +384,7 @@ impl FusionTablesWriter {
                 table(ASSOCIATIONS_FILE),
                 &spill,
                 row_group_rows,
-                associations_batch,
+                AssociationColumns::to_batch,
             ),
             truth: TableEncoder::new(
                 table(GROUND_TRUTH_FILE),
@@ -489,7 +447,11 @@ impl FusionTablesWriter {
         for batch in rx.try_iter() {
             match batch {
                 Batch::Tracks(rows) => keep(&mut self.spare.tracks, rows),
-                Batch::Associations(rows) => keep(&mut self.spare.associations, rows),
+                Batch::Associations(rows) => {
+                    if !self.spare.associations.has_capacity() {
+                        self.spare.associations = *rows;
+                    }
+                }
                 Batch::Truth(rows) => keep(&mut self.spare.truth, rows),
                 Batch::Frames(rows) => keep(&mut self.spare.frames, rows),
                 Batch::Sync(rows) => keep(&mut self.spare.sync, rows),
@@ -524,7 +486,7 @@ impl FusionTablesWriter {
         let b = std::mem::take(&mut self.buffers);
         for batch in [
             (!b.tracks.is_empty()).then_some(Batch::Tracks(b.tracks)),
-            (!b.associations.is_empty()).then_some(Batch::Associations(b.associations)),
+            (!b.associations.is_empty()).then(|| Batch::Associations(Box::new(b.associations))),
             (!b.truth.is_empty()).then_some(Batch::Truth(b.truth)),
             (!b.frames.is_empty()).then_some(Batch::Frames(b.frames)),
             (!b.sync.is_empty()).then_some(Batch::Sync(b.sync)),
@@ -547,10 +509,12 @@ impl FusionTablesWriter {
             Some(w) => w.finish(metadata)?,
             None => WindowsWriter::create(&self.dir)?.finish(metadata)?,
         }
-        encoders.tracks.finish(metadata)?;
-        encoders.associations.finish(metadata)?;
-        encoders.frames.finish(metadata)?;
-        encoders.sync.finish(metadata)?;
+        encoders.tracks.finish(metadata, &[])?;
+        encoders
+            .associations
+            .finish(metadata, &AssociationColumns::default())?;
+        encoders.frames.finish(metadata, &[])?;
+        encoders.sync.finish(metadata, &[])?;
         let mut written = vec![
             crate::SYNC_FILE,
             FRAMES_FILE,
@@ -559,7 +523,7 @@ impl FusionTablesWriter {
         ];
         match tracking {
             Some(s) => {
-                encoders.truth.finish(metadata)?;
+                encoders.truth.finish(metadata, &[])?;
                 write_table(&self.dir.join(TRACKING_FILE), &tracking_batch(s)?, metadata)?;
                 written.extend([GROUND_TRUTH_FILE, TRACKING_FILE]);
             }
@@ -604,7 +568,19 @@ impl FusionSink for FusionTablesWriter {
     }
 
     fn association(&mut self, row: AssociationRecord) {
-        buffered!(self, associations, Associations, row);
+        if !self.buffers.associations.has_capacity() {
+            self.take_back_spares();
+            self.buffers.associations = std::mem::take(&mut self.spare.associations);
+            if !self.buffers.associations.has_capacity() {
+                self.buffers.associations = AssociationColumns::with_capacity(BATCH_ROWS);
+            }
+        }
+        let columns = &mut self.buffers.associations;
+        columns.push(&row);
+        if columns.len() >= BATCH_ROWS {
+            let full = std::mem::take(columns);
+            self.send(Batch::Associations(Box::new(full)));
+        }
     }
 
     fn truth(&mut self, row: TruthRecord) {

@@ -5,6 +5,7 @@
 //! version, recording hash, seed, estimator, versions) and a pinned `created_by`, so identical
 //! inputs give identical bytes.
 
+mod association_columns;
 pub mod content_hash;
 pub mod error;
 pub mod fusion_tables;
