@@ -5,9 +5,9 @@
 //! into the batch, then read again once per column (and once more per nullable column, for
 //! its validity) to build the Arrow arrays. Here a row's fields go straight into their
 //! columns, and which of its optional fields are there into one 16-bit mask; building the
-//! arrays is then a copy of each column and a pass over the masks per validity (one-CPU
-//! replay hour of the demo rig 3.72 → 3.68 s, its CPU time 3.62 → 3.56 s; every table
-//! byte-identical).
+//! arrays is then a copy of each column and a pass over the masks per validity (a one-CPU
+//! replay hour of the demo rig 3.75 → 3.69 s, every table byte-identical; see
+//! `docs/performance.md`).
 
 use crate::Result;
 use crate::fusion_tables::{ASSOCIATIONS_FILE, provenance_columns};
