@@ -47,7 +47,8 @@ fn itself(p: &Provenance) -> &Provenance {
     p
 }
 
-/// Rows of the `associations` table, column by column (see the module doc).
+/// Rows of the `associations` table (one per candidate pair, or per detection without one),
+/// column by column (see the module doc).
 #[derive(Debug, Default)]
 pub struct AssociationColumns {
     t_ns: Vec<i64>,

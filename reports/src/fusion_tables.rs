@@ -89,15 +89,6 @@ pub fn tracks_batch(rows: &[FusedObject]) -> Result<RecordBatch> {
     batch(TRACKS_FILE, fields, columns)
 }
 
-/// The `associations` table: one row per candidate pair, or per detection without one.
-pub fn associations_batch(rows: &[AssociationRecord]) -> Result<RecordBatch> {
-    let mut columns = AssociationColumns::with_capacity(rows.len());
-    for r in rows {
-        columns.push(r);
-    }
-    columns.to_batch()
-}
-
 /// The `frames` table: one row per camera frame that reached fusion, in fusion order.
 pub fn frames_batch(rows: &[FrameRecord]) -> Result<RecordBatch> {
     let ms = |a: i64, b: i64| (b - a) as f64 / 1e6;
