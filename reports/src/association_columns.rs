@@ -23,6 +23,17 @@ use radcam_fusion::fused::{AssociationRecord, Outcome};
 use radcam_fusion::provenance::Provenance;
 use std::sync::Arc;
 
+/// A row mask's bit: `camera_object_id` is there.
+const CAMERA_OBJECT_ID_BIT: u32 = 0;
+/// A row mask's bit: `radar_object_index` is there.
+const RADAR_OBJECT_INDEX_BIT: u32 = 1;
+/// A row mask's first of eight bits: each measurement, in table order, is there.
+const FIRST_MEASUREMENT_BIT: u32 = 2;
+/// A row mask's first of three bits: each gate, in table order, was judged.
+const FIRST_GATE_BIT: u32 = 10;
+/// A row mask's first of three bits: each gate's verdict (passed).
+const FIRST_GATE_VALUE_BIT: u32 = 13;
+
 /// Bit `bit` of every row's mask, as Arrow packs bits.
 fn mask_bits(masks: &[u16], bit: u32) -> BooleanBuffer {
     BooleanBuffer::collect_bool(masks.len(), |i| masks[i] >> bit & 1 != 0)
@@ -59,9 +70,8 @@ pub struct AssociationColumns {
     radar_object_index: Vec<u32>,
     /// `residual_px` to `radar_snr_db`, in table order.
     measurements: [Vec<f64>; 8],
-    /// Per row: which of the nullable columns have a value (bit 0 `camera_object_id`,
-    /// bit 1 `radar_object_index`, bits 2–9 the measurements, bits 10–12 the gates) and the
-    /// gates' values (bits 13–15).
+    /// Per row: which of the nullable columns have a value and the gates' verdicts (the
+    /// `*_BIT` constants).
     masks: Vec<u16>,
     outcome: Vec<Outcome>,
     provenance: Vec<Provenance>,
@@ -106,11 +116,11 @@ impl AssociationColumns {
         self.detection_index.push(r.detection_index);
         let mut mask = 0u16;
         let mut has = |bit: u32, value: bool| mask |= u16::from(value) << bit;
-        has(0, r.camera_object_id.is_some());
+        has(CAMERA_OBJECT_ID_BIT, r.camera_object_id.is_some());
         self.camera_object_id
             .push(r.camera_object_id.unwrap_or_default());
         self.score.push(r.score);
-        has(1, r.radar_object_index.is_some());
+        has(RADAR_OBJECT_INDEX_BIT, r.radar_object_index.is_some());
         self.radar_object_index
             .push(r.radar_object_index.unwrap_or_default());
         let measurements = [
@@ -123,14 +133,17 @@ impl AssociationColumns {
             r.velocity_tolerance_mps,
             r.radar_snr_db,
         ];
-        for ((bit, column), value) in (2..).zip(&mut self.measurements).zip(measurements) {
+        for ((bit, column), value) in (FIRST_MEASUREMENT_BIT..)
+            .zip(&mut self.measurements)
+            .zip(measurements)
+        {
             has(bit, value.is_some());
             column.push(value.unwrap_or_default());
         }
         let gates = [r.position_gate, r.velocity_gate, r.confidence_gate];
-        for (bit, value) in (10..).zip(gates) {
-            has(bit, value.is_some());
-            has(bit + 3, value.unwrap_or_default());
+        for (i, value) in (0..).zip(gates) {
+            has(FIRST_GATE_BIT + i, value.is_some());
+            has(FIRST_GATE_VALUE_BIT + i, value.unwrap_or_default());
         }
         self.masks.push(mask);
         self.outcome.push(r.outcome);
@@ -184,17 +197,20 @@ impl AssociationColumns {
             Arc::new(Int64Array::from(self.t_ns.clone())),
             Arc::new(UInt64Array::from(self.frame_id.clone())),
             Arc::new(UInt32Array::from(self.detection_index.clone())),
-            nullable::<UInt64Type>(&self.camera_object_id, m, 0),
+            nullable::<UInt64Type>(&self.camera_object_id, m, CAMERA_OBJECT_ID_BIT),
             Arc::new(Float64Array::from(self.score.clone())),
-            nullable::<UInt32Type>(&self.radar_object_index, m, 1),
+            nullable::<UInt32Type>(&self.radar_object_index, m, RADAR_OBJECT_INDEX_BIT),
         ];
         columns.extend(
-            (2..)
+            (FIRST_MEASUREMENT_BIT..)
                 .zip(&self.measurements)
                 .map(|(bit, values)| nullable::<Float64Type>(values, m, bit)),
         );
-        columns.extend((10..13).map(|bit| -> ArrayRef {
-            Arc::new(BooleanArray::new(mask_bits(m, bit + 3), mask_nulls(m, bit)))
+        columns.extend((0..3).map(|i| -> ArrayRef {
+            Arc::new(BooleanArray::new(
+                mask_bits(m, FIRST_GATE_VALUE_BIT + i),
+                mask_nulls(m, FIRST_GATE_BIT + i),
+            ))
         }));
         columns.push(utf8(&self.outcome, |o| o.as_str()));
         let (pf, pc) = provenance_columns(&self.provenance, itself);
