@@ -701,7 +701,8 @@ mod tests {
     }
 
     #[test]
-    fn streamed_tables_delta_encode_and_keep_min_max_for_integer_columns_only() {
+    fn streamed_tables_delta_encode_and_keep_min_max_for_integer_columns_only_and_no_offset_index()
+    {
         let dir = tempfile::tempdir().expect("tmp");
         write(dir.path(), 2500, None);
         let reader = SerializedFileReader::new(
