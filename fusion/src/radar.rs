@@ -300,12 +300,8 @@ mod tests {
                 })
             })
             .collect();
-        objects.sort_by(|a, b| {
-            a.position_m
-                .coords
-                .norm()
-                .total_cmp(&b.position_m.coords.norm())
-        });
+        let range = |o: &RadarObject| o.position_m.coords.norm();
+        objects.sort_by(|a, b| range(a).total_cmp(&range(b)));
         objects
     }
 
