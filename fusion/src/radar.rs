@@ -1,5 +1,6 @@
 //! Radar detections and their grouping into objects.
 
+use crate::stats::order_key;
 use nalgebra::Point3;
 
 /// One radar detection in the radar frame.
@@ -177,7 +178,7 @@ fn order_along_x(n: usize, x: impl Fn(usize) -> f64) -> Vec<usize> {
     let bits = usize::BITS - n.saturating_sub(1).leading_zeros();
     let low = (1u64 << bits) - 1;
     let mut keys: Vec<u64> = (0..n)
-        .map(|k| (ordered_bits(x(k)) & !low) | k as u64)
+        .map(|k| (order_key(x(k)) & !low) | k as u64)
         .collect();
     keys.sort_unstable();
     let mut start = 0;
@@ -188,22 +189,11 @@ fn order_along_x(n: usize, x: impl Fn(usize) -> f64) -> Vec<usize> {
             end += 1;
         }
         if end - start > 1 {
-            keys[start..end].sort_unstable_by_key(|&key| ordered_bits(x((key & low) as usize)));
+            keys[start..end].sort_unstable_by_key(|&key| order_key(x((key & low) as usize)));
         }
         start = end;
     }
     keys.into_iter().map(|key| (key & low) as usize).collect()
-}
-
-/// `x`'s bits as a `u64` that orders as `f64::total_cmp` orders `x`.
-fn ordered_bits(x: f64) -> u64 {
-    let bits = x.to_bits();
-    // negative values: every bit flipped (larger magnitude, smaller); positive: the sign set
-    if bits >> 63 == 1 {
-        !bits
-    } else {
-        bits | 1 << 63
-    }
 }
 
 #[cfg(test)]

@@ -45,8 +45,9 @@ impl MeanAcc {
     }
 }
 
-/// A total-order key of a finite `f64`: keys compare as the values do.
-fn order_key(v: f64) -> u64 {
+/// A total-order key of an `f64`: keys compare as `f64::total_cmp` compares the values
+/// (for finite values, as the values do).
+pub(crate) fn order_key(v: f64) -> u64 {
     let bits = v.to_bits();
     if bits >> 63 == 1 {
         !bits
