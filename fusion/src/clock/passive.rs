@@ -126,15 +126,7 @@ impl Passive {
             }));
         }
         let mut fit = LineFit::fit(&minima)?;
-        // Lower the line onto the envelope: no arrival may precede its mapped time (a NaN
-        // from a degenerate fit is skipped, as `f64::max` would).
-        let mut lift = 0.0f64;
-        for &(device_ns, delay) in arrivals {
-            let below = fit.at(device_ns) - delay;
-            if below > lift {
-                lift = below;
-            }
-        }
+        let lift = envelope_lift(&fit, arrivals);
         fit.intercept -= lift;
         let &(last_device_ns, _) = self.arrivals.back()?;
         Some(ClockEstimate {
@@ -146,6 +138,29 @@ impl Passive {
             samples: self.arrivals.len(),
         })
     }
+}
+
+/// How far `fit` must be lowered onto the envelope of `arrivals` (device time ns, delay ns):
+/// the largest amount by which the line lies above an arrival's delay, at least 0 (no arrival
+/// may precede its mapped time; a NaN from a degenerate fit is skipped, as `f64::max` would).
+///
+/// The maximum is kept in four lanes, each arrival going to one, then the lanes are merged:
+/// one running maximum made every arrival wait for the one before (a `maxsd` chain, four
+/// cycles an arrival, 600 arrivals a radar frame). Every lane starts at +0.0 and takes only
+/// a larger number, so the merged value is the one running maximum's, bit for bit.
+fn envelope_lift(fit: &LineFit, arrivals: &[(i64, f64)]) -> f64 {
+    let higher = |lift: f64, below: f64| if below > lift { below } else { lift };
+    let mut lanes = [0.0f64; 4];
+    let mut quads = arrivals.chunks_exact(4);
+    for quad in &mut quads {
+        for (lane, &(device_ns, delay)) in lanes.iter_mut().zip(quad) {
+            *lane = higher(*lane, fit.at(device_ns) - delay);
+        }
+    }
+    for (lane, &(device_ns, delay)) in lanes.iter_mut().zip(quads.remainder()) {
+        *lane = higher(*lane, fit.at(device_ns) - delay);
+    }
+    lanes.into_iter().fold(0.0, higher)
 }
 
 impl Default for Passive {
@@ -252,6 +267,29 @@ mod tests {
                 let want = by_definition(kept, block, base);
                 prop_assert_eq!(p.estimate(), want);
             }
+        }
+
+        /// The lift kept in four lanes is the one running maximum's, bit for bit, for any
+        /// line (NaN, infinite or zero slope and intercept) and any arrivals, of every
+        /// length modulo four.
+        #[test]
+        fn lift_in_lanes_is_the_running_maximum(
+            slope in prop_oneof![Just(f64::NAN), Just(f64::INFINITY), Just(0.0), Just(-0.0), -1e-3f64..1e-3],
+            intercept in prop_oneof![Just(f64::NAN), Just(-0.0), -1e6f64..1e6],
+            arrivals in prop::collection::vec(
+                (-1_000_000_000i64..1_000_000_000, prop_oneof![Just(-0.0), Just(0.0), Just(f64::NAN), -1e6f64..1e6]),
+                0..14,
+            ),
+        ) {
+            let fit = LineFit { x_ref: 0, intercept, slope, residual_rms: 0.0 };
+            let mut one = 0.0f64;
+            for &(device_ns, delay) in &arrivals {
+                let below = fit.at(device_ns) - delay;
+                if below > one {
+                    one = below;
+                }
+            }
+            prop_assert_eq!(envelope_lift(&fit, &arrivals).to_bits(), one.to_bits());
         }
 
         /// Every kept run's minimum is the first least delay of its arrivals, and every
