@@ -87,18 +87,29 @@ pub fn cluster(detections: &[RadarDetection], cfg: &ClusterConfig) -> Vec<RadarO
             near[found] = j;
             found += usize::from((p - q).norm_squared() <= gap2);
         }
-        for &j in &near[..found] {
-            let (a, b) = (root(&mut parent, i), root(&mut parent, j));
-            if a != b {
-                parent[a.max(b)] = a.min(b);
+        if found > 0 {
+            // i's root, found once for its sweep: after a join it is the smaller of the two
+            let mut a = root(&mut parent, i);
+            for &j in &near[..found] {
+                let b = root(&mut parent, j);
+                if a != b {
+                    parent[a.max(b)] = a.min(b);
+                    a = a.min(b);
+                }
             }
         }
     }
-    // each detection's component and each component's size, so that only the components
-    // that make an object are summed (an SNR weight is a `powf`)
-    let roots: Vec<usize> = (0..n).map(|i| root(&mut parent, i)).collect();
+    // each detection's component, in place: no parent is above its child (a join hangs the
+    // larger root under the smaller, a halving step moves a child up its own path), so in
+    // index order a detection's parent already holds its root
+    for i in 0..n {
+        parent[i] = parent[parent[i]];
+    }
+    let roots = &parent[..];
+    // and each component's size, so that only the components that make an object are summed
+    // (an SNR weight is a `powf`)
     let mut size = vec![0usize; n];
-    for &r in &roots {
+    for &r in roots {
         size[r] += 1;
     }
     // a component's root is its smallest index, so visiting points in index order meets the
@@ -111,8 +122,11 @@ pub fn cluster(detections: &[RadarDetection], cfg: &ClusterConfig) -> Vec<RadarO
         snr_max: f64,
         points: usize,
     }
-    let mut slot = vec![usize::MAX; n];
-    let mut groups: Vec<Group> = Vec::new();
+    // each root's object, kept where the sweep kept its pairs; at most n / min_points
+    // objects, so the list is sized once
+    let slot = &mut near;
+    slot.fill(usize::MAX);
+    let mut groups: Vec<Group> = Vec::with_capacity(n / cfg.min_points.max(1));
     for (i, &r) in roots.iter().enumerate() {
         if size[r] < cfg.min_points {
             continue;
