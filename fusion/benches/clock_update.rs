@@ -1,5 +1,6 @@
 //! Cost of one latch pair through each clock estimator under the shared policy, including the
-//! estimate refresh (target: ≤ 1 µs per latch pair).
+//! estimate refresh (target: ≤ 1 µs per latch pair); and of one frame arrival through the
+//! passive estimator, the radar clock of every replay (a full window of 600 arrivals).
 
 #![allow(
     missing_docs,
@@ -7,7 +8,10 @@
 )]
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use radcam_fusion::clock::{ClockSync, ESTIMATOR_NAMES, LatchSample, SyncPolicy, by_name};
+use radcam_fusion::clock::{
+    ArrivalSample, ClockEstimator, ClockSync, ESTIMATOR_NAMES, LatchSample, Passive, SyncPolicy,
+    by_name,
+};
 use std::hint::black_box;
 
 /// Latches of 200 s at 2 Hz bursts of 4, with deterministic pseudo-random leg delays.
@@ -58,5 +62,48 @@ fn per_latch(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, per_latch);
+/// Radar frame arrivals at 20 Hz for 120 s: a device clock 40 ppm fast, transport delays of
+/// 3 ms plus up to 2 ms of deterministic pseudo-random queueing.
+fn arrivals() -> Vec<ArrivalSample> {
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    (0..2_400i64)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let device_ns = 5_000_000_000 + i * 50_000_000;
+            ArrivalSample {
+                device_ns,
+                host_arrival_ns: device_ns
+                    + device_ns / 25_000
+                    + 3_000_000
+                    + (x % 2_000_000) as i64,
+            }
+        })
+        .collect()
+}
+
+/// Per arrival with the default window (600 arrivals, blocks of 20): the first 600 fill it,
+/// so the mean is over 1,800 arrivals at a full window and 600 filling it.
+fn per_arrival(c: &mut Criterion) {
+    let samples = arrivals();
+    let mut group = c.benchmark_group("arrival_update");
+    group.throughput(Throughput::Elements(samples.len() as u64));
+    group.bench_function(Passive::NAME, |b| {
+        b.iter_batched(
+            Passive::default,
+            |mut p| {
+                for s in &samples {
+                    p.observe_arrival(black_box(s));
+                }
+                black_box(p.estimate());
+                p
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    group.finish();
+}
+
+criterion_group!(benches, per_latch, per_arrival);
 criterion_main!(benches);
