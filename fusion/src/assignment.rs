@@ -1,4 +1,5 @@
-//! Global minimum-cost assignment over gated pairs (Kuhn-Munkres from `pathfinding`).
+//! Global minimum-cost assignment over gated pairs (Kuhn-Munkres from `pathfinding`; the
+//! small conflicts of a frame by trying every assignment).
 
 use pathfinding::{
     kuhn_munkres::{kuhn_munkres, kuhn_munkres_min},
@@ -132,10 +133,10 @@ impl Splits {
 /// Where the problem splits (see [`Splits`]), each connected component of the kept pairs is
 /// solved on its own: a lone kept pair is taken as it is (the usual case for well-separated
 /// objects), a component of one row (or one column) takes its best pair, the first of
-/// equals, two rows competing for two columns take the better diagonal, and Kuhn-Munkres
-/// runs only where more rows compete for more columns, on that component's own small
-/// matrix. Where optima tie, the pairs taken may differ from the solver's on the whole
-/// matrix; their total does not.
+/// equals, two rows competing for two columns take the better diagonal, and where more rows
+/// compete for more columns, that component's own small matrix is solved: every assignment
+/// tried up to [`TRIED_SIDE`] on a side, Kuhn-Munkres beyond. Where optima tie, the pairs
+/// taken may differ from those of the whole matrix solved at once; their total does not.
 fn solve(
     rows: usize,
     cols: usize,
@@ -168,8 +169,8 @@ fn solve(
     pairs
 }
 
-/// Kuhn-Munkres on the whole matrix, transposed when there are more rows than columns, as
-/// the solver wants; the chosen pairs that are kept.
+/// The whole matrix solved as one block (see [`solve_block`]); the chosen pairs that are
+/// kept.
 fn solve_whole(
     rows: usize,
     cols: usize,
@@ -264,8 +265,16 @@ fn by_components(
     pairs
 }
 
+/// Largest side of a block whose assignments are all tried instead of solved by
+/// Kuhn-Munkres: at most 4 · 3 · 2 · 1 = 24 of them, tried with no allocation, where
+/// `pathfinding`'s solver allocates about eight vectors a solve. The association's
+/// conflicts are mostly 3 × 3 (2 × 3 to 4 × 4 nearly all the rest): about one a camera
+/// frame of the demo rig.
+const TRIED_SIDE: usize = 4;
+
 /// Kuhn-Munkres on the weights of `rows` × `cols` (transposed when there are more rows
-/// than columns, as the solver wants); returns the chosen pairs that are kept.
+/// than columns, as the solver wants), or every assignment tried when the block is at most
+/// [`TRIED_SIDE`] on a side; returns the chosen pairs that are kept.
 fn solve_block(
     rows: &[usize],
     cols: &[usize],
@@ -278,30 +287,99 @@ fn solve_block(
     } else {
         (rows, cols)
     };
-    let mut block = Vec::with_capacity(outer.len() * inner.len());
-    for &o in outer {
-        block.extend(inner.iter().map(|&i| {
-            if transposed {
-                weight(i, o)
-            } else {
-                weight(o, i)
+    let at = |o: usize, i: usize| {
+        if transposed {
+            weight(inner[i], outer[o])
+        } else {
+            weight(outer[o], inner[i])
+        }
+    };
+    let pair = |o: usize, i: usize| {
+        if transposed {
+            (inner[i], outer[o])
+        } else {
+            (outer[o], inner[i])
+        }
+    };
+    let (n_outer, n_inner) = (outer.len(), inner.len());
+    if n_inner <= TRIED_SIDE {
+        let mut block = [0i64; TRIED_SIDE * TRIED_SIDE];
+        for o in 0..n_outer {
+            for i in 0..n_inner {
+                block[o * n_inner + i] = at(o, i);
             }
-        }));
+        }
+        let chosen = by_trying(&block[..n_outer * n_inner], n_outer, n_inner, objective);
+        return (0..n_outer)
+            .filter(|&o| objective.keep(block[o * n_inner + chosen[o]]))
+            .map(|o| pair(o, chosen[o]))
+            .collect();
     }
-    let weights = Matrix::from_vec(outer.len(), inner.len(), block).expect("outer × inner values");
+    let mut block = Vec::with_capacity(n_outer * n_inner);
+    for o in 0..n_outer {
+        block.extend((0..n_inner).map(|i| at(o, i)));
+    }
+    let weights = Matrix::from_vec(n_outer, n_inner, block).expect("outer × inner values");
     objective
         .solver(&weights)
         .into_iter()
         .enumerate()
         .filter(|&(o, i)| objective.keep(weights[(o, i)]))
-        .map(|(o, i)| {
-            if transposed {
-                (inner[i], outer[o])
-            } else {
-                (outer[o], inner[i])
-            }
-        })
+        .map(|(o, i)| pair(o, i))
         .collect()
+}
+
+/// The column of each of `outer` rows in an assignment of `weights` (row-major, `outer` ×
+/// `inner`, `outer` ≤ `inner` ≤ [`TRIED_SIDE`]) whose keys add up to the least total (see
+/// [`Objective::key`]), found by trying every assignment; the first such in the order they
+/// are tried (row 0's column first, columns ascending) where several tie.
+fn by_trying(
+    weights: &[i64],
+    outer: usize,
+    inner: usize,
+    objective: Objective,
+) -> [usize; TRIED_SIDE] {
+    /// The search: the assignment being tried and the best one so far.
+    struct Search<'a> {
+        weights: &'a [i64],
+        outer: usize,
+        inner: usize,
+        objective: Objective,
+        trying: [usize; TRIED_SIDE],
+        best: [usize; TRIED_SIDE],
+        best_total: Option<i128>,
+    }
+    impl Search<'_> {
+        /// Tries every column for `row` not in `used` (a bit per column), then the rows after.
+        fn try_rows(&mut self, row: usize, used: u32, total: i128) {
+            if row == self.outer {
+                if self.best_total.is_none_or(|best| total < best) {
+                    self.best_total = Some(total);
+                    self.best = self.trying;
+                }
+                return;
+            }
+            for col in 0..self.inner {
+                if used >> col & 1 == 0 {
+                    self.trying[row] = col;
+                    let key = self.objective.key(self.weights[row * self.inner + col]);
+                    self.try_rows(row + 1, used | 1 << col, total + i128::from(key));
+                }
+            }
+        }
+    }
+    debug_assert!(outer <= inner && inner <= TRIED_SIDE && weights.len() == outer * inner);
+    let mut search = Search {
+        weights,
+        outer,
+        inner,
+        objective,
+        trying: [0; TRIED_SIDE],
+        best: [0; TRIED_SIDE],
+        best_total: None,
+    };
+    search.try_rows(0, 0, 0);
+    search.best
 }
 
 #[cfg(test)]
@@ -326,6 +404,43 @@ mod tests {
     }
 
     proptest! {
+        /// Every assignment tried finds an optimum as good as Kuhn-Munkres's, for both
+        /// objectives, on any block up to the tried side (infeasible cells and ties
+        /// included), and is an assignment: every outer row its own column.
+        #[test]
+        fn trying_every_assignment_is_as_good_as_kuhn_munkres(
+            outer in 1usize..=TRIED_SIDE,
+            extra in 0usize..TRIED_SIDE,
+            cells in proptest::collection::vec((0u8..10, 0i64..40), TRIED_SIDE * TRIED_SIDE),
+        ) {
+            let inner = (outer + extra).min(TRIED_SIDE);
+            for objective in [Objective::MinCost, Objective::MaxWeight] {
+                let block: Vec<i64> = cells[..outer * inner]
+                    .iter()
+                    .map(|&(gate, w)| match (objective, gate < 3) {
+                        (Objective::MinCost, true) => INFEASIBLE,
+                        (Objective::MaxWeight, true) => 0,
+                        (_, false) => w,
+                    })
+                    .collect();
+                let total = |cols: &[usize]| -> i128 {
+                    cols.iter()
+                        .enumerate()
+                        .map(|(o, &i)| i128::from(objective.key(block[o * inner + i])))
+                        .sum()
+                };
+                let tried = by_trying(&block, outer, inner, objective);
+                let tried = &tried[..outer];
+                let mut seen = [false; TRIED_SIDE];
+                for &i in tried {
+                    prop_assert!(i < inner && !seen[i]);
+                    seen[i] = true;
+                }
+                let matrix = Matrix::from_vec(outer, inner, block.clone()).expect("outer × inner");
+                prop_assert_eq!(total(tried), total(&objective.solver(&matrix)));
+            }
+        }
+
         /// Sparse gates (mostly conflict-free, sometimes not, with many ties): solving the
         /// components one by one finds pairs as many and as good as the solver on the whole
         /// matrix, each of them kept.
