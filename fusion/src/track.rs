@@ -135,9 +135,10 @@ impl Tracker {
                 0.0, d3, 0.0, d2,
             ) * a2
         };
+        let f_t = f.transpose();
         for t in &mut self.tracks {
             t.state = f * t.state;
-            t.covariance = f * t.covariance * f.transpose() + q;
+            t.covariance = product(&product(&f, &t.covariance), &f_t) + q;
         }
         let h = Matrix2x4::new(1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0);
         let r = Matrix2::identity() * self.cfg.measurement_noise_m.powi(2);
@@ -221,9 +222,48 @@ impl Tracker {
     }
 }
 
+/// `a · b` for 4 × 4 matrices, bit for bit nalgebra's `a * b`: each column of the result is
+/// built up over `a`'s columns as nalgebra's product builds it (`a[(i, 0)]·b[(0, j)]`, then
+/// `a[(i, k)]·b[(k, j)]` added for k = 1, 2, 3), written out because nalgebra's generic
+/// product is not inlined, and the prediction makes two of them per track and frame.
+fn product(a: &Matrix4<f64>, b: &Matrix4<f64>) -> Matrix4<f64> {
+    Matrix4::from_fn(|i, j| {
+        let mut sum = a[(i, 0)] * b[(0, j)];
+        for k in 1..4 {
+            sum += a[(i, k)] * b[(k, j)];
+        }
+        sum
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The written-out product is nalgebra's, bit for bit, for any values: signed
+        /// zeros, infinities and NaNs included (NaNs compared as NaNs).
+        #[test]
+        fn product_is_nalgebras_bit_for_bit(
+            cells in proptest::collection::vec(
+                proptest::prop_oneof![
+                    1 => proptest::strategy::Just(0.0),
+                    1 => proptest::strategy::Just(-0.0),
+                    1 => proptest::strategy::Just(f64::INFINITY),
+                    1 => proptest::strategy::Just(f64::NAN),
+                    60 => -1e3f64..1e3,
+                ],
+                32,
+            ),
+        ) {
+            let a = Matrix4::from_column_slice(&cells[..16]);
+            let b = Matrix4::from_column_slice(&cells[16..]);
+            let (ours, theirs) = (product(&a, &b), a * b);
+            for (x, y) in ours.iter().zip(theirs.iter()) {
+                proptest::prop_assert!(x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()), "{} against {}", x, y);
+            }
+        }
+    }
 
     #[test]
     fn two_crossing_free_targets_keep_their_ids_and_velocity() {
