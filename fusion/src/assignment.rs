@@ -387,7 +387,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// The solver's answer on the whole matrix, never split into components.
+    /// The whole matrix solved as one block (every assignment tried up to [`TRIED_SIDE`] on
+    /// a side, Kuhn-Munkres beyond), never split into components.
     fn solver_only_min(rows: usize, cols: usize, c: &[Vec<Option<f64>>]) -> Vec<(usize, usize)> {
         solve_whole(rows, cols, |r, k| scaled(c[r][k]), Objective::MinCost)
     }
