@@ -14,15 +14,20 @@ use radcam_fusion::clock::{
 };
 use std::hint::black_box;
 
+/// Pseudo-random numbers below `bound` from a xorshift generator seeded with `seed`
+/// (non-zero).
+fn below(mut seed: u64, bound: u64) -> impl FnMut() -> i64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % bound) as i64
+    }
+}
+
 /// Latches of 200 s at 2 Hz bursts of 4, with deterministic pseudo-random leg delays.
 fn latches() -> Vec<LatchSample> {
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut jitter = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x % 60_000) as i64
-    };
+    let mut jitter = below(0x9E37_79B9_7F4A_7C15, 60_000);
     let mut out = Vec::new();
     for i in 0..400i64 {
         for k in 0..4u32 {
@@ -65,19 +70,13 @@ fn per_latch(c: &mut Criterion) {
 /// Radar frame arrivals at 20 Hz for 120 s: a device clock 40 ppm fast, transport delays of
 /// 3 ms plus up to 2 ms of deterministic pseudo-random queueing.
 fn arrivals() -> Vec<ArrivalSample> {
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut queueing = below(0x2545_F491_4F6C_DD1D, 2_000_000);
     (0..2_400i64)
         .map(|i| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
             let device_ns = 5_000_000_000 + i * 50_000_000;
             ArrivalSample {
                 device_ns,
-                host_arrival_ns: device_ns
-                    + device_ns / 25_000
-                    + 3_000_000
-                    + (x % 2_000_000) as i64,
+                host_arrival_ns: device_ns + device_ns / 25_000 + 3_000_000 + queueing(),
             }
         })
         .collect()
