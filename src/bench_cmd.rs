@@ -457,6 +457,7 @@ pub fn run(bench: &ReplayBench, json: bool, quiet: bool) -> Result<()> {
             serde_json::to_string_pretty(&serde_json::json!({
                 "cores": cores,
                 "allocator": crate::ALLOCATOR,
+                "target_cpu": crate::cpu_level::LEVEL,
                 "replays": rows
                     .iter()
                     .map(|row| JudgedRow {
@@ -471,7 +472,8 @@ pub fn run(bench: &ReplayBench, json: bool, quiet: bool) -> Result<()> {
         return Ok(());
     }
     println!(
-        "machine: {cores} cores; allocator: {}; replay of the demo rig (30 fps, 20 Hz radar) into a report",
+        "machine: {cores} cores; built for {}; allocator: {}; replay of the demo rig (30 fps, 20 Hz radar) into a report",
+        crate::cpu_level::LEVEL,
         crate::ALLOCATOR
     );
     println!(

@@ -48,6 +48,7 @@ macro_rules! say_raw {
 mod bench_cmd;
 mod bench_record;
 mod calib_cmd;
+mod cpu_level;
 mod record_cmd;
 
 #[derive(Parser)]
@@ -395,6 +396,16 @@ enum BenchCommand {
 }
 
 fn main() -> ExitCode {
+    let missing = cpu_level::missing_features();
+    if !missing.is_empty() {
+        eprintln!(
+            "radcam: error: this build of radcam is for {} and this CPU lacks {}; rebuild it \
+             for this CPU with RUSTFLAGS=\"-C target-cpu=native\" cargo build --release",
+            cpu_level::LEVEL,
+            missing.join(", ")
+        );
+        return ExitCode::from(2);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,

@@ -1144,6 +1144,18 @@ fn bench_replay_reports_medians_of_its_rounds_and_rejects_bad_lengths() {
         "system"
     };
     assert_eq!(v["allocator"], allocator, "the build's allocator: {v}");
+    // the test is built with the binary's flags (`.cargo/config.toml`: x86-64-v2)
+    let level = v["target_cpu"].as_str().expect("target_cpu");
+    if cfg!(all(
+        target_arch = "x86_64",
+        target_feature = "sse4.2",
+        target_feature = "popcnt",
+        not(target_feature = "avx2")
+    )) {
+        assert_eq!(level, "x86-64-v2", "the build's level: {v}");
+    } else {
+        assert!(!level.is_empty(), "the build's level: {v}");
+    }
     assert!(v["sweep"].is_null(), "no sweep was asked for: {v}");
     assert_eq!(
         v["targets"],

@@ -1,0 +1,61 @@
+//! The instruction-set level this binary was compiled for, and whether this CPU has it.
+//!
+//! `.cargo/config.toml` builds x86-64 for x86-64-v2. Such a binary on a CPU without one of
+//! those instructions would die of an illegal instruction somewhere in a run; `radcam` checks
+//! first and says what is missing and how to build for the CPU instead.
+
+/// The x86-64 features a build may be compiled with, each with its name as
+/// `is_x86_feature_detected!` and `target_feature` spell it; `$present` runs for every one
+/// that this build was compiled with and this CPU lacks.
+#[cfg(target_arch = "x86_64")]
+macro_rules! each_compiled_missing {
+    ($present:expr; $($feature:tt),+) => {{
+        $(
+            if cfg!(target_feature = $feature) && !std::arch::is_x86_feature_detected!($feature) {
+                $present($feature);
+            }
+        )+
+    }};
+}
+
+/// CPU features this build was compiled to use that this CPU does not have (empty: it runs).
+pub(crate) fn missing_features() -> Vec<&'static str> {
+    #[allow(unused_mut)]
+    let mut missing = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    each_compiled_missing!(|f| missing.push(f);
+        "sse3", "ssse3", "sse4.1", "sse4.2", "popcnt", "cmpxchg16b", "avx", "avx2", "fma",
+        "bmi1", "bmi2", "lzcnt", "movbe", "f16c", "avx512f");
+    missing
+}
+
+/// The level this binary was compiled for, as `radcam bench` reports it beside its timings:
+/// `x86-64`, `x86-64-v2`, `x86-64-v3` or `x86-64-v4` on x86-64 (the highest level whose
+/// features the build was compiled with), else the architecture's name.
+pub(crate) const LEVEL: &str = if !cfg!(target_arch = "x86_64") {
+    std::env::consts::ARCH
+} else if cfg!(all(target_feature = "avx512f", target_feature = "avx512bw")) {
+    "x86-64-v4"
+} else if cfg!(all(
+    target_feature = "avx2",
+    target_feature = "fma",
+    target_feature = "bmi2"
+)) {
+    "x86-64-v3"
+} else if cfg!(all(target_feature = "sse4.2", target_feature = "popcnt")) {
+    "x86-64-v2"
+} else {
+    "x86-64"
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The test binary is built with the same flags as `radcam` and runs on this CPU, so
+    /// every feature it was compiled with must be found here.
+    #[test]
+    fn this_cpu_has_every_feature_the_build_uses() {
+        assert_eq!(missing_features(), Vec::<&str>::new());
+    }
+}
