@@ -10,6 +10,7 @@ pub mod audit;
 pub mod calib;
 pub mod camera_motion;
 pub mod clock;
+pub mod distance_gate;
 pub mod error;
 pub mod fused;
 pub mod gates;

@@ -2,6 +2,7 @@
 //! deleted tracks and stable `track_id`s.
 
 use crate::assignment::min_cost_pairs;
+use crate::distance_gate::DistanceGate;
 use nalgebra::{Matrix2, Matrix2x4, Matrix4, Vector2, Vector4};
 
 /// Lifecycle of a track.
@@ -142,12 +143,11 @@ impl Tracker {
         }
         let h = Matrix2x4::new(1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0);
         let r = Matrix2::identity() * self.cfg.measurement_noise_m.powi(2);
-        let gate = self.cfg.gate_m;
+        let gate = DistanceGate::up_to(self.cfg.gate_m);
         // each track's predicted position once, not once per measurement it is weighed against
         let predicted: Vec<Vector2<f64>> = self.tracks.iter().map(|t| h * t.state).collect();
         let pairs = min_cost_pairs(predicted.len(), measurements.len(), |ti, mi| {
-            let d = (predicted[ti] - measurements[mi]).norm();
-            (d <= gate).then_some(d)
+            gate.pass((predicted[ti] - measurements[mi]).norm_squared())
         });
         let mut measurement_tracks = vec![0; measurements.len()];
         let mut used = vec![false; measurements.len()];

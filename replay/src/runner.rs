@@ -20,6 +20,7 @@ use radcam_fusion::camera_motion::{ScaleRate, ScaleRateConfig};
 use radcam_fusion::clock::{
     self, ArrivalSample, ClockEstimator, ClockSync, LatchSample, Passive, SyncPolicy,
 };
+use radcam_fusion::distance_gate::DistanceGate;
 use radcam_fusion::fused::{
     AssociationRecord, CollectSink, FrameRecord, FusedObject, FusionSink, Outcome, TruthRecord,
 };
@@ -1108,6 +1109,7 @@ impl State<'_> {
             (None, Some(b)) => (b, None),
             (None, None) => return Vec::new(),
         };
+        let same_object = DistanceGate::below(2.0);
         near.objects
             .iter()
             .map(|o| {
@@ -1115,8 +1117,10 @@ impl State<'_> {
                 let partner = far
                     .objects
                     .iter()
-                    .map(|f| ((f.position_m - o.position_m).norm(), f))
-                    .filter(|(d, _)| *d < 2.0)
+                    .filter_map(|f| {
+                        let d = same_object.pass((f.position_m - o.position_m).norm_squared())?;
+                        Some((d, f))
+                    })
                     .min_by(|x, y| x.0.total_cmp(&y.0));
                 match partner {
                     Some((_, f)) if far.host_ns != near.host_ns => {
