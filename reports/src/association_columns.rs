@@ -5,8 +5,8 @@
 //! into the batch, then read again once per column (and once more per nullable column, for
 //! its validity) to build the Arrow arrays. Here a row's fields go straight into their
 //! columns, and which of its optional fields are there into one 16-bit mask; building the
-//! arrays is then a copy of each column and a pass over the masks per validity (a one-CPU
-//! replay hour of the demo rig 3.75 → 3.69 s, every table byte-identical; see
+//! arrays is then a copy of each column and the masks transposed into one bitmap per bit
+//! (a one-CPU replay hour of the demo rig 3.75 → 3.69 s, every table byte-identical; see
 //! `docs/performance.md`).
 
 use crate::Result;
