@@ -5,14 +5,14 @@
 //! first and says what is missing and how to build for the CPU instead.
 
 /// The x86-64 features a build may be compiled with, each with its name as
-/// `is_x86_feature_detected!` and `target_feature` spell it; `$present` runs for every one
-/// that this build was compiled with and this CPU lacks.
+/// `is_x86_feature_detected!` and `target_feature` spell it; `$on_missing` runs for every
+/// one that this build was compiled with and this CPU lacks.
 #[cfg(target_arch = "x86_64")]
 macro_rules! each_compiled_missing {
-    ($present:expr; $($feature:tt),+) => {{
+    ($on_missing:expr; $($feature:tt),+) => {{
         $(
             if cfg!(target_feature = $feature) && !std::arch::is_x86_feature_detected!($feature) {
-                $present($feature);
+                $on_missing($feature);
             }
         )+
     }};
@@ -27,6 +27,24 @@ pub(crate) fn missing_features() -> Vec<&'static str> {
         "sse3", "ssse3", "sse4.1", "sse4.2", "popcnt", "cmpxchg16b", "avx", "avx2", "fma",
         "bmi1", "bmi2", "lzcnt", "movbe", "f16c", "avx512f");
     missing
+}
+
+/// `Err` with what to tell the user when this CPU lacks a feature the build uses.
+pub(crate) fn check() -> Result<(), String> {
+    let missing = missing_features();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(unsupported(&missing))
+}
+
+/// The message for a CPU that lacks the `missing` features.
+fn unsupported(missing: &[&str]) -> String {
+    format!(
+        "this build of radcam is for {LEVEL} and this CPU lacks {}; rebuild it for this CPU \
+         with RUSTFLAGS=\"-C target-cpu=native\" cargo build --release",
+        missing.join(", ")
+    )
 }
 
 /// The level this binary was compiled for, as `radcam bench` reports it beside its timings:
@@ -57,5 +75,17 @@ mod tests {
     #[test]
     fn this_cpu_has_every_feature_the_build_uses() {
         assert_eq!(missing_features(), Vec::<&str>::new());
+        assert_eq!(check(), Ok(()));
+    }
+
+    #[test]
+    fn the_message_names_what_is_missing_and_how_to_rebuild() {
+        let text = unsupported(&["sse4.2", "popcnt"]);
+        assert!(text.contains(LEVEL), "{text}");
+        assert!(text.contains("lacks sse4.2, popcnt;"), "{text}");
+        assert!(
+            text.contains("RUSTFLAGS=\"-C target-cpu=native\""),
+            "{text}"
+        );
     }
 }

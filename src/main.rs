@@ -396,14 +396,8 @@ enum BenchCommand {
 }
 
 fn main() -> ExitCode {
-    let missing = cpu_level::missing_features();
-    if !missing.is_empty() {
-        eprintln!(
-            "radcam: error: this build of radcam is for {} and this CPU lacks {}; rebuild it \
-             for this CPU with RUSTFLAGS=\"-C target-cpu=native\" cargo build --release",
-            cpu_level::LEVEL,
-            missing.join(", ")
-        );
+    if let Err(why) = cpu_level::check() {
+        eprintln!("radcam: error: {why}");
         return ExitCode::from(2);
     }
     let cli = Cli::parse();
