@@ -1109,6 +1109,7 @@ impl State<'_> {
             (None, Some(b)) => (b, None),
             (None, None) => return Vec::new(),
         };
+        // an object's partner in the other radar frame: the nearest within 2 m
         let same_object = DistanceGate::below(2.0);
         near.objects
             .iter()
