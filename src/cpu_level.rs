@@ -24,8 +24,9 @@ pub(crate) fn missing_features() -> Vec<&'static str> {
     let mut missing = Vec::new();
     #[cfg(target_arch = "x86_64")]
     each_compiled_missing!(|f| missing.push(f);
-        "sse3", "ssse3", "sse4.1", "sse4.2", "popcnt", "cmpxchg16b", "avx", "avx2", "fma",
-        "bmi1", "bmi2", "lzcnt", "movbe", "f16c", "avx512f");
+        "sse3", "ssse3", "sse4.1", "sse4.2", "popcnt", "cmpxchg16b", "avx", "avx2", "bmi1",
+        "bmi2", "f16c", "fma", "lzcnt", "movbe", "xsave", "avx512f", "avx512bw", "avx512cd",
+        "avx512dq", "avx512vl");
     missing
 }
 
@@ -48,22 +49,41 @@ fn unsupported(missing: &[&str]) -> String {
 }
 
 /// The level this binary was compiled for, as `radcam bench` reports it beside its timings:
-/// `x86-64`, `x86-64-v2`, `x86-64-v3` or `x86-64-v4` on x86-64 (the highest level whose
-/// features the build was compiled with), else the architecture's name.
+/// `x86-64`, `x86-64-v2`, `x86-64-v3` or `x86-64-v4` on x86-64 (the highest level all of
+/// whose features the build was compiled with), else the architecture's name.
 pub(crate) const LEVEL: &str = if !cfg!(target_arch = "x86_64") {
     std::env::consts::ARCH
-} else if cfg!(all(target_feature = "avx512f", target_feature = "avx512bw")) {
-    "x86-64-v4"
-} else if cfg!(all(
+} else if !cfg!(all(
+    target_feature = "sse3",
+    target_feature = "ssse3",
+    target_feature = "sse4.1",
+    target_feature = "sse4.2",
+    target_feature = "popcnt",
+    target_feature = "cmpxchg16b"
+)) {
+    "x86-64"
+} else if !cfg!(all(
+    target_feature = "avx",
     target_feature = "avx2",
+    target_feature = "bmi1",
+    target_feature = "bmi2",
+    target_feature = "f16c",
     target_feature = "fma",
-    target_feature = "bmi2"
+    target_feature = "lzcnt",
+    target_feature = "movbe",
+    target_feature = "xsave"
+)) {
+    "x86-64-v2"
+} else if !cfg!(all(
+    target_feature = "avx512f",
+    target_feature = "avx512bw",
+    target_feature = "avx512cd",
+    target_feature = "avx512dq",
+    target_feature = "avx512vl"
 )) {
     "x86-64-v3"
-} else if cfg!(all(target_feature = "sse4.2", target_feature = "popcnt")) {
-    "x86-64-v2"
 } else {
-    "x86-64"
+    "x86-64-v4"
 };
 
 #[cfg(test)]

@@ -1150,7 +1150,8 @@ fn bench_replay_reports_medians_of_its_rounds_and_rejects_bad_lengths() {
         target_arch = "x86_64",
         target_feature = "sse4.2",
         target_feature = "popcnt",
-        not(target_feature = "avx2")
+        target_feature = "cmpxchg16b",
+        not(target_feature = "avx")
     )) {
         assert_eq!(level, "x86-64-v2", "the build's level: {v}");
     } else {
