@@ -4,31 +4,67 @@
 //! those instructions would die of an illegal instruction somewhere in a run; `radcam` checks
 //! first and says what is missing and how to build for the CPU instead.
 
-/// The x86-64 features a build may be compiled with, each with its name as
-/// `is_x86_feature_detected!` and `target_feature` spell it; `$on_missing` runs for every
-/// one that this build was compiled with and this CPU lacks.
-#[cfg(target_arch = "x86_64")]
-macro_rules! each_compiled_missing {
-    ($on_missing:expr; $($feature:tt),+) => {{
-        $(
-            if cfg!(target_feature = $feature) && !std::arch::is_x86_feature_detected!($feature) {
-                $on_missing($feature);
+/// Defines [`LEVEL`] and [`missing_features`] from the features each x86-64 level adds, each
+/// named as `target_feature` and `is_x86_feature_detected!` spell it, so the level named and
+/// the features checked come from one list.
+macro_rules! x86_64_levels {
+    ($(($name:literal, [$($feature:tt),+])),+) => {
+        /// The level this binary was compiled for, as `radcam bench` reports it beside its
+        /// timings: `x86-64`, `x86-64-v2`, `x86-64-v3` or `x86-64-v4` on x86-64 (the highest
+        /// level all of whose features, and its predecessors', the build was compiled with),
+        /// else the architecture's name.
+        pub(crate) const LEVEL: &str = {
+            let mut level = if cfg!(target_arch = "x86_64") {
+                "x86-64"
+            } else {
+                std::env::consts::ARCH
+            };
+            let mut reached = cfg!(target_arch = "x86_64");
+            $(
+                reached = reached && cfg!(all($(target_feature = $feature),+));
+                if reached {
+                    level = $name;
+                }
+            )+
+            level
+        };
+
+        /// CPU features this build was compiled to use that this CPU does not have (empty:
+        /// it runs).
+        pub(crate) fn missing_features() -> Vec<&'static str> {
+            #[allow(unused_mut)]
+            let mut missing = Vec::new();
+            #[cfg(target_arch = "x86_64")]
+            {
+                $($(
+                    if cfg!(target_feature = $feature)
+                        && !std::arch::is_x86_feature_detected!($feature)
+                    {
+                        missing.push($feature);
+                    }
+                )+)+
             }
-        )+
-    }};
+            missing
+        }
+    };
 }
 
-/// CPU features this build was compiled to use that this CPU does not have (empty: it runs).
-pub(crate) fn missing_features() -> Vec<&'static str> {
-    #[allow(unused_mut)]
-    let mut missing = Vec::new();
-    #[cfg(target_arch = "x86_64")]
-    each_compiled_missing!(|f| missing.push(f);
-        "sse3", "ssse3", "sse4.1", "sse4.2", "popcnt", "cmpxchg16b", "avx", "avx2", "bmi1",
-        "bmi2", "f16c", "fma", "lzcnt", "movbe", "xsave", "avx512f", "avx512bw", "avx512cd",
-        "avx512dq", "avx512vl");
-    missing
-}
+x86_64_levels!(
+    (
+        "x86-64-v2",
+        ["sse3", "ssse3", "sse4.1", "sse4.2", "popcnt", "cmpxchg16b"]
+    ),
+    (
+        "x86-64-v3",
+        [
+            "avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "lzcnt", "movbe", "xsave"
+        ]
+    ),
+    (
+        "x86-64-v4",
+        ["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"]
+    )
+);
 
 /// `Err` with what to tell the user when this CPU lacks a feature the build uses.
 pub(crate) fn check() -> Result<(), String> {
@@ -47,44 +83,6 @@ fn unsupported(missing: &[&str]) -> String {
         missing.join(", ")
     )
 }
-
-/// The level this binary was compiled for, as `radcam bench` reports it beside its timings:
-/// `x86-64`, `x86-64-v2`, `x86-64-v3` or `x86-64-v4` on x86-64 (the highest level all of
-/// whose features the build was compiled with), else the architecture's name.
-pub(crate) const LEVEL: &str = if !cfg!(target_arch = "x86_64") {
-    std::env::consts::ARCH
-} else if !cfg!(all(
-    target_feature = "sse3",
-    target_feature = "ssse3",
-    target_feature = "sse4.1",
-    target_feature = "sse4.2",
-    target_feature = "popcnt",
-    target_feature = "cmpxchg16b"
-)) {
-    "x86-64"
-} else if !cfg!(all(
-    target_feature = "avx",
-    target_feature = "avx2",
-    target_feature = "bmi1",
-    target_feature = "bmi2",
-    target_feature = "f16c",
-    target_feature = "fma",
-    target_feature = "lzcnt",
-    target_feature = "movbe",
-    target_feature = "xsave"
-)) {
-    "x86-64-v2"
-} else if !cfg!(all(
-    target_feature = "avx512f",
-    target_feature = "avx512bw",
-    target_feature = "avx512cd",
-    target_feature = "avx512dq",
-    target_feature = "avx512vl"
-)) {
-    "x86-64-v3"
-} else {
-    "x86-64-v4"
-};
 
 #[cfg(test)]
 mod tests {
