@@ -1187,9 +1187,10 @@ fn replay_and_report(rec: &Path, out: &Path, cfg: &ReplayConfig, show: Show) -> 
     }
     if result.rejected != Default::default() {
         say!(
-            "rejected as non-finite or out of range: {} radar points, {} detections",
+            "rejected as non-finite or out of range: {} radar points, {} detections, {} messages (impossible times)",
             result.rejected.radar_points,
-            result.rejected.detections
+            result.rejected.detections,
+            result.rejected.messages
         );
     }
     if let Some(t) = &result.tracking {

@@ -179,7 +179,38 @@ pub struct Rejected {
     pub radar_points: u64,
     /// Camera detection boxes.
     pub detections: u64,
+    /// Whole messages carrying a time (log time, host or device time) of
+    /// [`TIME_LIMIT_NS`] or more in magnitude, or whose sample time came out so once
+    /// mapped to the host clock.
+    pub messages: u64,
 }
+
+/// Magnitude from which a message's time is impossible, ns: 2^62, about 146 years. A
+/// sender's clock reads less than that from any epoch it counts from (boot, 1970, the
+/// device's power-up), so a message carrying such a time is garbage (a corrupt field, a
+/// driver's sentinel such as -1 or `i64::MAX`) and is left out whole. Every time the
+/// replay then adds or subtracts stays within `i64`.
+pub const TIME_LIMIT_NS: i64 = 1 << 62;
+
+/// Whether every one of `times_ns` is below [`TIME_LIMIT_NS`] in magnitude.
+fn possible_times(times_ns: &[i64]) -> bool {
+    times_ns
+        .iter()
+        .all(|t| t.unsigned_abs() < TIME_LIMIT_NS.unsigned_abs())
+}
+
+/// `time_ns` with `corrections_ns` added, if the sum is a possible time (see
+/// [`TIME_LIMIT_NS`]).
+fn mapped_time(time_ns: i64, corrections_ns: &[i64]) -> Option<i64> {
+    corrections_ns
+        .iter()
+        .try_fold(time_ns, |t, c| t.checked_add(*c))
+        .filter(|t| possible_times(&[*t]))
+}
+
+/// Temperatures a node's sensor can read, °C: from absolute zero to 1000 °C. A reading
+/// outside them (a broken sensor, a sentinel) is no reading; the last one stands.
+const POSSIBLE_TEMPERATURE_C: std::ops::RangeInclusive<f64> = -273.15..=1000.0;
 
 /// Frames lost to injected faults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -612,7 +643,13 @@ fn run(
     let mut truth = proto::TruthObjects::default();
     file.into_each_message(&TOPICS, |m| {
         done += 1;
-        let now_ns = i64::try_from(m.log_time_ns).unwrap_or(i64::MAX);
+        let Some(now_ns) = i64::try_from(m.log_time_ns)
+            .ok()
+            .filter(|t| possible_times(&[*t]))
+        else {
+            st.rejected.messages += 1;
+            return Ok(());
+        };
         st.release_until(now_ns);
         st.now_ns = Some(now_ns);
         if done.is_multiple_of(4096) {
@@ -628,9 +665,18 @@ fn run(
             log_time_ns: m.log_time_ns,
             source,
         };
+        // a message with an impossible time is counted and left out (see `TIME_LIMIT_NS`)
+        let mut reject = |times_ns: &[i64]| {
+            let impossible = !possible_times(times_ns);
+            st.rejected.messages += u64::from(impossible);
+            impossible
+        };
         match m.topic {
             proto::PtpStatus::TOPIC => {
                 let p: proto::PtpStatus = decode(m.data).map_err(dec_err)?;
+                if reject(&[p.host_query_ns]) {
+                    return Ok(());
+                }
                 let gm_present = p.gm_present && !st.inj.ptp_lost(p.host_query_ns);
                 st.monitor.observe_ptp(
                     p.host_query_ns,
@@ -639,10 +685,29 @@ fn run(
                     &mut st.audit,
                 );
             }
-            proto::CameraLatch::TOPIC => st.latch(&decode(m.data).map_err(dec_err)?),
-            proto::CameraFrame::TOPIC => st.camera_frame(&decode(m.data).map_err(dec_err)?),
+            proto::CameraLatch::TOPIC => {
+                let l: proto::CameraLatch = decode(m.data).map_err(dec_err)?;
+                let times = [
+                    l.host_before_ns,
+                    l.device_ns,
+                    l.host_after_ns,
+                    l.host_after_read_ns,
+                ];
+                if !reject(&times) {
+                    st.latch(&l);
+                }
+            }
+            proto::CameraFrame::TOPIC => {
+                let f: proto::CameraFrame = decode(m.data).map_err(dec_err)?;
+                if !reject(&[f.device_ns, f.host_arrival_ns, f.aravis_system_ns]) {
+                    st.camera_frame(&f);
+                }
+            }
             FusionDetections::TOPIC => {
                 decode_into(m.data, &mut detections).map_err(dec_err)?;
+                if reject(&[detections.device_ns, detections.host_ns]) {
+                    return Ok(());
+                }
                 let due = st.inj.camera.delivery_ns(now_ns);
                 if st.delivers_now(due, now_ns) {
                     st.detections(&detections, now_ns);
@@ -652,12 +717,16 @@ fn run(
             }
             proto::NodeStats::TOPIC => {
                 let n: proto::NodeStats = decode(m.data).map_err(dec_err)?;
+                if reject(&[n.host_ns]) {
+                    return Ok(());
+                }
                 let zone = n
                     .temperatures
                     .iter()
                     .find(|t| t.zone == "camera")
                     .or(n.temperatures.first());
-                if let Some(z) = zone.filter(|z| z.temperature_c.is_finite()) {
+                if let Some(z) = zone.filter(|z| POSSIBLE_TEMPERATURE_C.contains(&z.temperature_c))
+                {
                     st.temperature_c = Some(z.temperature_c);
                 }
                 if n.cpu_load_pct.is_finite() {
@@ -666,6 +735,9 @@ fn run(
             }
             proto::RadarFrame::TOPIC => {
                 decode_into(m.data, &mut radar).map_err(dec_err)?;
+                if reject(&[radar.device_ns, radar.host_arrival_ns]) {
+                    return Ok(());
+                }
                 let due = st.inj.radar.delivery_ns(now_ns);
                 if st.delivers_now(due, now_ns) {
                     st.radar_frame(&radar, 0);
@@ -675,11 +747,21 @@ fn run(
             }
             proto::TruthClock::TOPIC => {
                 let t: proto::TruthClock = decode(m.data).map_err(dec_err)?;
-                st.truth_host.insert(t.frame_id, t.host_ns);
+                let times = [
+                    t.host_ns,
+                    t.camera_device_ns,
+                    t.radar_device_ns,
+                    t.camera_offset_ns,
+                ];
+                if !reject(&times) {
+                    st.truth_host.insert(t.frame_id, t.host_ns);
+                }
             }
             proto::TruthObjects::TOPIC => {
                 decode_into(m.data, &mut truth).map_err(dec_err)?;
-                st.truth_objects(&truth);
+                if !reject(&[truth.host_ns]) {
+                    st.truth_objects(&truth);
+                }
             }
             _ => {}
         }
@@ -936,11 +1018,15 @@ impl State<'_> {
             // an implausible mapping (e.g. an unseen camera reset) is never fused as locked
             state = SyncState::Resyncing;
         }
-        let host_ns = mapping.host_ns
-            + self
-                .inj
-                .camera
-                .time_error_ns(f.host_arrival_ns, self.temperature_c);
+        let error_ns = self
+            .inj
+            .camera
+            .time_error_ns(f.host_arrival_ns, self.temperature_c);
+        // a mapping far out (a wild clock estimate, an absurd injected error) is no time
+        let Some(host_ns) = mapped_time(mapping.host_ns, &[error_ns]) else {
+            self.rejected.messages += 1;
+            return;
+        };
         self.camera_frames_mapped += 1;
         self.frame_host
             .insert(f.frame_id, (host_ns, f.host_arrival_ns));
@@ -1041,12 +1127,17 @@ impl State<'_> {
         let Some(est) = self.radar_clock.estimate() else {
             return;
         };
-        let host_ns = est.host_ns_at(device_ns)
-            + self.cal.radar_time_offset_ns
-            + self
-                .inj
-                .radar
-                .time_error_ns(r.host_arrival_ns, self.temperature_c);
+        let error_ns = self
+            .inj
+            .radar
+            .time_error_ns(r.host_arrival_ns, self.temperature_c);
+        let Some(host_ns) = mapped_time(
+            est.host_ns_at(device_ns),
+            &[self.cal.radar_time_offset_ns, error_ns],
+        ) else {
+            self.rejected.messages += 1;
+            return;
+        };
         self.latency_radar_ms
             .push((host_arrival_ns, (host_arrival_ns - host_ns) as f64 / 1e6));
         let mut detections: Vec<RadarDetection> = Vec::with_capacity(r.points.len());
@@ -2112,6 +2203,59 @@ mod tests {
             "fail rate should not fall as the offset grows: {rates:?}"
         );
         assert!(rates[3] > 2.0 * rates[0], "{rates:?}");
+    }
+
+    #[test]
+    fn messages_with_impossible_times_and_readings_are_left_out_whole() {
+        let dir = tempfile::tempdir().expect("tmp");
+        // `temperature_c` for every /node/stats zone; camera frames and radar frames with an
+        // impossible time (a driver's sentinel, a time some 146 years from its epoch)
+        let record = |name: &str, temperature_c: f64| {
+            let out = dir.path().join(name);
+            let (mut frames, mut radar) = (0u64, 0u64);
+            radcam_recorder::record_scenario_with(
+                &RecordRequest {
+                    scenario: Scenario::demo().expect("demo"),
+                    seed: 2,
+                    duration_s: 5.0,
+                    out: out.clone(),
+                },
+                |ev| match &mut ev.message {
+                    radcam_scenarios::SimMessage::CameraFrame(f) if f.frame_id % 7 == 3 => {
+                        f.host_arrival_ns = i64::MAX;
+                        frames += 1;
+                    }
+                    radcam_scenarios::SimMessage::RadarFrame(f) if f.radar_frame_id % 4 == 1 => {
+                        f.device_ns = -TIME_LIMIT_NS;
+                        radar += 1;
+                    }
+                    radcam_scenarios::SimMessage::NodeStats(n) => {
+                        n.temperatures
+                            .iter_mut()
+                            .for_each(|z| z.temperature_c = temperature_c);
+                    }
+                    _ => {}
+                },
+                |_| {},
+            )
+            .expect("record");
+            (out, frames + radar)
+        };
+        let (absurd, impossible) = record("absurd.mcap", 1e300);
+        let (unread, _) = record("unread.mcap", f64::NAN);
+        assert!(impossible > 10, "{impossible}");
+        let plan = "[camera]\ntemperature = { ppm_per_c = 0.5, reference_c = 25.0 }\n";
+        let cfg = ReplayConfig {
+            faults: FaultPlan::parse(plan, Path::new("t.toml")).expect("plan"),
+            ..ReplayConfig::default()
+        };
+        let r = replay(&absurd, &cfg).expect("replay");
+        assert_eq!(r.rejected.messages, impossible);
+        assert!(r.camera_frames_mapped > 100, "{}", r.camera_frames_mapped);
+        // 1e300 °C is no reading, as NaN is: the same replay
+        let nan = replay(&unread, &cfg).expect("replay");
+        assert_eq!(r.sync, nan.sync);
+        assert_eq!(r.fused, nan.fused);
     }
 
     #[test]
