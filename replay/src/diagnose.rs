@@ -13,6 +13,7 @@ use crate::extract::{Window, extract};
 use crate::reader::McapFile;
 use crate::runner::{ReplayConfig, replay_into};
 use crate::spill::SpillStore;
+use crate::time_limit::{MessageTimes, TIME_LIMIT_NS, possible_log_time};
 use crate::time_offset::{self, SearchConfig};
 use crate::{Error, Result};
 use radcam_fusion::fused::{
@@ -183,6 +184,9 @@ fn read_raw(path: &Path) -> Result<(Raw, u64, u64)> {
         .stats
         .as_ref()
         .map_or((0, 0), |s| (s.message_start_time, s.message_end_time));
+    // messages logged at impossible times are left out below: the span ends before them
+    let limit = TIME_LIMIT_NS.unsigned_abs() - 1;
+    let (first, last) = (first.min(limit), last.min(limit));
     let mut raw = Raw::default();
     let dec = |log_time_ns: u64, e: radcam_schema::Error| Error::Decode {
         path: path.to_owned(),
@@ -197,12 +201,25 @@ fn read_raw(path: &Path) -> Result<(Raw, u64, u64)> {
         topics::NODE_STATS,
         topics::AUDIT,
     ];
+    // a message with an impossible time is left out, as the replay leaves it out
+    // (`crate::time_limit`)
     f.for_each_message(&wanted, |m| {
         let t = m.log_time_ns;
+        if !possible_log_time(t) {
+            return Ok(());
+        }
         match m.topic {
-            topics::PTP_STATUS => raw.ptp.push((t, decode(m.data).map_err(|e| dec(t, e))?)),
+            topics::PTP_STATUS => {
+                let p: proto::PtpStatus = decode(m.data).map_err(|e| dec(t, e))?;
+                if p.possible() {
+                    raw.ptp.push((t, p));
+                }
+            }
             topics::RADAR_FRAME => {
                 let r: proto::RadarFrame = decode(m.data).map_err(|e| dec(t, e))?;
+                if !r.possible() {
+                    return Ok(());
+                }
                 raw.radar.push((
                     t,
                     RadarTiming {
@@ -213,13 +230,23 @@ fn read_raw(path: &Path) -> Result<(Raw, u64, u64)> {
                 ));
             }
             topics::CAMERA_LATCH => raw.latches.push(t),
-            topics::NODE_STATS => raw.node.push((t, decode(m.data).map_err(|e| dec(t, e))?)),
+            topics::NODE_STATS => {
+                let n: proto::NodeStats = decode(m.data).map_err(|e| dec(t, e))?;
+                if n.possible() {
+                    raw.node.push((t, n));
+                }
+            }
             topics::CAMERA_FRAME => {
                 let c: proto::CameraFrame = decode(m.data).map_err(|e| dec(t, e))?;
-                raw.camera_arrival.insert(c.frame_id, t, c.host_arrival_ns);
+                if c.possible() {
+                    raw.camera_arrival.insert(c.frame_id, t, c.host_arrival_ns);
+                }
             }
             topics::AUDIT => {
                 let a: proto::AuditEvent = decode(m.data).map_err(|e| dec(t, e))?;
+                if !a.possible() {
+                    return Ok(());
+                }
                 // a version change after the recording began (not the initial load)
                 let mid = a.event_ts_ns as u64 > first + 1_000_000_000;
                 if mid
@@ -451,7 +478,9 @@ pub fn diagnose(path: &Path, window: Option<Window>) -> Result<Diagnosis> {
             // s.start_ns is where the wide window opens, in the recording's log time
             let start = s.start_ns + ((w.start_s - wide.start_s) * 1e9).round() as u64;
             let end = s.start_ns + ((w.end_s - wide.start_s) * 1e9).round() as u64;
-            let mut d = analyse(&slice, Some((start, end)))?;
+            // what is wrong in the slice is wrong in the recording: say so of it
+            let mut d =
+                analyse(&slice, Some((start, end))).map_err(|e| e.for_path(&slice, path))?;
             d.window_s = [w.start_s, w.end_s];
             Ok(d)
         }
@@ -560,7 +589,7 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
             .filter(|d| d.name.starts_with("egress"))
             .map(|d| d.count)
             .collect();
-        (!v.is_empty()).then(|| v.iter().sum())
+        (!v.is_empty()).then(|| v.iter().fold(0u64, |sum, c| sum.saturating_add(*c)))
     };
     let egress_drops = match (
         node.first().and_then(|n| egress_total(n)),

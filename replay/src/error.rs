@@ -1,6 +1,6 @@
 //! Errors of replay: every variant names the file.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Result of replay operations.
 pub type Result<T> = std::result::Result<T, Error>;
@@ -121,4 +121,32 @@ pub enum Error {
     /// Writing reports failed.
     #[error(transparent)]
     Report(#[from] radcam_reports::Error),
+}
+
+impl Error {
+    /// This error with `to` for its path when that is `from`: an error met in a temporary
+    /// copy of a recording (a window's slice), told of the recording it was copied from. A
+    /// slice keeps its messages' log times, so a decoding error's log time still holds.
+    pub(crate) fn for_path(mut self, from: &Path, to: &Path) -> Self {
+        let path = match &mut self {
+            Error::Io { path, .. }
+            | Error::NotMcap { path, .. }
+            | Error::Corrupt { path, .. }
+            | Error::Decode { path, .. }
+            | Error::Config { path, .. }
+            | Error::Csv { path, .. }
+            | Error::Missing { path, .. }
+            | Error::Calibration { path, .. }
+            | Error::CalibrationRejected { path, .. }
+            | Error::Invalid { path, .. }
+            | Error::Interrupted { path } => Some(path),
+            Error::Spill { .. } | Error::Recorder(_) | Error::Fusion(_) | Error::Report(_) => None,
+        };
+        if let Some(path) = path
+            && path == from
+        {
+            *path = to.to_owned();
+        }
+        self
+    }
 }

@@ -20,6 +20,7 @@ pub mod salvage;
 pub mod spill;
 pub mod sweep;
 pub mod sync_csv;
+pub mod time_limit;
 pub mod time_offset;
 pub mod tolerance_file;
 

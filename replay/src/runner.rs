@@ -11,6 +11,7 @@ use crate::faults::{FaultPlan, Injectors};
 use crate::node_model::{Egress, FusionStage, Sent};
 use crate::salvage::{Gap, Salvaged};
 use crate::spill::SpillStore;
+use crate::time_limit::{MessageTimes, mapped_time, possible_log_time};
 use crate::{Error, McapFile, Result};
 use nalgebra::{Isometry3, Point3, Vector2};
 use radcam_fusion::associate::{AssociationConfig, BoxPx, ProjectedObject, associate};
@@ -180,32 +181,9 @@ pub struct Rejected {
     /// Camera detection boxes.
     pub detections: u64,
     /// Whole messages carrying a time (log time, host or device time) of
-    /// [`TIME_LIMIT_NS`] or more in magnitude, or whose sample time came out so once
+    /// [`TIME_LIMIT_NS`](crate::time_limit::TIME_LIMIT_NS) or more in magnitude, or whose sample time came out so once
     /// mapped to the host clock.
     pub messages: u64,
-}
-
-/// Magnitude from which a message's time is impossible, ns: 2^62, about 146 years. A
-/// sender's clock reads less than that from any epoch it counts from (boot, 1970, the
-/// device's power-up), so a message carrying such a time is garbage (a corrupt field, a
-/// driver's sentinel such as -1 or `i64::MAX`) and is left out whole. Every time the
-/// replay then adds or subtracts stays within `i64`.
-pub const TIME_LIMIT_NS: i64 = 1 << 62;
-
-/// Whether every one of `times_ns` is below [`TIME_LIMIT_NS`] in magnitude.
-fn possible_times(times_ns: &[i64]) -> bool {
-    times_ns
-        .iter()
-        .all(|t| t.unsigned_abs() < TIME_LIMIT_NS.unsigned_abs())
-}
-
-/// `time_ns` with `corrections_ns` added, if the sum is a possible time (see
-/// [`TIME_LIMIT_NS`]).
-fn mapped_time(time_ns: i64, corrections_ns: &[i64]) -> Option<i64> {
-    corrections_ns
-        .iter()
-        .try_fold(time_ns, |t, c| t.checked_add(*c))
-        .filter(|t| possible_times(&[*t]))
 }
 
 /// Temperatures a node's sensor can read, °C: from absolute zero to 1000 °C. A reading
@@ -643,13 +621,11 @@ fn run(
     let mut truth = proto::TruthObjects::default();
     file.into_each_message(&TOPICS, |m| {
         done += 1;
-        let Some(now_ns) = i64::try_from(m.log_time_ns)
-            .ok()
-            .filter(|t| possible_times(&[*t]))
-        else {
+        if !possible_log_time(m.log_time_ns) {
             st.rejected.messages += 1;
             return Ok(());
-        };
+        }
+        let now_ns = m.log_time_ns as i64;
         st.release_until(now_ns);
         st.now_ns = Some(now_ns);
         if done.is_multiple_of(4096) {
@@ -665,16 +641,16 @@ fn run(
             log_time_ns: m.log_time_ns,
             source,
         };
-        // a message with an impossible time is counted and left out (see `TIME_LIMIT_NS`)
-        let mut reject = |times_ns: &[i64]| {
-            let impossible = !possible_times(times_ns);
+        // a message with an impossible time is counted and left out (see `time_limit`)
+        let mut reject = |m: &dyn MessageTimes| {
+            let impossible = !m.possible();
             st.rejected.messages += u64::from(impossible);
             impossible
         };
         match m.topic {
             proto::PtpStatus::TOPIC => {
                 let p: proto::PtpStatus = decode(m.data).map_err(dec_err)?;
-                if reject(&[p.host_query_ns]) {
+                if reject(&p) {
                     return Ok(());
                 }
                 let gm_present = p.gm_present && !st.inj.ptp_lost(p.host_query_ns);
@@ -687,25 +663,19 @@ fn run(
             }
             proto::CameraLatch::TOPIC => {
                 let l: proto::CameraLatch = decode(m.data).map_err(dec_err)?;
-                let times = [
-                    l.host_before_ns,
-                    l.device_ns,
-                    l.host_after_ns,
-                    l.host_after_read_ns,
-                ];
-                if !reject(&times) {
+                if !reject(&l) {
                     st.latch(&l);
                 }
             }
             proto::CameraFrame::TOPIC => {
                 let f: proto::CameraFrame = decode(m.data).map_err(dec_err)?;
-                if !reject(&[f.device_ns, f.host_arrival_ns, f.aravis_system_ns]) {
+                if !reject(&f) {
                     st.camera_frame(&f);
                 }
             }
             FusionDetections::TOPIC => {
                 decode_into(m.data, &mut detections).map_err(dec_err)?;
-                if reject(&[detections.device_ns, detections.host_ns]) {
+                if reject(&detections) {
                     return Ok(());
                 }
                 let due = st.inj.camera.delivery_ns(now_ns);
@@ -717,7 +687,7 @@ fn run(
             }
             proto::NodeStats::TOPIC => {
                 let n: proto::NodeStats = decode(m.data).map_err(dec_err)?;
-                if reject(&[n.host_ns]) {
+                if reject(&n) {
                     return Ok(());
                 }
                 let zone = n
@@ -735,7 +705,7 @@ fn run(
             }
             proto::RadarFrame::TOPIC => {
                 decode_into(m.data, &mut radar).map_err(dec_err)?;
-                if reject(&[radar.device_ns, radar.host_arrival_ns]) {
+                if reject(&radar) {
                     return Ok(());
                 }
                 let due = st.inj.radar.delivery_ns(now_ns);
@@ -747,19 +717,13 @@ fn run(
             }
             proto::TruthClock::TOPIC => {
                 let t: proto::TruthClock = decode(m.data).map_err(dec_err)?;
-                let times = [
-                    t.host_ns,
-                    t.camera_device_ns,
-                    t.radar_device_ns,
-                    t.camera_offset_ns,
-                ];
-                if !reject(&times) {
+                if !reject(&t) {
                     st.truth_host.insert(t.frame_id, t.host_ns);
                 }
             }
             proto::TruthObjects::TOPIC => {
                 decode_into(m.data, &mut truth).map_err(dec_err)?;
-                if !reject(&[truth.host_ns]) {
+                if !reject(&truth) {
                     st.truth_objects(&truth);
                 }
             }
@@ -2226,7 +2190,7 @@ mod tests {
                         frames += 1;
                     }
                     radcam_scenarios::SimMessage::RadarFrame(f) if f.radar_frame_id % 4 == 1 => {
-                        f.device_ns = -TIME_LIMIT_NS;
+                        f.device_ns = -crate::time_limit::TIME_LIMIT_NS;
                         radar += 1;
                     }
                     radcam_scenarios::SimMessage::NodeStats(n) => {

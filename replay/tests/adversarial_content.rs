@@ -10,7 +10,10 @@
 use proptest::prelude::*;
 use prost::encoding::{WireType, decode_key, decode_varint, encode_key, encode_varint};
 use radcam_recorder::{McapSink, RecordRequest, record_scenario};
+use radcam_replay::diagnose::diagnose;
+use radcam_replay::extract::{Window, extract};
 use radcam_replay::faults::FaultPlan;
+use radcam_replay::inspect::inspect;
 use radcam_replay::runner::TOPICS;
 use radcam_replay::{McapFile, ReplayConfig, replay};
 use radcam_scenarios::Scenario;
@@ -181,7 +184,8 @@ enum Hostile {
     Drop,
     /// The message written twice.
     Twice,
-    /// The message logged at another time: far before, far after, or at zero.
+    /// The message logged at another time: at zero, far before, far after, at the first
+    /// impossible time (2^62 ns) or at `i64::MAX`.
     LogTime(usize),
     /// The payload cut to a fraction (a protobuf decoding error, most often).
     Cut(u8),
@@ -195,7 +199,7 @@ fn hostile() -> impl Strategy<Value = Hostile> {
         1 => Just(Hostile::Empty),
         1 => Just(Hostile::Drop),
         1 => Just(Hostile::Twice),
-        1 => (0usize..3).prop_map(Hostile::LogTime),
+        1 => (0usize..5).prop_map(Hostile::LogTime),
         1 => any::<u8>().prop_map(Hostile::Cut),
     ]
 }
@@ -274,7 +278,7 @@ fn hostile_messages(changes: &[(usize, Hostile)]) -> Vec<Message> {
                 out.push((*topic, *t, data.clone()));
             }
             Hostile::LogTime(k) => {
-                let t = [0, t / 2, t.saturating_mul(2)][*k];
+                let t = [0, t / 2, t.saturating_mul(2), 1 << 62, i64::MAX][*k];
                 out.push((*topic, t, data.clone()));
             }
             Hostile::Cut(fraction) => {
@@ -362,5 +366,71 @@ proptest! {
                 prop_assert!(e.to_string().contains(path.to_str().expect("utf8")), "{e}");
             }
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// The other readers of a recording: `inspect`, `diagnose` (whole and a window, whose
+    /// time-offset search replays the recording many times) and `extract` with a replay of
+    /// its slice.
+    #[test]
+    fn hostile_contents_never_panic_inspect_diagnose_or_extract(
+        changes in prop::collection::vec((any::<usize>(), hostile()), 1..12),
+        start_s in 0.0f64..2.5,
+        len_s in 0.1f64..1.5,
+    ) {
+        let path = write_recording(&hostile_messages(&changes));
+        let named = |e: &radcam_replay::Error| e.to_string().contains(path.to_str().expect("utf8"));
+        if let Err(e) = inspect(&path) {
+            prop_assert!(named(&e), "{e}");
+        }
+        let window = Window { start_s, end_s: start_s + len_s };
+        for w in [None, Some(window)] {
+            if let Err(e) = diagnose(&path, w) {
+                prop_assert!(named(&e), "{e}");
+            }
+        }
+        let slice = path.with_extension("slice.mcap");
+        match extract(&path, window, 1.0, &slice) {
+            Ok(_) => {
+                if let Err(e) = replay(&slice, &ReplayConfig::default()) {
+                    prop_assert!(e.to_string().contains(slice.to_str().expect("utf8")), "{e}");
+                }
+            }
+            Err(e) => prop_assert!(named(&e), "{e}"),
+        }
+    }
+}
+
+#[test]
+fn an_undecodable_message_in_a_diagnosed_window_is_named_in_the_recording() {
+    // a radar frame in the middle of the corpus, cut in half: it no longer decodes
+    let messages = &corpus().messages;
+    let (i, (_, t, _)) = messages
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.0 == radcam_schema::topics::RADAR_FRAME)
+        .nth(30)
+        .expect("radar frames");
+    let path = write_recording(&hostile_messages(&[(i, Hostile::Cut(128))]));
+    let first = messages.iter().map(|m| m.1).min().expect("messages");
+    let at_s = (t - first) as f64 / 1e9;
+    let window = Window {
+        start_s: at_s - 0.2,
+        end_s: at_s + 0.2,
+    };
+    // the window is analysed in a temporary slice; the error is told of the recording
+    match diagnose(&path, Some(window)) {
+        Err(radcam_replay::Error::Decode {
+            path: named,
+            log_time_ns,
+            ..
+        }) => {
+            assert_eq!(named, path);
+            assert_eq!(log_time_ns, *t as u64);
+        }
+        other => panic!("{other:?}"),
     }
 }
