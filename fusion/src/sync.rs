@@ -203,7 +203,9 @@ impl SyncMonitor {
         let th = self.thresholds;
         let stepped = clock.epoch > self.epoch;
         self.epoch = clock.epoch;
-        let gap = clock.last_sample_ns.map_or(i64::MAX, |l| t_ns - l);
+        let gap = clock
+            .last_sample_ns
+            .map_or(i64::MAX, |l| t_ns.saturating_sub(l));
         let mut reason = String::new();
         let next = if !clock.locked {
             if self.ever_locked || clock.epoch > 0 {

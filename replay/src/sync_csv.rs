@@ -9,6 +9,7 @@
 //! is answered with only the latches and arrivals at or before its device time. A latch that
 //! starts within [`BURST_GAP_NS`] of the previous one's end belongs to the same burst.
 
+use crate::time_limit::possible_times;
 use crate::{Error, Result};
 use radcam_fusion::audit::AuditLog;
 use radcam_fusion::clock::{self, ArrivalSample, ClockSync, LatchSample, SyncPolicy};
@@ -84,12 +85,21 @@ fn read_columns(path: &Path, columns: &[&str], optional: &[&str]) -> Result<Vec<
                         Err(csv_err(line, format!("column '{name}' is empty")))
                     };
                 }
-                cell.parse::<i64>().map(Some).map_err(|e| {
+                let v = cell.parse::<i64>().map_err(|e| {
                     csv_err(
                         line,
                         format!("column '{name}': '{cell}' is not an integer ns value ({e})"),
                     )
-                })
+                })?;
+                if !possible_times(&[v]) {
+                    return Err(csv_err(
+                        line,
+                        format!(
+                            "column '{name}': {v} ns is no time (±2^62 ns, about 146 years, or beyond)"
+                        ),
+                    ));
+                }
+                Ok(Some(v))
             })
             .collect::<Result<Vec<_>>>()?;
         rows.push(row);
@@ -264,6 +274,7 @@ pub fn run(req: &SyncCsvRequest) -> Result<Vec<SyncAnswer>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
         let p = dir.join(name);
@@ -344,5 +355,66 @@ mod tests {
         );
         let msg = run(&req).expect_err("both empty").to_string();
         assert!(msg.contains("both.csv:2"), "{msg}");
+        req.latches = write(
+            dir.path(),
+            "sentinel.csv",
+            "host_before_ns,device_ns,host_after_ns,host_after_read_ns\n1,2,3,4\n5,9223372036854775807,7,8\n",
+        );
+        let msg = run(&req).expect_err("no time").to_string();
+        assert!(
+            msg.contains("sentinel.csv:3") && msg.contains("device_ns") && msg.contains("no time"),
+            "{msg}"
+        );
+    }
+
+    /// A time of a hostile log: ordinary, or at an edge of what a time can be.
+    fn hostile_time() -> impl Strategy<Value = i64> {
+        let limit = crate::time_limit::TIME_LIMIT_NS;
+        prop_oneof![
+            4 => 0i64..100_000_000_000,
+            1 => prop::sample::select(vec![0, -1, 1, limit - 1, -limit + 1, limit / 2, -limit / 2]),
+            1 => -limit + 1..limit,
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Any times a logger could write, in any order, through every estimator: answers or
+        /// a named error, never a panic (overflow checks are on in tests).
+        #[test]
+        fn any_logged_times_are_answered_or_refused_never_a_panic(
+            latches in prop::collection::vec(
+                (hostile_time(), hostile_time(), hostile_time(), prop::option::of(hostile_time())),
+                0..40,
+            ),
+            arrivals in prop::collection::vec((hostile_time(), hostile_time()), 0..40),
+            queries in prop::collection::vec(hostile_time(), 1..20),
+            estimator in prop::sample::select(radcam_fusion::clock::ESTIMATOR_NAMES.to_vec()),
+        ) {
+            let dir = tempfile::tempdir().expect("tmp");
+            let mut l = String::from("host_before_ns,device_ns,host_after_ns,host_after_read_ns\n");
+            for (b, d, a, r) in &latches {
+                let r = r.map_or(String::new(), |r| r.to_string());
+                l += &format!("{b},{d},{a},{r}\n");
+            }
+            let mut ar = String::from("device_ns,host_arrival_ns\n");
+            for (d, h) in &arrivals {
+                ar += &format!("{d},{h}\n");
+            }
+            let mut q = String::from("device_ns\n");
+            for d in &queries {
+                q += &format!("{d}\n");
+            }
+            let req = SyncCsvRequest {
+                latches: write(dir.path(), "l.csv", &l),
+                arrivals: Some(write(dir.path(), "a.csv", &ar)),
+                query: write(dir.path(), "q.csv", &q),
+                estimator: estimator.to_owned(),
+                out: dir.path().join("out.csv"),
+            };
+            let answers = run(&req).expect("in-range times are answered");
+            prop_assert_eq!(answers.len(), queries.len());
+        }
     }
 }

@@ -130,11 +130,13 @@ impl Bracket {
 
     fn point(&self, b: &BurstBest) -> Point {
         let base = self.base.unwrap_or(0);
-        let excess = (b.round_trip_ns - self.floor_ns) as f64;
+        let excess = super::diff_f64(b.round_trip_ns, self.floor_ns);
         let sigma = excess / 2.0 + MIN_SIGMA_NS;
+        // in i128: garbage times far apart cannot overflow (the same number otherwise)
+        let offset = i128::from(b.midpoint_ns) - i128::from(b.device_ns) - i128::from(base);
         (
-            (b.device_ns - self.origin_ns) as f64 * 1e-9,
-            (b.midpoint_ns - b.device_ns - base) as f64,
+            super::diff_f64(b.device_ns, self.origin_ns) * 1e-9,
+            offset as f64,
             1.0 / (sigma * sigma),
             (-excess / OFFSET_WEIGHT_SCALE_NS).exp(),
         )
@@ -145,7 +147,7 @@ impl Bracket {
         // re-centre x and y on the oldest kept burst, so the sums stay small over long runs
         if let Some(first) = self.bursts.front() {
             self.origin_ns = first.device_ns;
-            self.base = Some(first.midpoint_ns - first.device_ns);
+            self.base = Some(first.midpoint_ns.saturating_sub(first.device_ns));
         }
         let n = self.bursts.len();
         let mut sums = [Sums::default(); WINDOWS.len()];
@@ -199,7 +201,9 @@ impl Bracket {
         let Some(last) = self.bursts.back().copied() else {
             return;
         };
-        if n < WINDOWS[0] + 1 || last.round_trip_ns - self.floor_ns > SCORING_EXCESS_NS {
+        if n < WINDOWS[0] + 1
+            || last.round_trip_ns.saturating_sub(self.floor_ns) > SCORING_EXCESS_NS
+        {
             return;
         }
         let p_last = self.point(&last);
@@ -235,11 +239,14 @@ impl Bracket {
             let last = self.bursts.back()?;
             let sums = &self.sums[self.chosen];
             let (a, b, residual) = sums.solve()?;
-            let x_last = (last.device_ns - self.origin_ns) as f64 * 1e-9;
+            let x_last = super::diff_f64(last.device_ns, self.origin_ns) * 1e-9;
             let offset = sums.offset_at(b, x_last).unwrap_or(a + b * x_last);
             Some(ClockEstimate {
                 device_ref_ns: last.device_ns,
-                host_ref_ns: last.device_ns + base + offset.round() as i64,
+                host_ref_ns: last
+                    .device_ns
+                    .saturating_add(base)
+                    .saturating_add(offset.round() as i64),
                 // b is ns of offset per s of device time
                 rate_ppm: b * 1e-3,
                 uncertainty_ns: self.floor_ns as f64 / 2.0 + residual,
@@ -272,17 +279,17 @@ impl ClockEstimator for Bracket {
     }
 
     fn observe_latch(&mut self, s: &LatchSample) {
-        let round_trip_ns = s.host_after_ns - s.host_before_ns;
+        let round_trip_ns = s.host_after_ns.saturating_sub(s.host_before_ns);
         if round_trip_ns < 0 {
             return; // a bracket that runs backwards carries no information
         }
         let best = BurstBest {
             device_ns: s.device_ns,
-            midpoint_ns: s.host_before_ns + round_trip_ns / 2,
+            midpoint_ns: s.host_before_ns.saturating_add(round_trip_ns / 2),
             round_trip_ns,
         };
         if self.base.is_none() {
-            self.base = Some(best.midpoint_ns - best.device_ns);
+            self.base = Some(best.midpoint_ns.saturating_sub(best.device_ns));
             self.origin_ns = best.device_ns;
         }
         let narrower = round_trip_ns < self.floor_ns;

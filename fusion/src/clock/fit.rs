@@ -34,7 +34,7 @@ impl LineFit {
         if wsum.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
             return None;
         }
-        let dx = |x: i64| (x - x_ref) as f64;
+        let dx = |x: i64| super::diff_f64(x, x_ref);
         let mean_x = each().map(|(x, _, w)| w * dx(x)).sum::<f64>() / wsum;
         let mean_y = each().map(|(_, y, w)| w * y).sum::<f64>() / wsum;
         let (mut sxx, mut sxy) = (0.0, 0.0);
@@ -57,7 +57,7 @@ impl LineFit {
 
     /// The line's value at `x`.
     pub fn at(&self, x: i64) -> f64 {
-        self.intercept + self.slope * (x - self.x_ref) as f64
+        self.intercept + self.slope * super::diff_f64(x, self.x_ref)
     }
 }
 

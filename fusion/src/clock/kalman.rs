@@ -110,7 +110,7 @@ impl ClockEstimator for Kalman {
         }
         // Only each burst's narrowest bracket is a measurement; it is used once the burst is
         // complete (the next burst starts), so the filter lags by one burst, causally.
-        let rtt = |l: &LatchSample| l.host_after_ns - l.host_before_ns;
+        let rtt = |l: &LatchSample| l.host_after_ns.saturating_sub(l.host_before_ns);
         match self.burst_best {
             Some(best) if s.burst_index != 0 => {
                 if rtt(s) < rtt(&best) {
@@ -131,7 +131,10 @@ impl ClockEstimator for Kalman {
         let base = self.base.filter(|_| self.initialised)?;
         Some(ClockEstimate {
             device_ref_ns: self.last_device_ns,
-            host_ref_ns: self.last_device_ns + base + self.x.x.round() as i64,
+            host_ref_ns: self
+                .last_device_ns
+                .saturating_add(base)
+                .saturating_add(self.x.x.round() as i64),
             rate_ppm: self.x.y * 1e-3,
             uncertainty_ns: self.p[(0, 0)].max(0.0).sqrt(),
             residual_rms_ns: self.innovation_rms,
@@ -150,10 +153,12 @@ impl ClockEstimator for Kalman {
 impl Kalman {
     /// One Kalman update with a burst's narrowest bracket.
     fn update(&mut self, s: &LatchSample) {
-        let rtt = (s.host_after_ns - s.host_before_ns) as f64;
+        let rtt = super::diff_f64(s.host_after_ns, s.host_before_ns);
         let midpoint = s.host_before_ns as f64 + rtt / 2.0;
-        let base = *self.base.get_or_insert(midpoint as i64 - s.device_ns);
-        let z = midpoint - (s.device_ns + base) as f64;
+        let base = *self
+            .base
+            .get_or_insert((midpoint as i64).saturating_sub(s.device_ns));
+        let z = midpoint - (i128::from(s.device_ns) + i128::from(base)) as f64;
         // beyond the narrowest recent bracket, a midpoint can be off by half its excess
         // round trip: that bound is the measurement's sigma
         self.recent_rtt_ns.push_back(rtt as i64);
@@ -182,7 +187,7 @@ impl Kalman {
             self.init(s.device_ns, z, r);
             return;
         }
-        let dt = (s.device_ns - self.last_device_ns) as f64 * 1e-9;
+        let dt = super::diff_f64(s.device_ns, self.last_device_ns) * 1e-9;
         let f = Matrix2::new(1.0, dt, 0.0, 1.0);
         // adaptive skew noise: innovations that keep one sign mean the rate is moving
         let boost = if self.innovation_bias.abs() > BIAS_TRIGGER {

@@ -66,9 +66,16 @@ pub struct ClockEstimate {
 impl ClockEstimate {
     /// Maps a device time (ns) into host time (ns).
     pub fn host_ns_at(&self, device_ns: i64) -> i64 {
-        let d = (device_ns - self.device_ref_ns) as f64;
-        self.host_ref_ns + (d * (1.0 + self.rate_ppm * 1e-6)).round() as i64
+        let d = diff_f64(device_ns, self.device_ref_ns);
+        self.host_ref_ns
+            .saturating_add((d * (1.0 + self.rate_ppm * 1e-6)).round() as i64)
     }
+}
+
+/// `a - b`, ns, as `f64`: taken in `i128`, so garbage times far apart cannot overflow; the
+/// same number as `(a - b) as f64` whenever that does not.
+pub(crate) fn diff_f64(a: i64, b: i64) -> f64 {
+    (i128::from(a) - i128::from(b)) as f64
 }
 
 /// A clock estimator. Feed it samples in log-time order; ask it for the current estimate.

@@ -131,7 +131,9 @@ impl Passive {
         let &(last_device_ns, _) = self.arrivals.back()?;
         Some(ClockEstimate {
             device_ref_ns: last_device_ns,
-            host_ref_ns: last_device_ns + base + fit.intercept.round() as i64,
+            host_ref_ns: last_device_ns
+                .saturating_add(base)
+                .saturating_add(fit.intercept.round() as i64),
             rate_ppm: fit.slope * 1e6,
             uncertainty_ns: fit.residual_rms + lift,
             residual_rms_ns: fit.residual_rms,
@@ -175,8 +177,12 @@ impl ClockEstimator for Passive {
     }
 
     fn observe_arrival(&mut self, s: &ArrivalSample) {
-        let base = *self.base.get_or_insert(s.host_arrival_ns - s.device_ns);
-        let arrival = (s.device_ns, (s.host_arrival_ns - s.device_ns - base) as f64);
+        let base = *self
+            .base
+            .get_or_insert(s.host_arrival_ns.saturating_sub(s.device_ns));
+        // in i128: garbage times far apart cannot overflow (the same number otherwise)
+        let delay = i128::from(s.host_arrival_ns) - i128::from(s.device_ns) - i128::from(base);
+        let arrival = (s.device_ns, delay as f64);
         self.arrivals.push_back(arrival);
         self.runs.push(self.seen, arrival, self.block);
         self.seen += 1;
@@ -233,7 +239,10 @@ mod tests {
         let last = arrivals.last()?;
         Some(ClockEstimate {
             device_ref_ns: last.device_ns,
-            host_ref_ns: last.device_ns + base + fit.intercept.round() as i64,
+            host_ref_ns: last
+                .device_ns
+                .saturating_add(base)
+                .saturating_add(fit.intercept.round() as i64),
             rate_ppm: fit.slope * 1e6,
             uncertainty_ns: fit.residual_rms + lift,
             residual_rms_ns: fit.residual_rms,

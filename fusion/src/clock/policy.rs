@@ -131,7 +131,7 @@ impl ClockSync {
         let e = self.estimator.estimate()?;
         let span = self
             .epoch_first_device_ns
-            .map_or(0, |first| self.last_device_ns - first);
+            .map_or(0, |first| self.last_device_ns.saturating_sub(first));
         if !self.locked
             && e.samples >= self.policy.lock_min_samples
             && span >= self.policy.lock_min_span_ns
@@ -156,9 +156,9 @@ impl ClockSync {
         if let Some(e) = self.estimator.estimate().filter(|_| self.locked) {
             let predicted = e.host_ns_at(s.device_ns);
             let residual = if predicted < s.host_before_ns {
-                s.host_before_ns - predicted
+                s.host_before_ns.saturating_sub(predicted)
             } else if predicted > s.host_after_ns {
-                s.host_after_ns - predicted
+                s.host_after_ns.saturating_sub(predicted)
             } else {
                 0
             };
@@ -198,7 +198,7 @@ impl ClockSync {
             return None;
         }
         if let Some(e) = self.estimator.estimate().filter(|_| self.locked) {
-            let latency = s.host_arrival_ns - e.host_ns_at(s.device_ns);
+            let latency = s.host_arrival_ns.saturating_sub(e.host_ns_at(s.device_ns));
             if latency < -self.policy.step_threshold_ns
                 || latency > self.policy.max_frame_latency_ns
             {
@@ -233,8 +233,8 @@ impl ClockSync {
     /// be exposed after it arrived, nor long before. An implausible mapping is never locked.
     pub fn map_frame(&self, device_ns: i64, host_arrival_ns: i64) -> Option<ClockMapping> {
         let mut m = self.map(device_ns)?;
-        let latency = host_arrival_ns - m.host_ns;
-        let slack = m.uncertainty_ns.max(0.0) as i64 + 1_000_000;
+        let latency = host_arrival_ns.saturating_sub(m.host_ns);
+        let slack = (m.uncertainty_ns.max(0.0) as i64).saturating_add(1_000_000);
         if latency < -slack || latency > self.policy.max_frame_latency_ns {
             m.locked = false;
         }

@@ -43,7 +43,7 @@ impl ClockEstimator for SeedPolyfit {
 
     fn observe_latch(&mut self, s: &LatchSample) {
         if self.pairs.is_empty() {
-            self.base = s.host_after_read_ns - s.device_ns;
+            self.base = s.host_after_read_ns.saturating_sub(s.device_ns);
         }
         self.pairs.push_back((s.device_ns, s.host_after_read_ns));
         while self.pairs.len() > self.window {
@@ -52,7 +52,11 @@ impl ClockEstimator for SeedPolyfit {
         let pts: Vec<(i64, f64)> = self
             .pairs
             .iter()
-            .map(|&(d, h)| (d, (h - d - self.base) as f64))
+            .map(|&(d, h)| {
+                // in i128: garbage times far apart cannot overflow (the same number otherwise)
+                let offset = i128::from(h) - i128::from(d) - i128::from(self.base);
+                (d, offset as f64)
+            })
             .collect();
         let Some(fit) = LineFit::fit(&pts) else {
             return;
@@ -61,7 +65,7 @@ impl ClockEstimator for SeedPolyfit {
         let ema = match self.ema {
             None => fit.intercept,
             Some((d_prev, o_prev)) => {
-                let carried = o_prev + fit.slope * (s.device_ns - d_prev) as f64;
+                let carried = o_prev + fit.slope * super::diff_f64(s.device_ns, d_prev);
                 self.ema_alpha * fit.intercept + (1.0 - self.ema_alpha) * carried
             }
         };
@@ -82,7 +86,9 @@ impl ClockEstimator for SeedPolyfit {
         let (d_ref, offset) = self.ema?;
         Some(ClockEstimate {
             device_ref_ns: d_ref,
-            host_ref_ns: d_ref + self.base + offset.round() as i64,
+            host_ref_ns: d_ref
+                .saturating_add(self.base)
+                .saturating_add(offset.round() as i64),
             rate_ppm: fit.slope * 1e6,
             uncertainty_ns: fit.residual_rms,
             residual_rms_ns: fit.residual_rms,
