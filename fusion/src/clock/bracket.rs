@@ -132,11 +132,9 @@ impl Bracket {
         let base = self.base.unwrap_or(0);
         let excess = super::diff_f64(b.round_trip_ns, self.floor_ns);
         let sigma = excess / 2.0 + MIN_SIGMA_NS;
-        // in i128: garbage times far apart cannot overflow (the same number otherwise)
-        let offset = i128::from(b.midpoint_ns) - i128::from(b.device_ns) - i128::from(base);
         (
             super::diff_f64(b.device_ns, self.origin_ns) * 1e-9,
-            offset as f64,
+            super::diff2_f64(b.midpoint_ns, b.device_ns, base),
             1.0 / (sigma * sigma),
             (-excess / OFFSET_WEIGHT_SCALE_NS).exp(),
         )

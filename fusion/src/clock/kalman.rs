@@ -158,7 +158,12 @@ impl Kalman {
         let base = *self
             .base
             .get_or_insert((midpoint as i64).saturating_sub(s.device_ns));
-        let z = midpoint - (i128::from(s.device_ns) + i128::from(base)) as f64;
+        let predicted = match s.device_ns.checked_add(base) {
+            Some(p) => p as f64,
+            // garbage times far apart: in i128 (`diff_f64`)
+            None => (i128::from(s.device_ns) + i128::from(base)) as f64,
+        };
+        let z = midpoint - predicted;
         // beyond the narrowest recent bracket, a midpoint can be off by half its excess
         // round trip: that bound is the measurement's sigma
         self.recent_rtt_ns.push_back(rtt as i64);

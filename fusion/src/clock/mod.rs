@@ -72,10 +72,24 @@ impl ClockEstimate {
     }
 }
 
-/// `a - b`, ns, as `f64`: taken in `i128`, so garbage times far apart cannot overflow; the
-/// same number as `(a - b) as f64` whenever that does not.
+/// `a - b`, ns, as `f64`: the same number as `(a - b) as f64` whenever that does not
+/// overflow, and taken in `i128` when it would (garbage times far apart). The `i128` path
+/// only then: converting an `i128` is a library call, and fits run this per sample.
+#[inline]
 pub(crate) fn diff_f64(a: i64, b: i64) -> f64 {
-    (i128::from(a) - i128::from(b)) as f64
+    match a.checked_sub(b) {
+        Some(d) => d as f64,
+        None => (i128::from(a) - i128::from(b)) as f64,
+    }
+}
+
+/// `a - b - c`, ns, as `f64`, as [`diff_f64`] takes `a - b`.
+#[inline]
+pub(crate) fn diff2_f64(a: i64, b: i64, c: i64) -> f64 {
+    match a.checked_sub(b).and_then(|d| d.checked_sub(c)) {
+        Some(d) => d as f64,
+        None => (i128::from(a) - i128::from(b) - i128::from(c)) as f64,
+    }
 }
 
 /// A clock estimator. Feed it samples in log-time order; ask it for the current estimate.
@@ -177,6 +191,28 @@ mod tests {
                 // rate_ppm is host per device: a device running fast reads negative
                 proptest::prop_assert!((est.rate_ppm + ppm).abs() < 0.05, "{name}: rate {} vs device {ppm}", est.rate_ppm);
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// Differences of any two or three times: `(a - b) as f64` where that does not
+        /// overflow, else the exact difference rounded once (never a panic, never wrapped).
+        #[test]
+        fn time_differences_are_exact_then_rounded_once(
+            a in proptest::prelude::any::<i64>(),
+            b in proptest::prelude::any::<i64>(),
+            c in proptest::prelude::any::<i64>(),
+        ) {
+            let exact2 = (i128::from(a) - i128::from(b)) as f64;
+            proptest::prop_assert_eq!(diff_f64(a, b).to_bits(), exact2.to_bits());
+            if let Some(d) = a.checked_sub(b) {
+                proptest::prop_assert_eq!(diff_f64(a, b).to_bits(), (d as f64).to_bits());
+            }
+            let exact3 = (i128::from(a) - i128::from(b) - i128::from(c)) as f64;
+            proptest::prop_assert_eq!(diff2_f64(a, b, c).to_bits(), exact3.to_bits());
+            // small times, the usual case, on the fast path
+            let (a, b, c) = (a >> 20, b >> 20, c >> 20);
+            proptest::prop_assert_eq!(diff2_f64(a, b, c).to_bits(), ((a - b - c) as f64).to_bits());
         }
     }
 

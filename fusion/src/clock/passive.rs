@@ -180,9 +180,10 @@ impl ClockEstimator for Passive {
         let base = *self
             .base
             .get_or_insert(s.host_arrival_ns.saturating_sub(s.device_ns));
-        // in i128: garbage times far apart cannot overflow (the same number otherwise)
-        let delay = i128::from(s.host_arrival_ns) - i128::from(s.device_ns) - i128::from(base);
-        let arrival = (s.device_ns, delay as f64);
+        let arrival = (
+            s.device_ns,
+            super::diff2_f64(s.host_arrival_ns, s.device_ns, base),
+        );
         self.arrivals.push_back(arrival);
         self.runs.push(self.seen, arrival, self.block);
         self.seen += 1;

@@ -52,11 +52,7 @@ impl ClockEstimator for SeedPolyfit {
         let pts: Vec<(i64, f64)> = self
             .pairs
             .iter()
-            .map(|&(d, h)| {
-                // in i128: garbage times far apart cannot overflow (the same number otherwise)
-                let offset = i128::from(h) - i128::from(d) - i128::from(self.base);
-                (d, offset as f64)
-            })
+            .map(|&(d, h)| (d, super::diff2_f64(h, d, self.base)))
             .collect();
         let Some(fit) = LineFit::fit(&pts) else {
             return;
