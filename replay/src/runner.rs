@@ -2169,6 +2169,26 @@ mod tests {
         assert!(rates[3] > 2.0 * rates[0], "{rates:?}");
     }
 
+    /// Records 5 s of the demo rig with `seed` at `out`, each simulated message passed
+    /// through `edit` first (how the tests plant bad input).
+    fn record_demo_edited(
+        out: &Path,
+        seed: u64,
+        edit: impl FnMut(&mut radcam_scenarios::SimEvent),
+    ) {
+        radcam_recorder::record_scenario_with(
+            &RecordRequest {
+                scenario: Scenario::demo().expect("demo"),
+                seed,
+                duration_s: 5.0,
+                out: out.to_owned(),
+            },
+            edit,
+            |_| {},
+        )
+        .expect("record");
+    }
+
     #[test]
     fn messages_with_impossible_times_and_readings_are_left_out_whole() {
         let dir = tempfile::tempdir().expect("tmp");
@@ -2177,32 +2197,22 @@ mod tests {
         let record = |name: &str, temperature_c: f64| {
             let out = dir.path().join(name);
             let (mut frames, mut radar) = (0u64, 0u64);
-            radcam_recorder::record_scenario_with(
-                &RecordRequest {
-                    scenario: Scenario::demo().expect("demo"),
-                    seed: 2,
-                    duration_s: 5.0,
-                    out: out.clone(),
-                },
-                |ev| match &mut ev.message {
-                    radcam_scenarios::SimMessage::CameraFrame(f) if f.frame_id % 7 == 3 => {
-                        f.host_arrival_ns = i64::MAX;
-                        frames += 1;
-                    }
-                    radcam_scenarios::SimMessage::RadarFrame(f) if f.radar_frame_id % 4 == 1 => {
-                        f.device_ns = -crate::time_limit::TIME_LIMIT_NS;
-                        radar += 1;
-                    }
-                    radcam_scenarios::SimMessage::NodeStats(n) => {
-                        n.temperatures
-                            .iter_mut()
-                            .for_each(|z| z.temperature_c = temperature_c);
-                    }
-                    _ => {}
-                },
-                |_| {},
-            )
-            .expect("record");
+            record_demo_edited(&out, 2, |ev| match &mut ev.message {
+                radcam_scenarios::SimMessage::CameraFrame(f) if f.frame_id % 7 == 3 => {
+                    f.host_arrival_ns = i64::MAX;
+                    frames += 1;
+                }
+                radcam_scenarios::SimMessage::RadarFrame(f) if f.radar_frame_id % 4 == 1 => {
+                    f.device_ns = -crate::time_limit::TIME_LIMIT_NS;
+                    radar += 1;
+                }
+                radcam_scenarios::SimMessage::NodeStats(n) => {
+                    n.temperatures
+                        .iter_mut()
+                        .for_each(|z| z.temperature_c = temperature_c);
+                }
+                _ => {}
+            });
             (out, frames + radar)
         };
         let (absurd, impossible) = record("absurd.mcap", 1e300);
@@ -2227,35 +2237,25 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let out = dir.path().join("bad.mcap");
         let (mut points, mut boxes) = (0u64, 0u64);
-        radcam_recorder::record_scenario_with(
-            &RecordRequest {
-                scenario: Scenario::demo().expect("demo"),
-                seed: 1,
-                duration_s: 5.0,
-                out: out.clone(),
-            },
-            |ev| match &mut ev.message {
-                radcam_scenarios::SimMessage::RadarFrame(f) if f.radar_frame_id % 3 == 0 => {
-                    if let Some(p) = f.points.first_mut() {
-                        p.x_m = f32::NAN;
-                        points += 1;
-                    }
-                    if let Some(p) = f.points.get_mut(1) {
-                        p.doppler_mps = f32::INFINITY;
-                        points += 1;
-                    }
+        record_demo_edited(&out, 1, |ev| match &mut ev.message {
+            radcam_scenarios::SimMessage::RadarFrame(f) if f.radar_frame_id % 3 == 0 => {
+                if let Some(p) = f.points.first_mut() {
+                    p.x_m = f32::NAN;
+                    points += 1;
                 }
-                radcam_scenarios::SimMessage::CameraDetections(d) if d.frame_id % 5 == 0 => {
-                    if let Some(b) = d.detections.first_mut() {
-                        b.width_px = -3.0;
-                        boxes += 1;
-                    }
+                if let Some(p) = f.points.get_mut(1) {
+                    p.doppler_mps = f32::INFINITY;
+                    points += 1;
                 }
-                _ => {}
-            },
-            |_| {},
-        )
-        .expect("record");
+            }
+            radcam_scenarios::SimMessage::CameraDetections(d) if d.frame_id % 5 == 0 => {
+                if let Some(b) = d.detections.first_mut() {
+                    b.width_px = -3.0;
+                    boxes += 1;
+                }
+            }
+            _ => {}
+        });
         let r = replay(&out, &ReplayConfig::default()).expect("replay");
         assert_eq!(r.rejected.radar_points, points);
         // boxes of frames never mapped (before the first estimate) are never looked at

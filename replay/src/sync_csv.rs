@@ -332,39 +332,31 @@ mod tests {
     fn malformed_lines_name_file_line_and_column() {
         let dir = tempfile::tempdir().expect("tmp");
         let mut req = logs(dir.path());
-        req.latches = write(
-            dir.path(),
-            "bad.csv",
-            "host_before_ns,device_ns,host_after_ns,host_after_read_ns\n1,2,3,4\n5,x6,7,8\n",
-        );
-        let msg = run(&req).expect_err("malformed").to_string();
-        assert!(
-            msg.contains("bad.csv:3") && msg.contains("device_ns"),
-            "{msg}"
-        );
-        req.latches = write(dir.path(), "nohdr.csv", "a,b\n1,2\n");
-        let msg = run(&req).expect_err("header").to_string();
-        assert!(
-            msg.contains("nohdr.csv:1") && msg.contains("host_before_ns"),
-            "{msg}"
-        );
-        req.latches = write(
-            dir.path(),
-            "both.csv",
-            "host_before_ns,device_ns,host_after_ns,host_after_read_ns\n1,2,,\n",
-        );
-        let msg = run(&req).expect_err("both empty").to_string();
-        assert!(msg.contains("both.csv:2"), "{msg}");
-        req.latches = write(
-            dir.path(),
-            "sentinel.csv",
-            "host_before_ns,device_ns,host_after_ns,host_after_read_ns\n1,2,3,4\n5,9223372036854775807,7,8\n",
-        );
-        let msg = run(&req).expect_err("no time").to_string();
-        assert!(
-            msg.contains("sentinel.csv:3") && msg.contains("device_ns") && msg.contains("no time"),
-            "{msg}"
-        );
+        let header = "host_before_ns,device_ns,host_after_ns,host_after_read_ns";
+        // (file, its text, what the error must name)
+        let cases = [
+            (
+                "bad.csv",
+                format!("{header}\n1,2,3,4\n5,x6,7,8\n"),
+                vec!["bad.csv:3", "device_ns"],
+            ),
+            (
+                "nohdr.csv",
+                "a,b\n1,2\n".to_owned(),
+                vec!["nohdr.csv:1", "host_before_ns"],
+            ),
+            ("both.csv", format!("{header}\n1,2,,\n"), vec!["both.csv:2"]),
+            (
+                "sentinel.csv",
+                format!("{header}\n1,2,3,4\n5,9223372036854775807,7,8\n"),
+                vec!["sentinel.csv:3", "device_ns", "no time"],
+            ),
+        ];
+        for (name, text, named) in cases {
+            req.latches = write(dir.path(), name, &text);
+            let msg = run(&req).expect_err(name).to_string();
+            assert!(named.iter().all(|n| msg.contains(n)), "{name}: {msg}");
+        }
     }
 
     /// A time of a hostile log: ordinary, or at an edge of what a time can be.
