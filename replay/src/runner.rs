@@ -181,8 +181,8 @@ pub struct Rejected {
     /// Camera detection boxes.
     pub detections: u64,
     /// Whole messages carrying a time (log time, host or device time) of
-    /// [`TIME_LIMIT_NS`](crate::time_limit::TIME_LIMIT_NS) or more in magnitude, or whose sample time came out so once
-    /// mapped to the host clock.
+    /// [`TIME_LIMIT_NS`](crate::time_limit::TIME_LIMIT_NS) or more in magnitude, or whose
+    /// sample time came out so once mapped to the host clock.
     pub messages: u64,
 }
 
