@@ -476,6 +476,34 @@ mod tests {
         assert!(parse_time_status(&[0; 10]).is_err());
     }
 
+    proptest::proptest! {
+        /// Whatever arrives on the socket (another client's traffic, a newer ptp4l, garbage),
+        /// and whatever a response's data says: a reply or an error, never a panic.
+        #[test]
+        fn any_datagram_parses_or_is_refused(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..120),
+            header in proptest::prelude::any::<bool>(),
+            tlv_len in 0u16..80,
+        ) {
+            let mut b = bytes;
+            if header && b.len() >= MGMT_LEN + 4 {
+                // a management message whose TLV length may lie
+                b[0] = 0x0D;
+                b[46] = ACTION_RESPONSE;
+                b[48..50].copy_from_slice(&TLV_MANAGEMENT.to_be_bytes());
+                b[50..52].copy_from_slice(&tlv_len.to_be_bytes());
+            }
+            if let Ok(Reply::Response { data, .. }) = parse_reply(&b) {
+                let _ = parse_time_status(&data);
+                let _ = parse_current_data_set(&data);
+                let _ = parse_port_data_set(&data);
+            }
+            let _ = parse_time_status(&b);
+            let _ = parse_current_data_set(&b);
+            let _ = parse_port_data_set(&b);
+        }
+    }
+
     #[test]
     fn absent_ptp4l_is_an_error_naming_the_socket() {
         let dir = tempfile::tempdir().expect("tmp");
