@@ -24,7 +24,8 @@ use std::sync::OnceLock;
 /// One message of the corpus: topic, log time ns, protobuf payload.
 type Message = (&'static str, i64, Vec<u8>);
 
-/// A short demo recording's metadata records and its messages on the topics a replay reads.
+/// A short demo recording's metadata records and its messages on the topics a replay reads,
+/// and its `/audit` events.
 struct Corpus {
     dir: tempfile::TempDir,
     metadata: BTreeMap<String, BTreeMap<String, String>>,
@@ -49,12 +50,17 @@ fn corpus() -> &'static Corpus {
         let mut file = McapFile::open(&rec).expect("open");
         let metadata = file.metadata().expect("metadata");
         let mut messages = Vec::new();
-        file.for_each_message(&TOPICS, |m| {
-            let topic = TOPICS
+        // the replay's topics, and the audit trail the playbook reads
+        let topics: Vec<&'static str> = TOPICS
+            .into_iter()
+            .chain([radcam_schema::topics::AUDIT])
+            .collect();
+        file.for_each_message(&topics, |m| {
+            let topic = topics
                 .iter()
                 .find(|t| **t == m.topic)
                 .copied()
-                .expect("a replay topic");
+                .expect("a wanted topic");
             messages.push((topic, m.log_time_ns as i64, m.data.to_vec()));
             Ok(())
         })
