@@ -381,6 +381,8 @@ struct Rows {
     /// by index so far.
     frame: Option<(u64, i64)>,
     pending: Vec<Option<DetectionFact>>,
+    /// Messages the replay left out whole for an impossible time (see `crate::time_limit`).
+    rejected_messages: u64,
 }
 
 impl Rows {
@@ -410,8 +412,9 @@ impl Rows {
 /// Replays `path` with `cfg`, keeping what the evidence needs of its rows.
 fn replay_rows(path: &Path, cfg: &ReplayConfig) -> Result<Rows> {
     let mut rows = Rows::default();
-    replay_into(path, cfg, |_, _| {}, &mut rows)?;
+    let out = replay_into(path, cfg, |_, _| {}, &mut rows)?;
     rows.flush();
+    rows.rejected_messages = out.rejected.messages;
     Ok(rows)
 }
 
@@ -446,6 +449,18 @@ impl FusionSink for Rows {
     fn sync(&mut self, s: SyncRecord) {
         self.sync.push((s.frame_id, s.host_ns, s.sync_epoch_id));
     }
+}
+
+/// What an inconclusive diagnosis adds when the replay left `n` messages out for an
+/// impossible time: they are a likely reason for too little to go on.
+fn left_out(n: u64) -> String {
+    if n == 0 {
+        return String::new();
+    }
+    format!(
+        "; {n} messages left out for an impossible time (±2^62 ns or beyond: corrupt fields or \
+         a driver's sentinel)"
+    )
 }
 
 fn ev(name: &'static str, value: Option<f64>, threshold: f64, about: &'static str) -> Evidence {
@@ -788,11 +803,17 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
                 "inconclusive",
                 format!(
                     "too little to go on: {camera_frames} mapped camera frames and {radar_frames} \
-                     radar frames in the window (need {} and {})",
+                     radar frames in the window (need {} and {}){}",
                     limits::MIN_CAMERA_FRAMES,
-                    limits::MIN_RADAR_FRAMES
+                    limits::MIN_RADAR_FRAMES,
+                    left_out(rows.rejected_messages),
                 ),
-                "record a longer window with camera, radar and PTP running",
+                if rows.rejected_messages > 0 {
+                    "find which driver or logger writes the impossible times (`radcam replay` \
+                     counts them); then record again"
+                } else {
+                    "record a longer window with camera, radar and PTP running"
+                },
             )
         } else if f("config_changes")
             && (time_error || f("reprojection_p95_px") || f("reprojection_growth"))
@@ -1155,5 +1176,40 @@ mod tests {
                 quantile(want, 0.95)
             );
         }
+    }
+
+    #[test]
+    fn frames_left_out_for_impossible_times_are_named_as_the_reason_for_too_little() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let rec = dir.path().join("sentinel.mcap");
+        let mut frames = 0u64;
+        radcam_recorder::record_scenario_with(
+            &radcam_recorder::RecordRequest {
+                scenario: radcam_scenarios::Scenario::demo().expect("demo"),
+                seed: 4,
+                duration_s: 4.0,
+                out: rec.clone(),
+            },
+            |ev| {
+                if let radcam_scenarios::SimMessage::CameraFrame(f) = &mut ev.message {
+                    f.host_arrival_ns = i64::MAX;
+                    frames += 1;
+                }
+            },
+            |_| {},
+        )
+        .expect("record");
+        let d = diagnose(&rec, None).expect("diagnose");
+        assert_eq!(d.domain, "inconclusive");
+        assert!(
+            d.discriminator.contains(&format!(
+                "{frames} messages left out for an impossible time"
+            )),
+            "{}",
+            d.discriminator
+        );
+        assert!(d.first_fix.contains("impossible times"), "{}", d.first_fix);
+        // a thin recording with nothing left out says only that it is thin
+        assert!(left_out(0).is_empty());
     }
 }
