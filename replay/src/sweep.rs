@@ -256,10 +256,44 @@ fn parse_values(text: &str) -> std::result::Result<Vec<f64>, String> {
             if n > MAX_RUNS {
                 return Err(format!("range {text}: {n} values; at most {MAX_RUNS}"));
             }
-            Ok((0..n).map(|k| start + step * k as f64).collect())
+            // each value at the decimals its range was written with: `0:1:0.1` gives 0.3, not
+            // the 0.30000000000000004 of `0 + 3 × 0.1`
+            let decimals = decimals(parts[0])
+                .zip(decimals(parts[2]))
+                .map(|(a, b)| a.max(b));
+            Ok((0..n)
+                .map(|k| at_decimals(start + step * k as f64, decimals))
+                .collect())
         }
         _ => Err(format!("'{text}': a value is a number or start:stop:step")),
     }
+}
+
+/// Most decimals a range's value is snapped to; a number written with more is left as computed.
+const MAX_DECIMALS: u32 = 12;
+
+/// Digits after the decimal point that `number` (a decimal, maybe with an exponent: `2.5e-3`
+/// has four) was written with; `None` beyond [`MAX_DECIMALS`] or for an unreadable exponent.
+fn decimals(number: &str) -> Option<u32> {
+    let number = number.trim();
+    let (mantissa, exponent) = match number.find(['e', 'E']) {
+        Some(i) => (&number[..i], number[i + 1..].parse::<i64>().ok()?),
+        None => (number, 0),
+    };
+    let fraction = mantissa.split_once('.').map_or(0, |(_, f)| f.len() as i64);
+    u32::try_from((fraction - exponent).max(0))
+        .ok()
+        .filter(|&d| d <= MAX_DECIMALS)
+}
+
+/// `value` rounded to `decimals` decimals (the nearest `f64` to that decimal), or as it is
+/// when `decimals` is `None`.
+fn at_decimals(value: f64, decimals: Option<u32>) -> f64 {
+    decimals.map_or(value, |d| {
+        format!("{value:.*}", d as usize)
+            .parse::<f64>()
+            .unwrap_or(value)
+    })
 }
 
 /// The seed of replicate `r` of a sweep with base seed `base`: `base` itself for replicate 0.
@@ -750,6 +784,74 @@ mod tests {
         ] {
             let e = Grid::parse(bad).expect_err(bad);
             assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn range_values_are_the_decimals_they_were_written_with() {
+        for (range, expected) in [
+            ("0:1:0.1", "0 0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8 0.9 1"),
+            ("-0.3:0.3:0.1", "-0.3 -0.2 -0.1 0 0.1 0.2 0.3"),
+            ("0.05:0.25:0.05", "0.05 0.1 0.15 0.2 0.25"),
+            ("1e-3:5e-3:1e-3", "0.001 0.002 0.003 0.004 0.005"),
+            ("0:3e2:1.5e2", "0 150 300"),
+            ("2.5:3.5:0.25", "2.5 2.75 3 3.25 3.5"),
+        ] {
+            let expected: Vec<f64> = expected
+                .split(' ')
+                .map(|v| v.parse().expect("number"))
+                .collect();
+            assert_eq!(parse_values(range).expect(range), expected, "{range}");
+        }
+        // more decimals than snapping keeps: the computed values, untouched
+        let fine = parse_values("0:3e-13:1e-13").expect("range");
+        assert_eq!(
+            fine,
+            (0..4).map(|k| 1e-13 * f64::from(k)).collect::<Vec<_>>()
+        );
+        assert_eq!(decimals("1.25"), Some(2));
+        assert_eq!(decimals("125e-1"), Some(1));
+        assert_eq!(decimals("1.5E2"), Some(0));
+        assert_eq!(decimals("1e-20"), None);
+    }
+
+    /// `units / 10^decimals` written as a decimal.
+    fn decimal(units: i64, decimals: u32) -> String {
+        let scale = 10i64.pow(decimals);
+        let sign = if units < 0 { "-" } else { "" };
+        let (whole, fraction) = (units.abs() / scale, units.abs() % scale);
+        if decimals == 0 {
+            format!("{sign}{whole}")
+        } else {
+            format!(
+                "{sign}{whole}.{fraction:0width$}",
+                width = decimals as usize
+            )
+        }
+    }
+
+    proptest::proptest! {
+        /// Any range written in decimals gives exactly the decimals of `start + k × step`, as
+        /// if each had been typed, and stops at the last one not past `stop`.
+        #[test]
+        fn a_decimal_range_gives_its_decimal_values(
+            start in -1_000_000i64..1_000_000,
+            step in 1i64..1_000_000,
+            count in 1i64..60,
+            beyond in 0i64..1_000_000,
+            decimals in 0u32..=6,
+        ) {
+            let stop = start + step * (count - 1) + beyond % step;
+            let range = format!(
+                "{}:{}:{}",
+                decimal(start, decimals),
+                decimal(stop, decimals),
+                decimal(step, decimals)
+            );
+            let expected: Vec<f64> = (0..count)
+                .map(|k| decimal(start + step * k, decimals).parse().expect("number"))
+                .collect();
+            proptest::prop_assert_eq!(parse_values(&range).expect("range"), expected, "{}", range);
         }
     }
 
