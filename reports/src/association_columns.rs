@@ -11,7 +11,7 @@
 
 use crate::Result;
 use crate::fusion_tables::{ASSOCIATIONS_FILE, provenance_columns};
-use crate::parquet_out::{batch, utf8};
+use crate::parquet_out::{batch, categorical, categorical_type};
 use arrow_array::types::{Float64Type, UInt32Type, UInt64Type};
 use arrow_array::{
     ArrayRef, ArrowPrimitiveType, BooleanArray, Float64Array, Int64Array, PrimitiveArray,
@@ -226,7 +226,7 @@ impl AssociationColumns {
             ["position_gate", "velocity_gate", "confidence_gate"]
                 .map(|name| Field::new(name, DataType::Boolean, true)),
         );
-        fields.push(Field::new("outcome", DataType::Utf8, false));
+        fields.push(Field::new("outcome", categorical_type(), false));
         let bit = mask_columns(&self.masks);
         let mut columns: Vec<ArrayRef> = vec![
             Arc::new(Int64Array::from(self.t_ns.clone())),
@@ -247,7 +247,7 @@ impl AssociationColumns {
                 validity(&bit[FIRST_GATE_BIT + i]),
             ))
         }));
-        columns.push(utf8(&self.outcome, |o| o.as_str()));
+        columns.push(categorical(&self.outcome, |o| o.as_str()));
         let (pf, pc) = provenance_columns(&self.provenance, itself);
         fields.extend(pf);
         columns.extend(pc);
@@ -292,7 +292,7 @@ mod tests {
             bools(rows, |r| r.position_gate),
             bools(rows, |r| r.velocity_gate),
             bools(rows, |r| r.confidence_gate),
-            utf8(rows, |r| r.outcome.as_str()),
+            categorical(rows, |r| r.outcome.as_str()),
         ];
         let (_, provenance) = provenance_columns(rows, |r| &r.provenance);
         let expected = AssociationColumns::default()

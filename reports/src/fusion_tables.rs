@@ -5,8 +5,8 @@
 use crate::association_columns::AssociationColumns;
 use crate::page_spill::PageSpill;
 use crate::parquet_out::{
-    Layout, WindowsWriter, batch, bools, clock_ids, close_writer, f64s, i64s, open_writer, u64s,
-    utf8, write_table,
+    Layout, WindowsWriter, batch, bools, categorical, categorical_type, clock_ids, close_writer,
+    f64s, i64s, open_writer, u64s, write_table,
 };
 use crate::{Error, Result};
 use arrow_array::{ArrayRef, RecordBatch, UInt32Array};
@@ -39,21 +39,21 @@ pub(crate) fn provenance_columns<T>(
 ) -> (Vec<Field>, Vec<ArrayRef>) {
     (
         vec![
-            Field::new("sync_state", DataType::Utf8, false),
-            Field::new("timestamp_source", DataType::Utf8, false),
+            Field::new("sync_state", categorical_type(), false),
+            Field::new("timestamp_source", categorical_type(), false),
             Field::new("cal_version", DataType::UInt64, false),
             Field::new("config_version", DataType::UInt64, false),
-            Field::new("clock_id", DataType::Utf8, false),
-            Field::new("ptp_offset_ns_bucket", DataType::Utf8, false),
+            Field::new("clock_id", categorical_type(), false),
+            Field::new("ptp_offset_ns_bucket", categorical_type(), false),
             Field::new("event_seq", DataType::UInt64, false),
         ],
         vec![
-            utf8(rows, |r| p(r).sync_state.as_str()),
-            utf8(rows, |r| p(r).timestamp_source.as_str()),
+            categorical(rows, |r| p(r).sync_state.as_str()),
+            categorical(rows, |r| p(r).timestamp_source.as_str()),
             u64s(rows, |r| p(r).cal_version),
             u64s(rows, |r| p(r).config_version),
             clock_ids(rows, |r| p(r).clock_id),
-            utf8(rows, |r| p(r).ptp_offset_ns_bucket),
+            categorical(rows, |r| p(r).ptp_offset_ns_bucket),
             u64s(rows, |r| p(r).event_seq),
         ],
     )
@@ -151,7 +151,7 @@ pub fn ground_truth_batch(rows: &[TruthRecord]) -> Result<RecordBatch> {
         Field::new("t_ns", DataType::Int64, false),
         Field::new("frame_id", DataType::UInt64, false),
         Field::new("object_id", DataType::UInt64, false),
-        Field::new("class_name", DataType::Utf8, false),
+        Field::new("class_name", categorical_type(), false),
         Field::new("x_m", DataType::Float64, false),
         Field::new("y_m", DataType::Float64, false),
         Field::new("vx_mps", DataType::Float64, false),
@@ -161,7 +161,7 @@ pub fn ground_truth_batch(rows: &[TruthRecord]) -> Result<RecordBatch> {
         i64s(rows, |r| Some(r.t_ns)),
         u64s(rows, |r| r.frame_id),
         u64s(rows, |r| r.object_id),
-        utf8(rows, |r| &r.class_name),
+        categorical(rows, |r| &r.class_name),
         f64s(rows, |r| Some(r.x_m)),
         f64s(rows, |r| Some(r.y_m)),
         f64s(rows, |r| Some(r.vx_mps)),

@@ -617,7 +617,8 @@ pub fn html_report(dir: &Path) -> Result<String> {
             "A required gate failed or was inconclusive"
         },
     );
-    // ARROW:schema is the writer's own serialised schema, not report metadata
+    // ARROW:schema (in reports written before 2026-11-24) is the writer's own serialised
+    // schema, not report metadata
     for (k, v) in meta.iter().filter(|(k, _)| !k.starts_with("ARROW:")) {
         let _ = writeln!(
             html,

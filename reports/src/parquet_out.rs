@@ -2,8 +2,10 @@
 
 use crate::{Error, Result};
 use arrow_array::builder::StringBuilder;
+use arrow_array::types::UInt32Type;
 use arrow_array::{
-    ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array,
+    ArrayRef, BooleanArray, DictionaryArray, Float64Array, Int64Array, RecordBatch, StringArray,
+    UInt32Array, UInt64Array,
 };
 use arrow_buffer::{BooleanBuffer, NullBuffer};
 use arrow_schema::{DataType, Field, Schema};
@@ -45,20 +47,79 @@ pub(crate) fn utf8<'a, T>(rows: &'a [T], f: impl Fn(&'a T) -> &'a str) -> ArrayR
     Arc::new(b.finish())
 }
 
-/// The `clock_id` column: each id written out as text once per run of equal ids (they change
-/// only at a clock step), not once per row.
+/// The Arrow type of a categorical text column as the writer is handed it: a dictionary of
+/// its few distinct texts (see [`categorical`]). The file holds a plain Parquet string column
+/// whatever the Arrow type, since no Arrow schema is stored (see [`open_writer`]).
+pub(crate) fn categorical_type() -> DataType {
+    DataType::Dictionary(Box::new(DataType::UInt32), Box::new(DataType::Utf8))
+}
+
+/// Distinct texts a categorical column's rows are looked up among (by address); a text not
+/// among them is added again.
+const LOOKED_UP_TEXTS: usize = 16;
+
+/// A categorical text column (states, outcomes, buckets, class names: a few distinct
+/// texts, each on many rows), as keys into its texts.
+///
+/// The Parquet writer dictionary-encodes text either way. Handed the texts row by row, it
+/// also had them copied into a string array first, and then read them back from all over
+/// that array; handed keys, it reads a handful of texts that stay in cache (a one-CPU replay
+/// hour of the demo rig about 2 % faster, the tables the same; `docs/performance.md`).
+///
+/// A text is looked up by its address: the same text is nearly always the same `&'static
+/// str` of an enum, or the same shared `Arc<str>`. An equal text at another address is
+/// added again, which costs only its bytes: the file's dictionary is made of the texts'
+/// bytes, so each is written once whatever the keys.
+pub(crate) fn categorical<'a, T>(rows: &'a [T], f: impl Fn(&'a T) -> &'a str) -> ArrayRef {
+    let mut texts: Vec<&'a str> = Vec::new();
+    let mut keys: Vec<u32> = Vec::with_capacity(rows.len());
+    for r in rows {
+        let text = f(r);
+        let key = texts
+            .iter()
+            .take(LOOKED_UP_TEXTS)
+            .position(|t| std::ptr::eq(*t, text))
+            .unwrap_or_else(|| {
+                texts.push(text);
+                texts.len() - 1
+            });
+        // at most one key a row, and a batch's rows are far fewer than 2^32
+        keys.push(u32::try_from(key).unwrap_or(u32::MAX));
+    }
+    dictionary(keys, texts)
+}
+
+/// The `clock_id` column, categorical: each id written out as text once per batch (ids
+/// change only at a clock step), not once per row.
 pub(crate) fn clock_ids<T>(rows: &[T], f: impl Fn(&T) -> ClockId) -> ArrayRef {
-    let mut last: Option<(ClockId, String)> = None;
-    let mut b = StringBuilder::with_capacity(rows.len(), rows.len() * 24);
+    let mut ids: Vec<ClockId> = Vec::new();
+    let mut keys: Vec<u32> = Vec::with_capacity(rows.len());
+    let mut last: Option<(ClockId, u32)> = None;
     for r in rows {
         let id = f(r);
-        let text = match &mut last {
-            Some((prev, text)) if *prev == id => text,
-            _ => &mut last.insert((id, id.to_string())).1,
+        let key = match last {
+            Some((prev, key)) if prev == id => key,
+            _ => {
+                let key = ids.iter().position(|i| *i == id).unwrap_or_else(|| {
+                    ids.push(id);
+                    ids.len() - 1
+                });
+                u32::try_from(key).unwrap_or(u32::MAX)
+            }
         };
-        b.append_value(text.as_str());
+        last = Some((id, key));
+        keys.push(key);
     }
-    Arc::new(b.finish())
+    dictionary(keys, ids.iter().map(ToString::to_string))
+}
+
+/// A dictionary array of `keys` into `texts` (every key below their count).
+fn dictionary<S: AsRef<str>>(keys: Vec<u32>, texts: impl IntoIterator<Item = S>) -> ArrayRef {
+    let values: ArrayRef = Arc::new(StringArray::from_iter_values(texts));
+    Arc::new(DictionaryArray::<UInt32Type>::new(
+        UInt32Array::from(keys),
+        values,
+    ))
 }
 
 pub(crate) fn u64s<T>(rows: &[T], f: impl Fn(&T) -> u64) -> ArrayRef {
@@ -100,14 +161,14 @@ pub fn sync_batch(rows: &[SyncRecord]) -> Result<RecordBatch> {
         Field::new("device_ns", DataType::Int64, false),
         Field::new("host_ns", DataType::Int64, false),
         Field::new("uncertainty_ns", DataType::Float64, false),
-        Field::new("sync_state", DataType::Utf8, false),
+        Field::new("sync_state", categorical_type(), false),
         Field::new("sync_epoch_id", DataType::UInt64, false),
         Field::new("true_error_ns", DataType::Int64, true),
-        Field::new("timestamp_source", DataType::Utf8, false),
+        Field::new("timestamp_source", categorical_type(), false),
         Field::new("cal_version", DataType::UInt64, false),
         Field::new("config_version", DataType::UInt64, false),
-        Field::new("clock_id", DataType::Utf8, false),
-        Field::new("ptp_offset_ns_bucket", DataType::Utf8, false),
+        Field::new("clock_id", categorical_type(), false),
+        Field::new("ptp_offset_ns_bucket", categorical_type(), false),
         Field::new("event_seq", DataType::UInt64, false),
     ];
     let columns = vec![
@@ -117,14 +178,14 @@ pub fn sync_batch(rows: &[SyncRecord]) -> Result<RecordBatch> {
         Arc::new(Float64Array::from(
             rows.iter().map(|r| r.uncertainty_ns).collect::<Vec<_>>(),
         )) as ArrayRef,
-        utf8(rows, |r| r.provenance.sync_state.as_str()),
+        categorical(rows, |r| r.provenance.sync_state.as_str()),
         u64s(rows, |r| r.sync_epoch_id),
         i64s(rows, |r| r.true_error_ns),
-        utf8(rows, |r| r.provenance.timestamp_source.as_str()),
+        categorical(rows, |r| r.provenance.timestamp_source.as_str()),
         u64s(rows, |r| r.provenance.cal_version),
         u64s(rows, |r| r.provenance.config_version),
         clock_ids(rows, |r| r.provenance.clock_id),
-        utf8(rows, |r| r.provenance.ptp_offset_ns_bucket),
+        categorical(rows, |r| r.provenance.ptp_offset_ns_bucket),
         u64s(rows, |r| r.provenance.event_seq),
     ];
     batch(SYNC_FILE, fields, columns)
@@ -165,14 +226,14 @@ fn windows_rows_batch(metric_path: &str, rows: &[Evidence]) -> Result<RecordBatc
     let fields = vec![
         Field::new("window_start_ns", DataType::Int64, false),
         Field::new("window_end_ns", DataType::Int64, false),
-        Field::new("metric", DataType::Utf8, false),
+        Field::new("metric", categorical_type(), false),
         Field::new("value", DataType::Float64, false),
         Field::new("samples", DataType::UInt64, false),
     ];
     let columns = vec![
         i64s(rows, |r| Some(r.start_ns)),
         i64s(rows, |r| Some(r.end_ns)),
-        utf8(rows, |_| metric_path),
+        categorical(rows, |_| metric_path),
         Arc::new(Float64Array::from(
             rows.iter().map(|r| r.value).collect::<Vec<_>>(),
         )) as ArrayRef,
@@ -299,7 +360,12 @@ pub(crate) fn open_writer(
     // dictionaries pay off for the repetitive strings (states, outcomes, clock ids); for
     // numbers they cost a hash per value and are mostly abandoned anyway
     for field in schema.fields() {
-        if field.data_type() != &DataType::Utf8 {
+        let text = match field.data_type() {
+            DataType::Utf8 => true,
+            DataType::Dictionary(_, values) => **values == DataType::Utf8,
+            _ => false,
+        };
+        if !text {
             props = props.set_column_dictionary_enabled(
                 parquet::schema::types::ColumnPath::from(field.name().as_str()),
                 false,
@@ -328,7 +394,12 @@ pub(crate) fn open_writer(
             };
         }
     }
-    let mut options = ArrowWriterOptions::new().with_properties(props.build());
+    // no Arrow schema in the file: its Parquet types say all (every Arrow type written here
+    // has one Parquet type that reads back as it), and a categorical column handed over as
+    // a dictionary reads back as the plain text column it is
+    let mut options = ArrowWriterOptions::new()
+        .with_properties(props.build())
+        .with_skip_arrow_metadata(true);
     if let Layout::Streamed { spill, .. } = layout {
         options = options.with_page_store_factory(Arc::new(spill.clone()));
     }
@@ -459,12 +530,56 @@ mod tests {
             id("kalman", 1),
             id("bracket", 0),
         ];
-        let col = clock_ids(&rows, |r| *r);
-        let col = col.as_any().downcast_ref::<StringArray>().expect("utf8");
-        let got: Vec<&str> = col.iter().map(|v| v.expect("not null")).collect();
+        let (got, _) = texts(&clock_ids(&rows, |r| *r));
         let want: Vec<String> = rows.iter().map(ToString::to_string).collect();
         assert_eq!(got, want);
         assert_eq!(got[2], "camera/bracket/epoch1");
+    }
+
+    /// A categorical column's texts, row by row, and how many texts it holds.
+    fn texts(col: &ArrayRef) -> (Vec<String>, usize) {
+        let col = col
+            .as_any()
+            .downcast_ref::<DictionaryArray<UInt32Type>>()
+            .expect("categorical");
+        let values = col
+            .values()
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("texts");
+        let rows = col
+            .keys()
+            .values()
+            .iter()
+            .map(|&k| values.value(k as usize).to_owned())
+            .collect();
+        (rows, arrow_array::Array::len(values))
+    }
+
+    #[test]
+    fn categorical_columns_keep_every_rows_text() {
+        // an enum's texts: each held once
+        let states = ["locked", "holdover", "unlocked"];
+        let rows: Vec<&str> = (0..100).map(|i| states[(i * i + i / 7) % 3]).collect();
+        let want: Vec<String> = rows.iter().map(|r| r.to_string()).collect();
+        assert_eq!(texts(&categorical(&rows, |r| *r)), (want, 3));
+        // shared texts beside equal texts at other addresses, and more distinct texts than
+        // are looked up: every row's text is kept all the same
+        let shared: Vec<Arc<str>> = (0..LOOKED_UP_TEXTS + 5)
+            .map(|k| Arc::from(format!("class{k}")))
+            .collect();
+        let mut rows: Vec<Arc<str>> = Vec::new();
+        for round in 0..3 {
+            for k in 0..shared.len() {
+                rows.push(Arc::clone(&shared[(k * 7 + round) % shared.len()]));
+                rows.push(Arc::from(format!("class{k}")));
+            }
+        }
+        rows.push(Arc::from(""));
+        let (got, _) = texts(&categorical(&rows, |r| &**r));
+        let want: Vec<String> = rows.iter().map(|r| r.to_string()).collect();
+        assert_eq!(got, want);
+        assert_eq!(texts(&categorical(&[] as &[&str], |r| *r)), (Vec::new(), 0));
     }
 
     #[test]
