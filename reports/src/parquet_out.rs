@@ -64,7 +64,7 @@ const LOOKED_UP_TEXTS: usize = 16;
 /// The Parquet writer dictionary-encodes text either way. Handed the texts row by row, it
 /// also had them copied into a string array first, and then read them back from all over
 /// that array; handed keys, it reads a handful of texts that stay in cache (a one-CPU replay
-/// hour of the demo rig about 2 % faster, the tables the same; `docs/performance.md`).
+/// hour of the demo rig 2.5–3 % faster, the tables the same; `docs/performance.md`).
 ///
 /// A text is looked up by its address: the same text is nearly always the same `&'static
 /// str` of an enum, or the same shared `Arc<str>`. An equal text at another address is
