@@ -193,9 +193,24 @@ fn radcam_recorder_chunk_bound() -> u64 {
     4 * 1024 * 1024 + 1024 * 1024
 }
 
-/// A 3 MiB tmpfs, unmounted on drop.
+/// A small tmpfs, unmounted on drop.
 #[cfg(feature = "tmpfs")]
 struct SmallDisk(std::path::PathBuf);
+
+#[cfg(feature = "tmpfs")]
+impl SmallDisk {
+    /// A tmpfs of `size` (`mount -o size=`) mounted at the new directory `at`.
+    fn mount(at: &Path, size: &str) -> Self {
+        std::fs::create_dir(at).expect("mkdir");
+        let st = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .status()
+            .expect("mount(8)");
+        assert!(st.success(), "mounting a tmpfs needs root");
+        Self(at.to_owned())
+    }
+}
 
 #[cfg(feature = "tmpfs")]
 impl Drop for SmallDisk {
@@ -209,14 +224,7 @@ impl Drop for SmallDisk {
 fn a_full_disk_stops_the_recording_cleanly_and_leaves_a_recoverable_file() {
     let dir = tempfile::tempdir().expect("tmp");
     let mnt = dir.path().join("small");
-    std::fs::create_dir(&mnt).expect("mkdir");
-    let st = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=3m", "tmpfs"])
-        .arg(&mnt)
-        .status()
-        .expect("mount(8)");
-    assert!(st.success(), "mounting a tmpfs needs root");
-    let disk = SmallDisk(mnt.clone());
+    let disk = SmallDisk::mount(&mnt, "3m");
     let out = mnt.join("rec.mcap");
     let o = radcam()
         .args(["record", "--scenario", "demo", "--duration", "120", "--out"])
@@ -239,6 +247,56 @@ fn a_full_disk_stops_the_recording_cleanly_and_leaves_a_recoverable_file() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let info = inspect_json(&fixed).to_string();
     assert!(info.contains("/camera/frame"), "{info}");
+    drop(disk);
+}
+
+#[cfg(feature = "tmpfs")]
+#[test]
+fn a_full_disk_fails_a_replay_naming_the_table_and_leaves_the_previous_report() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let rec = dir.path().join("rec.mcap");
+    let st = radcam()
+        .args(["record", "--scenario", "demo", "--duration", "60", "--out"])
+        .arg(&rec)
+        .status()
+        .expect("radcam records");
+    assert!(st.success());
+    // the report's tables (about 3 MB) do not fit; the pages waiting for their row group are
+    // in $TMPDIR, elsewhere
+    let mnt = dir.path().join("small");
+    let disk = SmallDisk::mount(&mnt, "1m");
+    let report = mnt.join("report");
+    std::fs::create_dir(&report).expect("mkdir");
+    std::fs::write(report.join("gates.parquet"), "the previous report").expect("write");
+    let o = radcam()
+        .arg("replay")
+        .arg(&rec)
+        .arg("--out")
+        .arg(&report)
+        .output()
+        .expect("radcam runs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(err.contains("no report was written"), "{err}");
+    // the table is named where it was going, not in the staging directory, which is gone
+    assert!(!err.contains(".radcam-partial-"), "{err}");
+    assert!(
+        err.contains(&format!("{}/", report.display())) && err.contains(".parquet"),
+        "{err}"
+    );
+    let left: Vec<(String, String)> = std::fs::read_dir(&report)
+        .expect("list")
+        .map(|e| {
+            let e = e.expect("entry");
+            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+            (e.file_name().to_string_lossy().into_owned(), text)
+        })
+        .collect();
+    assert_eq!(
+        left,
+        vec![("gates.parquet".to_owned(), "the previous report".to_owned())]
+    );
     drop(disk);
 }
 
