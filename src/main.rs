@@ -1104,18 +1104,18 @@ fn replay_and_report(rec: &Path, out: &Path, cfg: &ReplayConfig, show: Show) -> 
     };
     let staged = radcam_reports::StagedDir::new(out)
         .with_context(|| format!("{}: cannot write the report there", out.display()))?;
-    // a table that cannot be written is named where it was going, not in the staging
-    // directory (which is gone by the time the error is shown)
-    let in_report = |e: radcam_reports::Error| e.moved(staged.path(), out);
     let no_report = |e: anyhow::Error| {
-        let report_error = e
-            .chain()
-            .any(|c| c.downcast_ref::<radcam_reports::Error>().is_some());
-        if interrupted(&e) || report_error {
+        if interrupted(&e) {
             e.context(format!("{}: no report was written", out.display()))
         } else {
             e
         }
+    };
+    // a table that cannot be written is named where it was going, not in the staging
+    // directory (which is gone by the time the error is shown)
+    let unwritten = |e: radcam_reports::Error| {
+        anyhow::Error::from(e.moved(staged.path(), out))
+            .context(format!("{}: no report was written", out.display()))
     };
     let mut bar: Option<indicatif::ProgressBar> = None;
     let mut tables =
@@ -1133,21 +1133,15 @@ fn replay_and_report(rec: &Path, out: &Path, cfg: &ReplayConfig, show: Show) -> 
         },
         &mut tables,
     )
-    .map_err(|e| match e {
-        radcam_replay::Error::Report(e) => radcam_replay::Error::Report(in_report(e)),
-        e => e,
-    })
     .map_err(|e| no_report(e.into()))?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    write_gates(staged.path(), &result.gates, &result.report_metadata)
-        .map_err(|e| no_report(in_report(e).into()))?;
-    write_audit(staged.path(), &result.audit, &result.report_metadata)
-        .map_err(|e| no_report(in_report(e).into()))?;
+    write_gates(staged.path(), &result.gates, &result.report_metadata).map_err(unwritten)?;
+    write_audit(staged.path(), &result.audit, &result.report_metadata).map_err(unwritten)?;
     let fusion_files = tables
         .finish(&result.report_metadata, result.tracking.as_ref())
-        .map_err(|e| no_report(in_report(e).into()))?;
+        .map_err(unwritten)?;
     // a stop asked for while the tables were being closed is still a stop
     if stop.load(Ordering::Relaxed) {
         return Err(no_report(

@@ -188,6 +188,29 @@ fn kill_9_leaves_a_recoverable_part_file() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("junk.mcap"));
 }
 
+/// A report directory at `report` holding an earlier report (its gate table, as text).
+fn a_previous_report(report: &Path) {
+    std::fs::create_dir(report).expect("mkdir");
+    std::fs::write(report.join("gates.parquet"), "the previous report").expect("write");
+}
+
+/// `report` holds what [`a_previous_report`] put there and nothing else: no table of the
+/// failed replay, no staging directory.
+fn assert_only_the_previous_report(report: &Path) {
+    let left: Vec<(String, String)> = std::fs::read_dir(report)
+        .expect("list")
+        .map(|e| {
+            let e = e.expect("entry");
+            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+            (e.file_name().to_string_lossy().into_owned(), text)
+        })
+        .collect();
+    assert_eq!(
+        left,
+        vec![("gates.parquet".to_owned(), "the previous report".to_owned())]
+    );
+}
+
 /// The largest a chunk in flight can be: the writer's target chunk size plus one message.
 fn radcam_recorder_chunk_bound() -> u64 {
     4 * 1024 * 1024 + 1024 * 1024
@@ -266,8 +289,7 @@ fn a_full_disk_fails_a_replay_naming_the_table_and_leaves_the_previous_report() 
     let mnt = dir.path().join("small");
     let disk = SmallDisk::mount(&mnt, "1m");
     let report = mnt.join("report");
-    std::fs::create_dir(&report).expect("mkdir");
-    std::fs::write(report.join("gates.parquet"), "the previous report").expect("write");
+    a_previous_report(&report);
     let o = radcam()
         .arg("replay")
         .arg(&rec)
@@ -285,18 +307,7 @@ fn a_full_disk_fails_a_replay_naming_the_table_and_leaves_the_previous_report() 
         err.contains(&format!("{}/", report.display())) && err.contains(".parquet"),
         "{err}"
     );
-    let left: Vec<(String, String)> = std::fs::read_dir(&report)
-        .expect("list")
-        .map(|e| {
-            let e = e.expect("entry");
-            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
-            (e.file_name().to_string_lossy().into_owned(), text)
-        })
-        .collect();
-    assert_eq!(
-        left,
-        vec![("gates.parquet".to_owned(), "the previous report".to_owned())]
-    );
+    assert_only_the_previous_report(&report);
     drop(disk);
 }
 
@@ -349,8 +360,7 @@ fn ctrl_c_stops_a_replay_and_leaves_the_previous_report_as_it_was() {
         .expect("radcam records");
     assert!(st.success());
     let report = dir.path().join("report");
-    std::fs::create_dir(&report).expect("mkdir");
-    std::fs::write(report.join("gates.parquet"), "the previous report").expect("write");
+    a_previous_report(&report);
     let mut child = radcam()
         .args(["replay"])
         .arg(&rec)
@@ -383,16 +393,5 @@ fn ctrl_c_stops_a_replay_and_leaves_the_previous_report_as_it_was() {
         err.contains("interrupted") && err.contains("no report was written"),
         "{err}"
     );
-    let left: Vec<(String, String)> = std::fs::read_dir(&report)
-        .expect("list")
-        .map(|e| {
-            let e = e.expect("entry");
-            let content = std::fs::read_to_string(e.path()).unwrap_or_default();
-            (e.file_name().to_string_lossy().into_owned(), content)
-        })
-        .collect();
-    assert_eq!(
-        left,
-        vec![("gates.parquet".to_owned(), "the previous report".to_owned())]
-    );
+    assert_only_the_previous_report(&report);
 }
