@@ -287,12 +287,12 @@ fn decimals(number: &str) -> Option<u32> {
 }
 
 /// `value` rounded to `decimals` decimals (the nearest `f64` to that decimal), or as it is
-/// when `decimals` is `None`.
+/// when `decimals` is `None`. Zero is `0`, never `-0` (`-0.9 + 3 × 0.3` is a hair below it).
 fn at_decimals(value: f64, decimals: Option<u32>) -> f64 {
     decimals.map_or(value, |d| {
         format!("{value:.*}", d as usize)
             .parse::<f64>()
-            .unwrap_or(value)
+            .map_or(value, |v| v + 0.0)
     })
 }
 
@@ -803,6 +803,9 @@ mod tests {
                 .collect();
             assert_eq!(parse_values(range).expect(range), expected, "{range}");
         }
+        // a zero reached from below is 0, not -0 (which the table would print as "-0")
+        let zero = parse_values("-0.9:0.9:0.3").expect("range")[3];
+        assert!(zero == 0.0 && zero.is_sign_positive(), "{zero}");
         // more decimals than snapping keeps: the computed values, untouched
         let fine = parse_values("0:3e-13:1e-13").expect("range");
         assert_eq!(
