@@ -626,7 +626,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if !quiet && !json {
                 say_raw!("{}", radcam_reports::report_summary(&dir)?);
             }
-            print_gates(&results, show(json))?;
+            let origin_ns = radcam_reports::summary::recording_start_of(&dir)?;
+            print_gates(&results, origin_ns, show(json))?;
             if let Some(path) = html {
                 let page = radcam_reports::html_report(&dir)?;
                 std::fs::write(&path, page)
@@ -884,19 +885,25 @@ fn create_dir(dir: &Path) -> Result<()> {
         .with_context(|| format!("{}: cannot create directory", dir.display()))
 }
 
-fn print_gates(results: &[radcam_reports::GateResult], show: Show) -> Result<()> {
+/// Prints the gate table (or JSON); `origin_ns`, the recording's first message's log time,
+/// puts the failed gates' worst windows in seconds from it.
+fn print_gates(
+    results: &[radcam_reports::GateResult],
+    origin_ns: Option<i64>,
+    show: Show,
+) -> Result<()> {
     if show.quiet {
         return Ok(());
     }
     if show.json {
         say!(
             "{}",
-            serde_json::to_string_pretty(&radcam_reports::gates_json(results))?
+            serde_json::to_string_pretty(&radcam_reports::gates_json(results, origin_ns))?
         );
     } else if std::io::stdout().is_terminal() {
-        say_raw!("{}", colour_verdicts(&gate_table(results)));
+        say_raw!("{}", colour_verdicts(&gate_table(results, origin_ns)));
     } else {
-        say_raw!("{}", gate_table(results));
+        say_raw!("{}", gate_table(results, origin_ns));
     }
     Ok(())
 }
@@ -1157,8 +1164,9 @@ fn replay_and_report(rec: &Path, out: &Path, cfg: &ReplayConfig, show: Show) -> 
     } else {
         ExitCode::from(1)
     };
+    let origin_ns = radcam_reports::recording_start_ns(&result.report_metadata);
     if show.quiet || show.json {
-        print_gates(&result.gates, show)?;
+        print_gates(&result.gates, origin_ns, show)?;
         return Ok(code);
     }
     say!(
@@ -1212,7 +1220,21 @@ fn replay_and_report(rec: &Path, out: &Path, cfg: &ReplayConfig, show: Show) -> 
             t.num_false_positives
         );
     }
-    print_gates(&result.gates, show)?;
+    print_gates(&result.gates, origin_ns, show)?;
+    // the worst window of the first gate that did not pass, as the playbook takes it; not
+    // under injected faults, which are in the replay and not in the recording diagnose reads
+    let worst = result
+        .gates
+        .iter()
+        .filter(|g| g.verdict != radcam_reports::Verdict::Pass)
+        .find_map(|g| Some((&g.gate.name, g.evidence?)));
+    if let (Some(t0), Some((gate, e)), true) = (origin_ns, worst, cfg.faults.is_none()) {
+        say!(
+            "look closer at {gate}'s worst window: radcam diagnose {} --window {}",
+            rec.display(),
+            radcam_reports::window_from_start(&e, t0)
+        );
+    }
     say!(
         "report: {} (and audit.parquet, windows.parquet, {})",
         out.join(GATES_FILE).display(),

@@ -444,13 +444,33 @@ fn gates_files_junit_and_baseline_regressions() {
     assert!(
         text(&out.stdout).contains("sync_p50_impossible") && text(&out.stdout).contains("FAIL")
     );
+    // the failing gate names its worst window in seconds from the recording's start, and the
+    // playbook command for it takes those seconds as they are
+    let stdout = text(&out.stdout);
+    let hint = format!(
+        "look closer at sync_p50_impossible's worst window: radcam diagnose {rec} --window "
+    );
+    let window = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(hint.as_str()))
+        .unwrap_or_else(|| panic!("no playbook hint: {stdout}"))
+        .to_owned();
+    let evidence =
+        format!("sync_p50_impossible: worst 10 s window {window} s from the start (log time [");
+    assert!(stdout.contains(&evidence), "{evidence}: {stdout}");
+    let diagnosed = radcam(&["diagnose", rec, "--window", &window]);
     assert!(
-        text(&out.stdout).contains("sync_p50_impossible: worst 10 s window at log time ["),
-        "the failing gate names its evidence: {}",
-        text(&out.stdout)
+        matches!(code(&diagnosed), 0 | 1),
+        "{window}: {}",
+        text(&diagnosed.stderr)
     );
     let out = radcam(&["report", &p("imp"), "--junit", &p("imp.xml")]);
     assert_eq!(code(&out), 1);
+    assert!(
+        text(&out.stdout).contains(&evidence),
+        "{}",
+        text(&out.stdout)
+    );
     let xml = std::fs::read_to_string(p("imp.xml")).expect("junit");
     assert_eq!(xml.matches("<testcase ").count(), 2);
     assert!(xml.contains("type=\"FAIL\""), "{xml}");
@@ -814,6 +834,23 @@ fn replay_injects_a_fault_plan_verifies_itself_and_rejects_bad_plans() {
         text(&out.stderr)
     );
     assert!(!out_dir.join(".verify").exists());
+    // a gate failed by an injected fault names its window, but no playbook command: the fault
+    // is in the replay, not in the recording the playbook reads
+    let out = radcam(&[
+        "replay",
+        rec,
+        "--out",
+        tmp.path().join("offset").to_str().expect("utf8"),
+        "--offset-ms",
+        "40",
+    ]);
+    assert_eq!(code(&out), 1, "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("sync_p999: worst 10 s window 0..10 s from the start"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("look closer"), "{stdout}");
     // the quick flags and a plan file are one or the other
     let both = radcam(&[
         "replay",

@@ -773,6 +773,9 @@ fn run(
         "recording_seed",
         recording.get(keys::SEED).cloned().unwrap_or_default(),
     );
+    // the origin of every "seconds from the recording's first message" (fault times,
+    // `diagnose --window`, `extract --window`), so a report can speak in them
+    put("recording_start_ns", start_ns.to_string());
     put("seed", cfg.seed.to_string());
     put("fault_plan", cfg.faults.describe());
     if cfg.salvage {

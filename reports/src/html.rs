@@ -316,12 +316,11 @@ fn gate_rows(gates: &[GateResult], t0_ns: i64) -> String {
             || "—".to_owned(),
             |e| {
                 format!(
-                    "{:.4} in [{}, {}) ns (t = {:.0}–{:.0} s)",
+                    "{:.4} in [{}, {}) ns (t = {} s)",
                     e.value,
                     e.start_ns,
                     e.end_ns,
-                    (e.start_ns - t0_ns).max(0) as f64 / 1e9,
-                    (e.end_ns - t0_ns).max(0) as f64 / 1e9
+                    crate::window_from_start(&e, t0_ns)
                 )
             },
         );
@@ -360,7 +359,15 @@ pub fn html_report(dir: &Path) -> Result<String> {
     let host = sync.i64s("host_ns")?;
     let truth_err = sync.i64s("true_error_ns")?;
     let uncertainty = sync.f64s("uncertainty_ns")?;
-    let t0_ns = host.iter().flatten().copied().min().unwrap_or(0);
+    // seconds from the recording's first message, as fault plans and `--window` count them;
+    // from the first synchronised frame in a report that does not name it
+    let (t0_ns, since) = match crate::recording_start_ns(&meta) {
+        Some(t0) => (t0, "time since the recording's first message, s"),
+        None => (
+            host.iter().flatten().copied().min().unwrap_or(0),
+            "time since the first mapped frame, s",
+        ),
+    };
     let secs = |t: i64| (t - t0_ns) as f64 / 1e9;
     let err_series: Vec<(f64, f64)> = host
         .iter()
@@ -386,7 +393,7 @@ pub fn html_report(dir: &Path) -> Result<String> {
         );
         plots.push(line_plot(
             "Camera sync error over time",
-            "time since first mapped frame, s",
+            since,
             "µs",
             &sync_series,
         )?);
@@ -403,7 +410,7 @@ pub fn html_report(dir: &Path) -> Result<String> {
     } else {
         plots.push(line_plot(
             "Camera clock uncertainty over time (no truth in this recording)",
-            "time since first mapped frame, s",
+            since,
             "µs",
             &sync_series,
         )?);

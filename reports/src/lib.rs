@@ -23,7 +23,10 @@ pub mod sweep_tables;
 pub use content_hash::{combined_hash, table_hashes};
 pub use error::{Error, Result};
 pub use fusion_tables::FusionTablesWriter;
-pub use gate_table::{baseline_table, gate_table, gates_json};
+pub use gate_table::{
+    RECORDING_START_KEY, baseline_table, gate_table, gates_json, recording_start_ns,
+    window_from_start,
+};
 pub use html::html_report;
 pub use junit::junit_xml;
 pub use parquet_in::read_gates;
@@ -32,7 +35,9 @@ pub use parquet_out::{
     write_sync,
 };
 /// Gate types and the baseline comparison, re-exported for the report's callers.
-pub use radcam_fusion::gates::{BaselineRow, GateResult, all_required_passed, compare_to_baseline};
+pub use radcam_fusion::gates::{
+    BaselineRow, GateResult, Verdict, all_required_passed, compare_to_baseline,
+};
 pub use staged_dir::StagedDir;
 pub use summary::report_summary;
 pub use sweep_tables::{

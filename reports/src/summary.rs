@@ -9,6 +9,14 @@ use radcam_fusion::gates::Verdict;
 use std::fmt::Write as _;
 use std::path::Path;
 
+/// The log time (ns) of the first message of the recording the report in `dir` replayed, when
+/// its `gates.parquet` names it (reports written before 2026-11-24 do not).
+pub fn recording_start_of(dir: &Path) -> Result<Option<i64>> {
+    Ok(crate::recording_start_ns(&read_metadata(
+        &dir.join(GATES_FILE),
+    )?))
+}
+
 /// The summary text of the report directory `dir`.
 pub fn report_summary(dir: &Path) -> Result<String> {
     let gates = read_gates(dir)?;

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 
 COLUMNS = ["gate", "metric", "comparator", "threshold", "value", "samples", "verdict", "min_samples", "required",
            "worst_window_start_ns", "worst_window_end_ns", "worst_window_value", "window_s"]
-METADATA = ["tool_version", "recording_content_hash", "scenario_hash", "seed", "fault_plan", "estimator",
+METADATA = ["tool_version", "recording_content_hash", "recording_start_ns", "scenario_hash", "seed", "fault_plan", "estimator",
             "cal_version", "config_version"]
 
 

@@ -10,7 +10,7 @@ import sys
 import duckdb
 import pyarrow.parquet as pq
 
-METADATA = ["tool_version", "recording_content_hash", "scenario_hash", "seed", "fault_plan", "estimator",
+METADATA = ["tool_version", "recording_content_hash", "recording_start_ns", "scenario_hash", "seed", "fault_plan", "estimator",
             "cal_version", "config_version", "sweep"]
 TOLERANCE_COLUMNS = ["kind", "band", "band_min_mps", "band_max_mps", "detections", "tolerance", "unit", "resolution",
                      "searched_max", "status", "limiting_gate", "limiting_value"]
