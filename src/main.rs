@@ -1182,7 +1182,14 @@ fn replay_and_report(rec: &Path, out: &Path, cfg: &ReplayConfig, show: Show) -> 
         say!("salvaged: {} unreadable part(s) skipped", result.gaps.len());
         for g in &result.gaps {
             let span = match (g.start_ns, g.end_ns) {
-                (Some(a), Some(b)) => format!(", log time {a}..{b} ns"),
+                (Some(a), Some(b)) => {
+                    let from_start = origin_ns.map_or_else(String::new, |t0| {
+                        let ns = |t: u64| i64::try_from(t).unwrap_or(i64::MAX);
+                        let s = radcam_reports::span_from_start(ns(a), ns(b), t0);
+                        format!(" ({s} s from the start)")
+                    });
+                    format!(", log time {a}..{b} ns{from_start}")
+                }
                 _ => String::new(),
             };
             say!("  byte offset {}{span}: {}", g.offset, g.reason);

@@ -1283,3 +1283,36 @@ fn bench_replay_reports_medians_of_its_rounds_and_rejects_bad_lengths() {
         text(&bad.stderr)
     );
 }
+
+#[test]
+fn a_cut_recording_is_refused_and_salvaged_naming_the_gap_in_seconds_from_the_start() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let rec = short_recording(tmp.path());
+    let cut = tmp.path().join("cut.mcap");
+    let bytes = std::fs::read(&rec).expect("read");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).expect("write");
+    let cut = cut.to_str().expect("utf8");
+    let out_dir = tmp.path().join("salvaged");
+    let out_dir = out_dir.to_str().expect("utf8");
+    assert_bad_input(&["replay", cut, "--out", out_dir], "--salvage");
+    let out = radcam(&["replay", cut, "--out", out_dir, "--salvage"]);
+    assert!(code(&out) <= 1, "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("salvaged: 1 unreadable part(s) skipped"),
+        "{stdout}"
+    );
+    // the cut chunk's span, in log time and in seconds within the 10 s recording
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("record cut short"))
+        .unwrap_or_else(|| panic!("no gap line: {stdout}"));
+    let seconds = line
+        .split_once(" ns (")
+        .and_then(|(_, rest)| rest.split_once(" s from the start)"))
+        .map(|(span, _)| span)
+        .unwrap_or_else(|| panic!("no seconds in {line}"));
+    let (a, b) = seconds.split_once("..").expect("A..B");
+    let (a, b): (f64, f64) = (a.parse().expect("start"), b.parse().expect("end"));
+    assert!(0.0 < a && a < b && b <= 10.5, "{line}");
+}

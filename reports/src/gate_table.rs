@@ -20,14 +20,18 @@ pub fn recording_start_ns(metadata: &BTreeMap<String, String>) -> Option<i64> {
 /// the window holds all of `e`'s, its start 0 at the earliest (a window aligned to log time can
 /// begin before the first message).
 pub fn window_from_start(e: &Evidence, origin_ns: i64) -> String {
+    span_from_start(e.start_ns, e.end_ns, origin_ns)
+}
+
+/// The log-time span `start_ns..end_ns` in seconds from the recording's first message
+/// (`origin_ns`), written as [`window_from_start`] writes a window.
+pub fn span_from_start(start_ns: i64, end_ns: i64, origin_ns: i64) -> String {
     const NS_PER_MS: i64 = 1_000_000;
-    let start_ms = e
-        .start_ns
+    let start_ms = start_ns
         .saturating_sub(origin_ns)
         .max(0)
         .div_euclid(NS_PER_MS);
-    let end_ms = e
-        .end_ns
+    let end_ms = end_ns
         .saturating_sub(origin_ns)
         .max(0)
         .saturating_add(NS_PER_MS - 1)

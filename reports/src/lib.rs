@@ -25,7 +25,7 @@ pub use error::{Error, Result};
 pub use fusion_tables::FusionTablesWriter;
 pub use gate_table::{
     RECORDING_START_KEY, baseline_table, gate_table, gates_json, recording_start_ns,
-    window_from_start,
+    span_from_start, window_from_start,
 };
 pub use html::html_report;
 pub use junit::junit_xml;
