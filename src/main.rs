@@ -773,8 +773,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         say_raw!("{}", radcam_reports::sweep_table(&runs.rows));
                         let passed = runs.rows.iter().filter(|r| r.passed).count();
                         say!(
-                            "{passed} of {} runs passed every required gate (* a gate failed in some run)",
-                            runs.rows.len()
+                            "{passed} of {} runs passed every required gate (* a gate failed in some run{})",
+                            runs.rows.len(),
+                            if req.replicates > 1 {
+                                "; a gate's value is the mean of the point's runs, each run is a row of sweep.parquet"
+                            } else {
+                                ""
+                            }
                         );
                         say!("report: {}", out.join(radcam_reports::SWEEP_FILE).display());
                     }
