@@ -50,6 +50,7 @@ mod bench_record;
 mod calib_cmd;
 mod cpu_level;
 mod record_cmd;
+mod sweep_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -232,52 +233,7 @@ enum Command {
     /// the largest fault every gate survives; writes sweep.parquet (and tolerance.parquet).
     /// Exit 1 if a grid or Monte Carlo run failed a gate.
     #[command(after_help = sweep_help())]
-    Sweep {
-        /// Recording.
-        recording: PathBuf,
-        /// Output directory.
-        #[arg(long)]
-        out: PathBuf,
-        /// Grid: `offset_ms=0:12:4,jitter_us=0,800` (ranges start:stop:step, lists).
-        #[arg(long, required_unless_present_any = ["monte_carlo", "tolerance"])]
-        grid: Option<String>,
-        /// Runs per grid point (or of the base plan), each with a seed derived from --seed.
-        #[arg(long, conflicts_with = "tolerance")]
-        monte_carlo: Option<u32>,
-        /// Search the largest offset|jitter|drift at which every gate passes, per speed band.
-        #[arg(long, conflicts_with = "grid", value_parser = ["offset", "jitter", "drift"])]
-        tolerance: Option<String>,
-        /// Largest magnitude the tolerance search tries (default: offset 200 ms, jitter
-        /// 20000 µs, drift 2000 ppm).
-        #[arg(long, requires = "tolerance")]
-        max: Option<f64>,
-        /// Speed band edges for the tolerance search, m/s.
-        #[arg(
-            long,
-            requires = "tolerance",
-            value_delimiter = ',',
-            default_value = "0,2,5,10"
-        )]
-        bands: Vec<f64>,
-        /// Base fault plan (TOML); the swept parameters override it.
-        #[arg(long)]
-        faults: Option<PathBuf>,
-        /// Base seed.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// Gates file (TOML); default: the default gates.
-        #[arg(long)]
-        gates: Option<PathBuf>,
-        /// Camera clock estimator.
-        #[arg(long, default_value = "bracket")]
-        estimator: String,
-        /// Worker threads (default: one per core).
-        #[arg(long)]
-        threads: Option<usize>,
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
+    Sweep(sweep_cmd::SweepArgs),
     /// Print a report directory's gate table; write JUnit XML. Exit 1 if a required gate failed.
     Report {
         /// Report directory (as written by replay or demo).
@@ -673,123 +629,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Calib { which } => calib_cmd::run(which, quiet),
-        Command::Sweep {
-            recording,
-            out,
-            grid,
-            monte_carlo,
-            tolerance,
-            max,
-            bands,
-            faults,
-            seed,
-            gates,
-            estimator,
-            threads,
-            json,
-        } => {
-            let mut base = ReplayConfig {
-                estimator,
-                seed,
-                ..ReplayConfig::default()
-            };
-            if let Some(path) = faults {
-                base.faults = FaultPlan::load(&path)?;
-            }
-            if let Some(path) = gates {
-                base.gates = radcam_replay::gates_file::load(&path)?;
-            }
-            let grid = match &grid {
-                Some(spec) => Some(
-                    sweep::Grid::parse(spec).map_err(|e| anyhow::anyhow!("--grid {spec}: {e}"))?,
-                ),
-                None => None,
-            };
-            if monte_carlo == Some(0) {
-                anyhow::bail!("--monte-carlo 0: needs at least one run");
-            }
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads.unwrap_or(0))
-                .build()
-                .context("cannot start the worker threads")?;
-            create_dir(&out)?;
-            let bar = progress_bar(show(json), true, "sweeping");
-            let progress = |done: u64, total: u64| {
-                bar.set_length(total.max(done));
-                bar.set_position(done);
-            };
-            let show = show(json);
-            match tolerance {
-                Some(kind) => {
-                    let kind = sweep::ToleranceKind::parse(&kind)
-                        .ok_or_else(|| anyhow::anyhow!("--tolerance {kind}: unknown kind"))?;
-                    let req = sweep::ToleranceRequest {
-                        recording,
-                        base,
-                        kind,
-                        max: max.unwrap_or(kind.default_max()),
-                        speed_bands_mps: bands,
-                    };
-                    let (rows, runs) = pool.install(|| sweep::tolerance(&req, &progress))?;
-                    bar.finish_and_clear();
-                    radcam_reports::write_sweep(&out, &runs.rows, &runs.metadata)?;
-                    radcam_reports::write_tolerance(&out, &rows, &runs.metadata)?;
-                    if show.json {
-                        say!(
-                            "{}",
-                            serde_json::to_string_pretty(&radcam_reports::tolerance_json(&rows))?
-                        );
-                    } else if !show.quiet {
-                        say!(
-                            "tolerance to camera {} ({} replays):",
-                            kind.as_str(),
-                            runs.rows.len()
-                        );
-                        say_raw!("{}", radcam_reports::tolerance_table(&rows));
-                        say!(
-                            "report: {} (and {})",
-                            out.join(radcam_reports::TOLERANCE_FILE).display(),
-                            radcam_reports::SWEEP_FILE
-                        );
-                    }
-                    Ok(ExitCode::SUCCESS)
-                }
-                None => {
-                    let req = sweep::SweepRequest {
-                        recording,
-                        base,
-                        grid: grid.unwrap_or_else(sweep::Grid::single),
-                        replicates: monte_carlo.unwrap_or(1),
-                    };
-                    let runs = pool.install(|| sweep::sweep(&req, &progress))?;
-                    bar.finish_and_clear();
-                    radcam_reports::write_sweep(&out, &runs.rows, &runs.metadata)?;
-                    if show.json {
-                        say!(
-                            "{}",
-                            serde_json::to_string_pretty(&radcam_reports::sweep_json(&runs.rows))?
-                        );
-                    } else if !show.quiet {
-                        say_raw!("{}", radcam_reports::sweep_table(&runs.rows));
-                        let passed = runs.rows.iter().filter(|r| r.passed).count();
-                        say!(
-                            "{passed} of {} runs passed every required gate (* a gate failed in some run{})",
-                            runs.rows.len(),
-                            if req.replicates > 1 {
-                                "; a gate's value is the mean of the point's runs, each run is a row of sweep.parquet"
-                            } else {
-                                ""
-                            }
-                        );
-                        say!("report: {}", out.join(radcam_reports::SWEEP_FILE).display());
-                    }
-                    Ok(if runs.rows.iter().all(|r| r.passed) {
-                        ExitCode::SUCCESS
-                    } else {
-                        ExitCode::from(1)
-                    })
-                }
-            }
+        Command::Sweep(args) => {
+            let show = show(args.json);
+            sweep_cmd::run(args, stop_on_signals()?, show)
         }
         Command::Bench {
             which: BenchCommand::Sync { json, seed },
@@ -1163,7 +1005,7 @@ fn replay_and_report(rec: &Path, out: &Path, cfg: &ReplayConfig, show: Show) -> 
             .into(),
         ));
     }
-    staged.commit()?;
+    staged.commit(&radcam_reports::REPORT_FILES)?;
     let code = if result.passed() {
         ExitCode::SUCCESS
     } else {

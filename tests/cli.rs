@@ -991,6 +991,27 @@ fn sweep_grid_monte_carlo_and_tolerance_write_their_tables() {
     let html = std::fs::read_to_string(&page).expect("html");
     assert!(html.contains("Tolerance envelope"));
     assert!(html.contains("association_fail_rate vs offset_ms"));
+    // a grid sweep into the same directory replaces the search: its tolerance table goes
+    // with it, not left to be reported beside the new runs
+    let out = radcam(&[
+        "sweep",
+        rec,
+        "--out",
+        &dir("tol"),
+        "--grid",
+        "offset_ms=0",
+        "--gates",
+        gates.to_str().expect("utf8"),
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert!(!tmp.path().join("tol/tolerance.parquet").exists());
+    let out = radcam(&["report", &dir("tol")]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stdout).contains("tolerance"),
+        "{}",
+        text(&out.stdout)
+    );
     // bad input: exit 2 naming the problem
     assert_bad_input(
         &["sweep", rec, "--out", &dir("bad"), "--grid", "ofset_ms=1"],

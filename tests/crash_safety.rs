@@ -1,7 +1,7 @@
 //! Crash safety of `radcam record`, end to end on the real binary: Ctrl-C (SIGINT) finalizes
 //! the file; kill -9 leaves `OUT.part`, from which `radcam recover` rebuilds a complete,
-//! indexed recording losing at most the chunk being written. And of `radcam replay`: Ctrl-C
-//! stops it without touching the report directory.
+//! indexed recording losing at most the chunk being written. And of `radcam replay` and
+//! `radcam sweep`: Ctrl-C or SIGTERM stops them without touching the output directory.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -197,7 +197,12 @@ fn a_previous_report(report: &Path) {
 /// `report` holds what [`a_previous_report`] put there and nothing else: no table of the
 /// failed replay, no staging directory.
 fn assert_only_the_previous_report(report: &Path) {
-    let left: Vec<(String, String)> = std::fs::read_dir(report)
+    assert_holds_only(report, "gates.parquet", "the previous report");
+}
+
+/// `dir` holds one entry, the file `name` with the text `text`.
+fn assert_holds_only(dir: &Path, name: &str, text: &str) {
+    let left: Vec<(String, String)> = std::fs::read_dir(dir)
         .expect("list")
         .map(|e| {
             let e = e.expect("entry");
@@ -205,10 +210,7 @@ fn assert_only_the_previous_report(report: &Path) {
             (e.file_name().to_string_lossy().into_owned(), text)
         })
         .collect();
-    assert_eq!(
-        left,
-        vec![("gates.parquet".to_owned(), "the previous report".to_owned())]
-    );
+    assert_eq!(left, vec![(name.to_owned(), text.to_owned())]);
 }
 
 /// The largest a chunk in flight can be: the writer's target chunk size plus one message.
@@ -394,4 +396,49 @@ fn ctrl_c_stops_a_replay_and_leaves_the_previous_report_as_it_was() {
         "{err}"
     );
     assert_only_the_previous_report(&report);
+}
+
+#[test]
+fn sigterm_stops_a_sweep_and_leaves_the_previous_sweep_as_it_was() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let rec = dir.path().join("rec.mcap");
+    let st = ten_minute_demo()
+        .arg("--out")
+        .arg(&rec)
+        .status()
+        .expect("radcam records");
+    assert!(st.success());
+    let out_dir = dir.path().join("sweep");
+    std::fs::create_dir(&out_dir).expect("mkdir");
+    std::fs::write(out_dir.join("sweep.parquet"), "the previous sweep").expect("write");
+    // far more runs than the test waits for: a minute or more of work
+    let mut child = radcam()
+        .args(["sweep", "--monte-carlo", "200", "--grid", "jitter_us=300"])
+        .arg(&rec)
+        .arg("--out")
+        .arg(&out_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("radcam starts");
+    // the sweep has begun once its staging directory exists: its signal handler is
+    // installed before it
+    wait_until(&mut child, "the sweep's staging directory appeared", || {
+        std::fs::read_dir(&out_dir).expect("list").any(|e| {
+            e.expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".radcam-partial-")
+        })
+    });
+    signal(&child, "-TERM");
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted") && err.contains("no sweep was written"),
+        "{err}"
+    );
+    assert_holds_only(&out_dir, "sweep.parquet", "the previous sweep");
 }

@@ -744,6 +744,42 @@ mod tests {
     }
 
     #[test]
+    fn a_report_without_truth_replaces_one_with_truth_whole() {
+        let out = tempfile::tempdir().expect("tmp");
+        let mot = radcam_fusion::metrics::MotCounter::new(2.0).summary();
+        // a report as a replay writes it, committed into `out`; its files, sorted
+        let report = |tracking: Option<&MotSummary>| {
+            let staged = crate::StagedDir::new(out.path()).expect("staging");
+            let meta = BTreeMap::new();
+            crate::write_gates(staged.path(), &[], &meta).expect("gates");
+            crate::write_audit(staged.path(), &[], &meta).expect("audit");
+            let mut files = write(staged.path(), 3, tracking);
+            files.extend([crate::GATES_FILE, crate::AUDIT_FILE, crate::WINDOWS_FILE]);
+            files.sort_unstable();
+            staged.commit(&crate::REPORT_FILES).expect("commit");
+            files
+        };
+        let listing = || {
+            let mut names: Vec<String> = std::fs::read_dir(out.path())
+                .expect("list")
+                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort_unstable();
+            names
+        };
+        let with_truth = report(Some(&mot));
+        assert!(with_truth.contains(&TRACKING_FILE));
+        assert_eq!(listing(), with_truth);
+        // every table a report can hold is one the commit replaces
+        for f in &with_truth {
+            assert!(crate::REPORT_FILES.contains(f), "{f}");
+        }
+        let without = report(None);
+        assert!(!without.contains(&TRACKING_FILE));
+        assert_eq!(listing(), without, "no table of the earlier report is left");
+    }
+
+    #[test]
     fn an_encoding_error_on_the_thread_is_returned_by_finish() {
         let dir = tempfile::tempdir().expect("tmp");
         let gone = dir.path().join("not-there");

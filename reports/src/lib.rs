@@ -39,6 +39,22 @@ pub use radcam_fusion::gates::{
     BaselineRow, GateResult, Verdict, all_required_passed, compare_to_baseline,
 };
 pub use staged_dir::StagedDir;
+
+/// Every table a replay's report directory can hold: what [`StagedDir::commit`] replaces.
+pub const REPORT_FILES: [&str; 9] = [
+    GATES_FILE,
+    AUDIT_FILE,
+    WINDOWS_FILE,
+    SYNC_FILE,
+    fusion_tables::FRAMES_FILE,
+    fusion_tables::TRACKS_FILE,
+    fusion_tables::ASSOCIATIONS_FILE,
+    fusion_tables::GROUND_TRUTH_FILE,
+    fusion_tables::TRACKING_FILE,
+];
+
+/// Every table a sweep's directory can hold: what [`StagedDir::commit`] replaces.
+pub const SWEEP_FILES: [&str; 2] = [SWEEP_FILE, TOLERANCE_FILE];
 pub use summary::report_summary;
 pub use sweep_tables::{
     SWEEP_FILE, SweepRow, TOLERANCE_FILE, ToleranceRow, sweep_json, sweep_table, tolerance_json,

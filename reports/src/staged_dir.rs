@@ -43,8 +43,12 @@ impl StagedDir {
 
     /// Moves every file written into the staging directory to the report directory, replacing
     /// files of the same name, and removes the staging directory. The staging directory must
-    /// hold files only.
-    pub fn commit(self) -> Result<()> {
+    /// hold files only. Then removes every file named in `owned` (the names this kind of
+    /// output writes) that this commit did not bring: a table of an earlier report that this
+    /// one has not (a recording without truth has no `tracking.parquet`, a grid sweep no
+    /// `tolerance.parquet`) would otherwise be read as part of the new one. Other files in the
+    /// directory stay.
+    pub fn commit(self, owned: &[&str]) -> Result<()> {
         let io = |path: &Path| {
             let path = path.to_owned();
             move |source| Error::Io { path, source }
@@ -66,7 +70,17 @@ impl StagedDir {
             let to = self.out.join(name);
             std::fs::rename(staging.join(name), &to).map_err(io(&to))?;
         }
-        self.staging.close().map_err(io(&self.out))
+        self.staging.close().map_err(io(&self.out))?;
+        for stale in owned.iter().filter(|o| !names.iter().any(|n| n == **o)) {
+            let path = self.out.join(stale);
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::Io { path, source: e });
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 }
 
@@ -100,11 +114,35 @@ mod tests {
         assert_eq!(before.len(), 3);
         assert!(before.contains(&("gates.parquet".into(), "old gates".into())));
         assert!(before.iter().any(|(n, _)| n.starts_with(STAGING_PREFIX)));
-        staged.commit().expect("commit");
+        staged.commit(&[]).expect("commit");
         assert_eq!(
             listing(out.path()),
             vec![
                 ("audit.parquet".into(), "new audit".into()),
+                ("gates.parquet".into(), "new gates".into()),
+                ("notes.txt".into(), "kept".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_owned_file_the_new_report_lacks_is_removed_on_commit_only() {
+        let out = tempfile::tempdir().expect("tmp");
+        for (name, text) in [
+            ("gates.parquet", "old gates"),
+            ("tracking.parquet", "old tracking"),
+            ("notes.txt", "kept"),
+        ] {
+            std::fs::write(out.path().join(name), text).expect("write");
+        }
+        let owned = ["gates.parquet", "tracking.parquet", "never.parquet"];
+        let staged = StagedDir::new(out.path()).expect("staging");
+        std::fs::write(staged.path().join("gates.parquet"), "new gates").expect("write");
+        assert!(listing(out.path()).contains(&("tracking.parquet".into(), "old tracking".into())));
+        staged.commit(&owned).expect("commit");
+        assert_eq!(
+            listing(out.path()),
+            vec![
                 ("gates.parquet".into(), "new gates".into()),
                 ("notes.txt".into(), "kept".into()),
             ]
