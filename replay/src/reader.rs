@@ -48,6 +48,65 @@ pub struct Verified {
     pub bytes: u64,
 }
 
+/// A recording checked whole once ([`McapFile::verify`]) for many replays of it, as a sweep's
+/// runs are: its content hash, and the size and modification time it had then, by which each
+/// replay knows the file is still the one checked. Such a replay checks each chunk's own CRC
+/// as it reads the chunk instead of the whole file again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedRecording {
+    /// What the check found.
+    pub verified: Verified,
+    /// The file's modification time when checked (`None` where the file system keeps none).
+    modified: Option<std::time::SystemTime>,
+}
+
+impl CheckedRecording {
+    /// Checks `path` whole: the data section's CRC and the content hash.
+    pub fn check(path: &Path) -> Result<Self> {
+        let modified = Self::modified(path)?;
+        let verified = McapFile::open(path)?.verify()?;
+        // written to while it was read: what was hashed may be neither version
+        Self::unchanged_since(path, &verified, modified)?;
+        Ok(Self { verified, modified })
+    }
+
+    /// Whether `path` is still the file checked: an error naming it if not.
+    pub fn still(&self, path: &Path) -> Result<()> {
+        Self::unchanged_since(path, &self.verified, self.modified)
+    }
+
+    fn modified(path: &Path) -> Result<Option<std::time::SystemTime>> {
+        let meta = std::fs::metadata(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(meta.modified().ok())
+    }
+
+    fn unchanged_since(
+        path: &Path,
+        verified: &Verified,
+        modified: Option<std::time::SystemTime>,
+    ) -> Result<()> {
+        let len = std::fs::metadata(path)
+            .map_err(|source| Error::Io {
+                path: path.to_owned(),
+                source,
+            })?
+            .len();
+        if len != verified.bytes || Self::modified(path)? != modified {
+            return Err(Error::Invalid {
+                path: path.to_owned(),
+                problem: format!(
+                    "the recording changed while it was being replayed ({} bytes when checked, {len} now, or a new modification time)",
+                    verified.bytes
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// The whole-file pass over an MCAP file, from [`McapFile::file_check`].
 #[derive(Debug)]
 pub struct FileCheck {

@@ -9,6 +9,7 @@
 
 use crate::faults::{FaultPlan, Injectors};
 use crate::node_model::{Egress, FusionStage, Sent};
+use crate::reader::CheckedRecording;
 use crate::salvage::{Gap, Salvaged};
 use crate::spill::SpillStore;
 use crate::time_limit::{MessageTimes, mapped_time, possible_log_time};
@@ -75,6 +76,11 @@ pub struct ReplayConfig {
     /// [`Error::Interrupted`] within a few thousand messages, and its whole-file check
     /// within a block.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// The recording's whole-file check, done once by the caller for many replays of it (a
+    /// sweep's runs): its content hash is taken as it is, provided the file's size and
+    /// modification time have not changed, and each chunk's CRC is checked as it is read.
+    /// `None`: the replay checks the whole file itself.
+    pub checked: Option<Arc<CheckedRecording>>,
 }
 
 impl Default for ReplayConfig {
@@ -91,6 +97,7 @@ impl Default for ReplayConfig {
             radar_time_offset_ns: None,
             spill_dir: None,
             cancel: None,
+            checked: None,
         }
     }
 }
@@ -426,6 +433,14 @@ pub fn replay_into(
     let mut file = Source::open(path, cfg.salvage)?;
     let (content_hash, out) = match &mut file {
         Source::Salvaged(s) => (s.content_hash.clone(), run(file, path, cfg, progress, sink)),
+        // checked once for all of a sweep's runs; each chunk's CRC is checked as it is read
+        Source::Indexed(_) if let Some(checked) = &cfg.checked => {
+            checked.still(path)?;
+            (
+                checked.verified.content_hash.clone(),
+                run(file, path, cfg, progress, sink),
+            )
+        }
         // one of a sweep's runs: the pool has other runs to do, so the check comes first
         Source::Indexed(f) if rayon::current_thread_index().is_some() => {
             let hash = f.verify()?.content_hash;
@@ -1963,6 +1978,49 @@ mod tests {
             .expect("pool");
         let before = pool.install(|| replay(&rec, &ReplayConfig::default()).expect("replay"));
         assert_eq!(before.report_metadata["recording_content_hash"], sha);
+        // and when a sweep checked the file once for all its runs
+        let checked = ReplayConfig {
+            checked: Some(Arc::new(CheckedRecording::check(&rec).expect("check"))),
+            ..ReplayConfig::default()
+        };
+        let once = pool.install(|| replay(&rec, &checked).expect("replay"));
+        assert_eq!(once.report_metadata, beside.report_metadata);
+        assert_eq!(once.gates, beside.gates);
+    }
+
+    #[test]
+    fn a_recording_changed_after_its_check_is_refused_or_its_damage_found() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let rec = recording(dir.path());
+        let cfg = ReplayConfig {
+            checked: Some(Arc::new(CheckedRecording::check(&rec).expect("check"))),
+            ..ReplayConfig::default()
+        };
+        let modified = std::fs::metadata(&rec)
+            .and_then(|m| m.modified())
+            .expect("mtime");
+        let first =
+            McapFile::open(&rec).expect("open").chunks().expect("index")[0].chunk_start_offset;
+        let mut bytes = std::fs::read(&rec).expect("read");
+        bytes[usize::try_from(first).expect("fits") + 200] ^= 0x01;
+        // the same size, written anew: a new modification time
+        std::fs::write(&rec, &bytes).expect("write");
+        let err = replay(&rec, &cfg).expect_err("changed");
+        assert!(
+            matches!(&err, Error::Invalid { path, problem } if path == &rec && problem.contains("changed")),
+            "{err}"
+        );
+        // the modification time put back as it was: the chunk's own CRC still finds it
+        std::fs::File::options()
+            .write(true)
+            .open(&rec)
+            .and_then(|f| f.set_modified(modified))
+            .expect("set mtime");
+        let msg = replay(&rec, &cfg).expect_err("damaged").to_string();
+        assert!(
+            msg.contains("corrupt chunk") && msg.contains(&first.to_string()),
+            "{msg}"
+        );
     }
 
     #[test]

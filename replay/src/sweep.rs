@@ -7,6 +7,7 @@
 //! random draws and any row can be reproduced with `radcam replay --seed <seed>`.
 
 use crate::faults::{FaultPlan, Jitter, JitterDistribution};
+use crate::reader::CheckedRecording;
 use crate::runner::{BandResult, ReplayConfig, ReplayOutput, replay_into};
 use crate::{Error, Result};
 use radcam_fusion::fused::{AssociationRecord, FrameRecord, FusedObject, FusionSink, TruthRecord};
@@ -17,6 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A fault parameter a sweep can vary: its `--grid` name and how it edits a plan.
@@ -349,6 +351,16 @@ fn plan_at(base: &FaultPlan, params: &[(String, f64)]) -> FaultPlan {
     plan
 }
 
+/// `base` with `recording` checked whole (content hash, data-section CRC) once, for every run
+/// of a sweep: a damaged recording fails here, before the pool starts, and each run checks
+/// only the chunks it reads.
+fn checked_once(recording: &Path, base: &ReplayConfig) -> Result<ReplayConfig> {
+    Ok(ReplayConfig {
+        checked: Some(Arc::new(CheckedRecording::check(recording)?)),
+        ..base.clone()
+    })
+}
+
 fn one_run(
     recording: &Path,
     base: &ReplayConfig,
@@ -411,6 +423,7 @@ pub fn sweep(req: &SweepRequest, progress: &(dyn Fn(u64, u64) + Sync)) -> Result
     }
     // a broken recording or bad gates fail once, before the pool starts
     gates::validate(&req.base.gates, &crate::runner::known_metric_set())?;
+    let base = checked_once(&req.recording, &req.base)?;
     let done = AtomicU64::new(0);
     let runs: Vec<(SweepRow, Option<ReplayOutput>)> = (0..total)
         .into_par_iter()
@@ -418,13 +431,8 @@ pub fn sweep(req: &SweepRequest, progress: &(dyn Fn(u64, u64) + Sync)) -> Result
             let point = i / replicates as usize;
             let replicate = (i % replicates as usize) as u32;
             let params = req.grid.point(point);
-            let seed = replicate_seed(req.base.seed, replicate);
-            let out = one_run(
-                &req.recording,
-                &req.base,
-                plan_at(&req.base.faults, &params),
-                seed,
-            )?;
+            let seed = replicate_seed(base.seed, replicate);
+            let out = one_run(&req.recording, &base, plan_at(&base.faults, &params), seed)?;
             progress(done.fetch_add(1, Ordering::Relaxed) + 1, total as u64);
             let r = row(i as u32, replicate, seed, params, &out);
             Ok((r, (i == 0).then_some(out)))
@@ -590,7 +598,7 @@ pub fn tolerance(
     gates::validate(&req.base.gates, &crate::runner::known_metric_set())?;
     let base = ReplayConfig {
         speed_bands_mps: req.speed_bands_mps.clone(),
-        ..req.base.clone()
+        ..checked_once(&req.recording, &req.base)?
     };
     let signs = req.kind.signs();
     let estimated =

@@ -139,12 +139,15 @@ pub fn estimate(
         });
     }
     let cal = crate::calib_file::load(path)?;
+    // one whole-file check for the search's many replays
+    let checked = std::sync::Arc::new(crate::reader::CheckedRecording::check(path)?);
     let mut runs: BTreeMap<i64, FrameCosts> = BTreeMap::new();
     let run = |offset: i64, runs: &mut BTreeMap<i64, FrameCosts>| -> Result<()> {
         if let std::collections::btree_map::Entry::Vacant(e) = runs.entry(offset) {
             let cfg = ReplayConfig {
                 radar_time_offset_ns: Some(offset),
                 gates: Vec::new(),
+                checked: Some(checked.clone()),
                 ..ReplayConfig::default()
             };
             let mut sink = CostSink::default();
