@@ -26,6 +26,13 @@ pub fn window_from_start(e: &Evidence, origin_ns: i64) -> String {
 /// The log-time span `start_ns..end_ns` in seconds from the recording's first message
 /// (`origin_ns`), written as [`window_from_start`] writes a window.
 pub fn span_from_start(start_ns: i64, end_ns: i64, origin_ns: i64) -> String {
+    let (start_ms, end_ms) = ms_from_start(start_ns, end_ns, origin_ns);
+    format!("{}..{}", seconds(start_ms), seconds(end_ms))
+}
+
+/// `start_ns..end_ns` in whole milliseconds from `origin_ns`, widened outward, the start 0 at
+/// the earliest.
+fn ms_from_start(start_ns: i64, end_ns: i64, origin_ns: i64) -> (i64, i64) {
     const NS_PER_MS: i64 = 1_000_000;
     let start_ms = start_ns
         .saturating_sub(origin_ns)
@@ -36,7 +43,7 @@ pub fn span_from_start(start_ns: i64, end_ns: i64, origin_ns: i64) -> String {
         .max(0)
         .saturating_add(NS_PER_MS - 1)
         .div_euclid(NS_PER_MS);
-    format!("{}..{}", seconds(start_ms), seconds(end_ms))
+    (start_ms, end_ms)
 }
 
 /// `ms` as seconds with no trailing zeros: 50000 → `50`, 49877 → `49.877`.
@@ -124,8 +131,8 @@ pub fn baseline_table(rows: &[radcam_fusion::gates::BaselineRow]) -> String {
 }
 
 /// The gate results as JSON: one object per gate, with its evidence window when known (and
-/// that window in seconds from the recording's first message, `window_s`, when `origin_ns`,
-/// its log time, is known).
+/// that window in seconds from the recording's first message, `start_s` and `end_s` as
+/// [`window_from_start`] gives them, when `origin_ns`, its log time, is known).
 pub fn gates_json(results: &[GateResult], origin_ns: Option<i64>) -> serde_json::Value {
     let num = |v: f64| {
         if v.is_finite() {
@@ -156,7 +163,9 @@ pub fn gates_json(results: &[GateResult], origin_ns: Option<i64>) -> serde_json:
                             "value": num(e.value),
                         });
                         if let Some(t0) = origin_ns {
-                            evidence["window_s"] = window_from_start(&e, t0).into();
+                            let (a, b) = ms_from_start(e.start_ns, e.end_ns, t0);
+                            evidence["start_s"] = (a as f64 / 1e3).into();
+                            evidence["end_s"] = (b as f64 / 1e3).into();
                         }
                         evidence
                     }),
@@ -243,13 +252,12 @@ mod tests {
         );
         // passed gates name no window
         assert!(!with.contains("sync_p999: worst"), "{with}");
-        let json = gates_json(&r, Some(1000 * s));
-        assert_eq!(json[2]["evidence"]["window_s"], "50..60");
-        assert!(
-            gates_json(&r, None)[2]["evidence"]
-                .get("window_s")
-                .is_none()
-        );
+        let json = gates_json(&r, Some(1000 * s + 123_456_789));
+        assert_eq!(json[2]["evidence"]["start_s"], 49.876);
+        assert_eq!(json[2]["evidence"]["end_s"], 59.877);
+        let without = gates_json(&r, None);
+        assert!(without[2]["evidence"].get("start_s").is_none());
+        assert!(without[2]["evidence"].get("end_s").is_none());
     }
 
     #[test]
