@@ -351,46 +351,52 @@ fn sigterm_finalizes_a_rig_recording() {
     );
 }
 
-#[test]
-fn ctrl_c_stops_a_replay_and_leaves_the_previous_report_as_it_was() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let rec = dir.path().join("rec.mcap");
+/// A ten-minute demo-rig recording in `dir`.
+fn ten_minute_recording(dir: &Path) -> std::path::PathBuf {
+    let rec = dir.join("rec.mcap");
     let st = ten_minute_demo()
         .arg("--out")
         .arg(&rec)
         .status()
         .expect("radcam records");
     assert!(st.success());
-    let report = dir.path().join("report");
-    a_previous_report(&report);
-    let mut child = radcam()
-        .args(["replay"])
-        .arg(&rec)
-        .arg("--out")
-        .arg(&report)
+    rec
+}
+
+/// Starts `cmd`, which writes into `out_dir`; once its staging directory appears there (its
+/// signal handler is installed before it), sends it `sig`. Returns its stderr, after checking
+/// it exited 130.
+fn stopped_once_staged(mut cmd: Command, out_dir: &Path, sig: &str) -> String {
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("radcam starts");
-    // the replay has begun once its staging directory exists: its signal handler is
-    // installed before it
-    wait_until(
-        &mut child,
-        "the replay's staging directory appeared",
-        || {
-            std::fs::read_dir(&report).expect("list").any(|e| {
-                e.expect("entry")
-                    .file_name()
-                    .to_string_lossy()
-                    .starts_with(".radcam-partial-")
-            })
-        },
-    );
-    signal(&child, "-INT");
+    wait_until(&mut child, "the staging directory appeared", || {
+        std::fs::read_dir(out_dir).expect("list").any(|e| {
+            e.expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".radcam-partial-")
+        })
+    });
+    signal(&child, sig);
     let out = child.wait_with_output().expect("wait");
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(130), "{err}");
+    err
+}
+
+#[test]
+fn ctrl_c_stops_a_replay_and_leaves_the_previous_report_as_it_was() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let rec = ten_minute_recording(dir.path());
+    let report = dir.path().join("report");
+    a_previous_report(&report);
+    let mut replay = radcam();
+    replay.arg("replay").arg(&rec).arg("--out").arg(&report);
+    let err = stopped_once_staged(replay, &report, "-INT");
     assert!(
         err.contains("interrupted") && err.contains("no report was written"),
         "{err}"
@@ -401,41 +407,18 @@ fn ctrl_c_stops_a_replay_and_leaves_the_previous_report_as_it_was() {
 #[test]
 fn sigterm_stops_a_sweep_and_leaves_the_previous_sweep_as_it_was() {
     let dir = tempfile::tempdir().expect("tmp");
-    let rec = dir.path().join("rec.mcap");
-    let st = ten_minute_demo()
-        .arg("--out")
-        .arg(&rec)
-        .status()
-        .expect("radcam records");
-    assert!(st.success());
+    let rec = ten_minute_recording(dir.path());
     let out_dir = dir.path().join("sweep");
     std::fs::create_dir(&out_dir).expect("mkdir");
     std::fs::write(out_dir.join("sweep.parquet"), "the previous sweep").expect("write");
     // far more runs than the test waits for: a minute or more of work
-    let mut child = radcam()
+    let mut sweep = radcam();
+    sweep
         .args(["sweep", "--monte-carlo", "200", "--grid", "jitter_us=300"])
         .arg(&rec)
         .arg("--out")
-        .arg(&out_dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("radcam starts");
-    // the sweep has begun once its staging directory exists: its signal handler is
-    // installed before it
-    wait_until(&mut child, "the sweep's staging directory appeared", || {
-        std::fs::read_dir(&out_dir).expect("list").any(|e| {
-            e.expect("entry")
-                .file_name()
-                .to_string_lossy()
-                .starts_with(".radcam-partial-")
-        })
-    });
-    signal(&child, "-TERM");
-    let out = child.wait_with_output().expect("wait");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{err}");
+        .arg(&out_dir);
+    let err = stopped_once_staged(sweep, &out_dir, "-TERM");
     assert!(
         err.contains("interrupted") && err.contains("no sweep was written"),
         "{err}"
