@@ -59,6 +59,20 @@ pub(crate) fn provenance_columns<T>(
     )
 }
 
+/// Columns of the streamed tables written without compression: measurements that vary
+/// continuously from row to row (estimated positions and velocities, residuals, latencies),
+/// in which LZ4 finds nothing to shrink (on the demo rig each came out within 0.4 % of its
+/// size, most of them larger) but still searches every page. Measured, 2026-11-24: a one-CPU
+/// replay hour 0.5 % faster, its tables 0.16 MB smaller. The tracker's velocities shrink by
+/// 1 % and stay compressed.
+const TRACKS_UNCOMPRESSED: &[&str] = &["x_m", "y_m"];
+/// See [`TRACKS_UNCOMPRESSED`].
+const ASSOCIATIONS_UNCOMPRESSED: &[&str] =
+    &["residual_px", "camera_radial_mps", "velocity_tolerance_mps"];
+/// See [`TRACKS_UNCOMPRESSED`].
+const FRAMES_UNCOMPRESSED: &[&str] =
+    &["latency_camera_ms", "latency_detector_ms", "latency_e2e_ms"];
+
 /// The `tracks` table: one row per fused object per camera frame.
 pub fn tracks_batch(rows: &[FusedObject]) -> Result<RecordBatch> {
     let mut fields = vec![
@@ -222,6 +236,8 @@ struct TableEncoder<B: ?Sized> {
     spill: PageSpill,
     row_group_rows: usize,
     to_batch: fn(&B) -> Result<RecordBatch>,
+    /// Columns written without compression.
+    uncompressed: &'static [&'static str],
     writer: Option<ArrowWriter<std::fs::File>>,
 }
 
@@ -231,12 +247,14 @@ impl<B: ?Sized> TableEncoder<B> {
         spill: &PageSpill,
         row_group_rows: usize,
         to_batch: fn(&B) -> Result<RecordBatch>,
+        uncompressed: &'static [&'static str],
     ) -> Self {
         Self {
             path,
             spill: spill.clone(),
             row_group_rows,
             to_batch,
+            uncompressed,
             writer: None,
         }
     }
@@ -252,6 +270,7 @@ impl<B: ?Sized> TableEncoder<B> {
                 Layout::Streamed {
                     spill: &self.spill,
                     row_group_rows: self.row_group_rows,
+                    uncompressed: self.uncompressed,
                 },
             )?),
         };
@@ -370,25 +389,40 @@ impl FusionTablesWriter {
         };
         let table = |name: &str| dir.join(name);
         let mut encoders = Encoders {
-            tracks: TableEncoder::new(table(TRACKS_FILE), &spill, row_group_rows, tracks_batch),
+            tracks: TableEncoder::new(
+                table(TRACKS_FILE),
+                &spill,
+                row_group_rows,
+                tracks_batch,
+                TRACKS_UNCOMPRESSED,
+            ),
             associations: TableEncoder::new(
                 table(ASSOCIATIONS_FILE),
                 &spill,
                 row_group_rows,
                 AssociationColumns::to_batch,
+                ASSOCIATIONS_UNCOMPRESSED,
             ),
             truth: TableEncoder::new(
                 table(GROUND_TRUTH_FILE),
                 &spill,
                 row_group_rows,
                 ground_truth_batch,
+                &[],
             ),
-            frames: TableEncoder::new(table(FRAMES_FILE), &spill, row_group_rows, frames_batch),
+            frames: TableEncoder::new(
+                table(FRAMES_FILE),
+                &spill,
+                row_group_rows,
+                frames_batch,
+                FRAMES_UNCOMPRESSED,
+            ),
             sync: TableEncoder::new(
                 table(crate::SYNC_FILE),
                 &spill,
                 row_group_rows,
                 crate::parquet_out::sync_batch,
+                &[],
             ),
         };
         let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
@@ -605,7 +639,7 @@ impl FusionSink for FusionTablesWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use parquet::basic::Encoding;
+    use parquet::basic::{Compression, Encoding};
     use parquet::file::reader::{FileReader, SerializedFileReader};
     use radcam_fusion::provenance::{ClockId, Provenance};
     use radcam_fusion::sync::SyncState;
@@ -733,6 +767,17 @@ mod tests {
             for name in ["x_m", "confidence", "frozen", "sync_state"] {
                 assert!(column(name).statistics().is_none(), "{name} has no min/max");
                 assert!(!delta(name), "{name} is not delta-encoded");
+            }
+            // continuous measurements LZ4 cannot shrink go uncompressed, the rest LZ4
+            for name in ["x_m", "y_m"] {
+                assert_eq!(
+                    column(name).compression(),
+                    Compression::UNCOMPRESSED,
+                    "{name}"
+                );
+            }
+            for name in ["t_ns", "vx_mps", "confidence", "sync_state"] {
+                assert_eq!(column(name).compression(), Compression::LZ4_RAW, "{name}");
             }
             // nor an offset index, which the writer would hold until it closes
             assert!(

@@ -319,6 +319,8 @@ pub(crate) enum Layout<'a> {
         spill: &'a crate::page_spill::PageSpill,
         /// Rows per row group.
         row_group_rows: usize,
+        /// Columns written without compression (see [`crate::fusion_tables`]' lists).
+        uncompressed: &'a [&'a str],
     },
 }
 
@@ -372,7 +374,13 @@ pub(crate) fn open_writer(
             );
         }
     }
-    if let Layout::Streamed { .. } = layout {
+    if let Layout::Streamed { uncompressed, .. } = layout {
+        for name in uncompressed {
+            props = props.set_column_compression(
+                parquet::schema::types::ColumnPath::from(*name),
+                Compression::UNCOMPRESSED,
+            );
+        }
         // nor the offset index of a streamed table: it is 24 bytes a page of every column,
         // also held until the file closes, some 10,000 pages (0.4 MB) an hour of the demo
         // rig. Readers go without it, scanning a row group instead of seeking to a page.
