@@ -513,7 +513,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 )),
                 None => None,
             };
-            create_dir(&out)?;
+            output_dir_for(&recording, &out)?;
             let code = replay_and_report(&recording, &out, &cfg, show(json)).map_err(|e| {
                 let damaged = matches!(
                     e.downcast_ref::<radcam_replay::Error>(),
@@ -730,6 +730,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
 fn create_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("{}: cannot create directory", dir.display()))
+}
+
+/// Creates the output directory `out` of a command that reads `recording`, once the recording
+/// opens: a mistyped recording path leaves no empty output directory behind.
+fn output_dir_for(recording: &Path, out: &Path) -> Result<()> {
+    std::fs::File::open(recording).with_context(|| recording.display().to_string())?;
+    create_dir(out)
 }
 
 /// Prints the gate table (or JSON); `origin_ns`, the recording's first message's log time,

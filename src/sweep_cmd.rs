@@ -1,7 +1,7 @@
 //! `radcam sweep`: argument checks, the worker pool, progress, and the tables written all or
 //! nothing; the runs are `radcam_replay::sweep`'s.
 
-use crate::{Show, create_dir, interrupted, progress_bar};
+use crate::{Show, interrupted, output_dir_for, progress_bar};
 use anyhow::{Context, Result};
 use radcam_replay::faults::FaultPlan;
 use radcam_replay::{ReplayConfig, sweep};
@@ -90,7 +90,7 @@ pub fn run(args: SweepArgs, stop: Arc<AtomicBool>, show: Show) -> Result<ExitCod
         .build()
         .context("cannot start the worker threads")?;
     let out = args.out;
-    create_dir(&out)?;
+    output_dir_for(&args.recording, &out)?;
     let staged = radcam_reports::StagedDir::new(&out)
         .with_context(|| format!("{}: cannot write the sweep there", out.display()))?;
     let bar = progress_bar(show, true, "sweeping");

@@ -231,6 +231,15 @@ fn broken_recordings_exit_2_naming_the_file() {
         );
     }
     assert_bad_input(&["inspect", "/nonexistent/x.mcap"], "/nonexistent/x.mcap");
+    // a mistyped recording path leaves no empty output directory behind
+    for command in [vec!["replay"], vec!["sweep", "--grid", "offset_ms=0"]] {
+        let out_dir = tmp.path().join(format!("{}-out", command[0]));
+        let out = out_dir.to_str().expect("utf8");
+        let mut args = command.clone();
+        args.extend(["/nonexistent/x.mcap", "--out", out]);
+        assert_bad_input(&args, "/nonexistent/x.mcap");
+        assert!(!out_dir.exists(), "{command:?} made {out}");
+    }
 }
 
 #[test]
