@@ -750,6 +750,10 @@ fn report_html_is_self_contained_and_deterministic() {
         assert!(page.contains(gate), "lacks {gate}");
     }
     assert!(page.contains("Tracking against truth") && page.contains("MOTA"));
+    // each gate's worst window also in seconds from the recording's first message (the
+    // 10 s recording has one window), the time axes counted from there too
+    assert_eq!(page.matches("(t = 0..10 s)").count(), 5, "{page}");
+    assert!(page.contains("time since the recording&apos;s first message, s"));
     // nothing to fetch: no scripts, no external resources
     assert!(!page.contains("<script") && !page.contains(" src=") && !page.contains(" href="));
     assert_bad_input(
