@@ -63,47 +63,38 @@ pub struct CheckedRecording {
 impl CheckedRecording {
     /// Checks `path` whole: the data section's CRC and the content hash.
     pub fn check(path: &Path) -> Result<Self> {
-        let modified = Self::modified(path)?;
-        let verified = McapFile::open(path)?.verify()?;
+        let (_, modified) = Self::identity(path)?;
+        let checked = Self {
+            verified: McapFile::open(path)?.verify()?,
+            modified,
+        };
         // written to while it was read: what was hashed may be neither version
-        Self::unchanged_since(path, &verified, modified)?;
-        Ok(Self { verified, modified })
+        checked.still(path)?;
+        Ok(checked)
     }
 
     /// Whether `path` is still the file checked: an error naming it if not.
     pub fn still(&self, path: &Path) -> Result<()> {
-        Self::unchanged_since(path, &self.verified, self.modified)
-    }
-
-    fn modified(path: &Path) -> Result<Option<std::time::SystemTime>> {
-        let meta = std::fs::metadata(path).map_err(|source| Error::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        Ok(meta.modified().ok())
-    }
-
-    fn unchanged_since(
-        path: &Path,
-        verified: &Verified,
-        modified: Option<std::time::SystemTime>,
-    ) -> Result<()> {
-        let len = std::fs::metadata(path)
-            .map_err(|source| Error::Io {
-                path: path.to_owned(),
-                source,
-            })?
-            .len();
-        if len != verified.bytes || Self::modified(path)? != modified {
+        let (len, modified) = Self::identity(path)?;
+        if len != self.verified.bytes || modified != self.modified {
             return Err(Error::Invalid {
                 path: path.to_owned(),
                 problem: format!(
                     "the recording changed while it was being replayed ({} bytes when checked, {len} now, or a new modification time)",
-                    verified.bytes
+                    self.verified.bytes
                 ),
             });
         }
         Ok(())
+    }
+
+    /// `path`'s size (bytes) and modification time.
+    fn identity(path: &Path) -> Result<(u64, Option<std::time::SystemTime>)> {
+        let meta = std::fs::metadata(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok((meta.len(), meta.modified().ok()))
     }
 }
 

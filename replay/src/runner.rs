@@ -421,9 +421,10 @@ pub fn replay_with_progress(
 /// the recording's length for them.
 ///
 /// The file's content hash and data-section CRC are computed on rayon's global pool while the
-/// replay runs (before it, when called from a pool's thread, as a sweep's runs are); a file
-/// whose data section is damaged is reported as [`McapFile::verify`] reports it, whatever the
-/// replay made of it.
+/// replay runs (before it, when called from a pool's thread), or taken from
+/// [`ReplayConfig::checked`] when the caller checked the file once for many replays (a
+/// sweep's runs); a file whose data section is damaged is reported as [`McapFile::verify`]
+/// reports it, whatever the replay made of it.
 pub fn replay_into(
     path: &Path,
     cfg: &ReplayConfig,
@@ -441,7 +442,7 @@ pub fn replay_into(
                 run(file, path, cfg, progress, sink),
             )
         }
-        // one of a sweep's runs: the pool has other runs to do, so the check comes first
+        // called from a pool's thread: the pool may have other work, so the check comes first
         Source::Indexed(f) if rayon::current_thread_index().is_some() => {
             let hash = f.verify()?.content_hash;
             (hash, run(file, path, cfg, progress, sink))
