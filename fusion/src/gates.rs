@@ -566,10 +566,9 @@ pub fn compare_to_baseline(
                         Comparator::Ge | Comparator::Gt => ov - nv,
                     };
                     if worse_by > allowed {
-                        (
-                            true,
-                            format!("worse by {worse_by:.6} (allowed {allowed:.6})"),
-                        )
+                        // four decimals, as the baseline table shows the values and the
+                        // worsening allowed beside it
+                        (true, format!("worse by {worse_by:.4}"))
                     } else if o.verdict == Verdict::Pass && n.verdict != Verdict::Pass {
                         (
                             true,

@@ -184,6 +184,17 @@ mod tests {
         insta::assert_snapshot!(gate_table(&crate::sample_results(), None));
     }
 
+    /// A regression's note gives the worsening with the table's four decimals.
+    #[test]
+    fn baseline_table_snapshot() {
+        let old = crate::sample_results();
+        let mut new = old.clone();
+        new[0].value = new[0].value.map(|v| v * 1.5);
+        let rows = crate::compare_to_baseline(&old, &new, |_| Default::default());
+        assert!(rows[0].regressed, "{:?}", rows[0]);
+        insta::assert_snapshot!(baseline_table(&rows));
+    }
+
     fn evidence(start_ns: i64, end_ns: i64) -> Evidence {
         Evidence {
             start_ns,
