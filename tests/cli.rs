@@ -1145,6 +1145,66 @@ fn a_radar_rig_records_until_its_duration_and_reports_the_port_down() {
     assert_eq!(v["metadata"]["radcam.recording"]["source"], "rig");
 }
 
+/// Copies `src` to `dst` without its truth topics (`/truth/...`), keeping every other message
+/// and the metadata: a recording as a field rig makes it, which has no truth.
+fn without_truth(src: &Path, dst: &Path) {
+    let bytes = std::fs::read(src).expect("read the recording");
+    let file = std::fs::File::create(dst).expect("create the copy");
+    let mut w = mcap::Writer::new(std::io::BufWriter::new(file)).expect("mcap writer");
+    for record in mcap::read::LinearReader::new(&bytes).expect("mcap") {
+        if let mcap::records::Record::Metadata(m) = record.expect("record") {
+            w.write_metadata(&m).expect("write metadata");
+        }
+    }
+    let mut kept = 0;
+    for m in mcap::MessageStream::new(&bytes).expect("mcap") {
+        let m = m.expect("message");
+        if !m.channel.topic.starts_with("/truth/") {
+            w.write(&m).expect("write message");
+            kept += 1;
+        }
+    }
+    w.finish().expect("finish the copy");
+    assert!(kept > 0, "no message kept");
+}
+
+#[test]
+fn a_replay_without_truth_leaves_no_truth_table_of_an_earlier_report() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let rec = short_recording(dir.path());
+    let field = dir.path().join("field.mcap");
+    without_truth(&rec, &field);
+    let s = |p: &Path| p.to_str().expect("utf-8").to_owned();
+    let report = dir.path().join("report");
+    let truth_tables = ["ground_truth.parquet", "tracking.parquet"];
+    let o = radcam(&["--quiet", "replay", &s(&rec), "--out", &s(&report)]);
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    for f in truth_tables {
+        assert!(report.join(f).exists(), "{f}: a recording with truth");
+    }
+    // the same directory, replayed from the copy without truth
+    let o = radcam(&["--quiet", "replay", &s(&field), "--out", &s(&report)]);
+    assert_ne!(code(&o), 2, "{}", text(&o.stderr));
+    for f in truth_tables {
+        assert!(
+            !report.join(f).exists(),
+            "{f} of the earlier report was left beside the new one"
+        );
+    }
+    // what is there is the new replay's: its recording is the copy
+    let o = radcam(&["inspect", "--json", &s(&field)]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let hash = v["content_hash"].as_str().expect("content_hash").to_owned();
+    // (exit 1: without truth, the tracking gates are inconclusive)
+    let o = radcam(&["report", &s(&report)]);
+    assert_ne!(code(&o), 2, "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains(&format!("recording {}", &hash[..12])),
+        "{}",
+        text(&o.stdout)
+    );
+}
+
 #[test]
 fn extract_cuts_a_slice_that_replays_on_its_own() {
     let dir = tempfile::tempdir().expect("tmp");
