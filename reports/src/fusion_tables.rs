@@ -235,7 +235,7 @@ struct TableEncoder<B: ?Sized> {
     path: PathBuf,
     spill: PageSpill,
     row_group_rows: usize,
-    to_batch: fn(&B) -> Result<RecordBatch>,
+    to_batch: fn(&mut B) -> Result<RecordBatch>,
     /// Columns written without compression.
     uncompressed: &'static [&'static str],
     writer: Option<ArrowWriter<std::fs::File>>,
@@ -246,7 +246,7 @@ impl<B: ?Sized> TableEncoder<B> {
         path: PathBuf,
         spill: &PageSpill,
         row_group_rows: usize,
-        to_batch: fn(&B) -> Result<RecordBatch>,
+        to_batch: fn(&mut B) -> Result<RecordBatch>,
         uncompressed: &'static [&'static str],
     ) -> Self {
         Self {
@@ -260,7 +260,7 @@ impl<B: ?Sized> TableEncoder<B> {
     }
 
     /// Encodes `rows`; the file is created on the first call.
-    fn write(&mut self, rows: &B) -> Result<()> {
+    fn write(&mut self, rows: &mut B) -> Result<()> {
         let batch = (self.to_batch)(rows)?;
         let w = match &mut self.writer {
             Some(w) => w,
@@ -281,7 +281,7 @@ impl<B: ?Sized> TableEncoder<B> {
     }
 
     /// Closes the file with `metadata` (the table of `empty`, no rows, if no row ever came).
-    fn finish(mut self, metadata: &BTreeMap<String, String>, empty: &B) -> Result<()> {
+    fn finish(mut self, metadata: &BTreeMap<String, String>, empty: &mut B) -> Result<()> {
         if self.writer.is_none() {
             self.write(empty)?;
         }
@@ -302,7 +302,7 @@ struct Encoders {
 }
 
 impl Encoders {
-    fn write(&mut self, batch: &Batch) -> Result<()> {
+    fn write(&mut self, batch: &mut Batch) -> Result<()> {
         match batch {
             Batch::Tracks(rows) => self.tracks.write(rows),
             Batch::Associations(rows) => self.associations.write(rows),
@@ -393,35 +393,35 @@ impl FusionTablesWriter {
                 table(TRACKS_FILE),
                 &spill,
                 row_group_rows,
-                tracks_batch,
+                |rows: &mut [FusedObject]| tracks_batch(rows),
                 TRACKS_UNCOMPRESSED,
             ),
             associations: TableEncoder::new(
                 table(ASSOCIATIONS_FILE),
                 &spill,
                 row_group_rows,
-                AssociationColumns::to_batch,
+                AssociationColumns::take_batch,
                 ASSOCIATIONS_UNCOMPRESSED,
             ),
             truth: TableEncoder::new(
                 table(GROUND_TRUTH_FILE),
                 &spill,
                 row_group_rows,
-                ground_truth_batch,
+                |rows: &mut [TruthRecord]| ground_truth_batch(rows),
                 &[],
             ),
             frames: TableEncoder::new(
                 table(FRAMES_FILE),
                 &spill,
                 row_group_rows,
-                frames_batch,
+                |rows: &mut [FrameRecord]| frames_batch(rows),
                 FRAMES_UNCOMPRESSED,
             ),
             sync: TableEncoder::new(
                 table(crate::SYNC_FILE),
                 &spill,
                 row_group_rows,
-                crate::parquet_out::sync_batch,
+                |rows: &mut [SyncRecord]| crate::parquet_out::sync_batch(rows),
                 &[],
             ),
         };
@@ -433,7 +433,7 @@ impl FusionTablesWriter {
                 let mut error = None;
                 for mut batch in rx {
                     if error.is_none() {
-                        error = encoders.write(&batch).err();
+                        error = encoders.write(&mut batch).err();
                     }
                     batch.clear();
                     // the replay may have finished and gone: the buffer is then just freed
@@ -472,11 +472,8 @@ impl FusionTablesWriter {
         for batch in rx.try_iter() {
             match batch {
                 Batch::Tracks(rows) => keep(&mut self.spare.tracks, rows),
-                Batch::Associations(rows) => {
-                    if !self.spare.associations.has_capacity() {
-                        self.spare.associations = *rows;
-                    }
-                }
+                // its columns were moved into the record batch: no room is left to reuse
+                Batch::Associations(_) => {}
                 Batch::Truth(rows) => keep(&mut self.spare.truth, rows),
                 Batch::Frames(rows) => keep(&mut self.spare.frames, rows),
                 Batch::Sync(rows) => keep(&mut self.spare.sync, rows),
@@ -534,12 +531,12 @@ impl FusionTablesWriter {
             Some(w) => w.finish(metadata)?,
             None => WindowsWriter::create(&self.dir)?.finish(metadata)?,
         }
-        encoders.tracks.finish(metadata, &[])?;
+        encoders.tracks.finish(metadata, &mut [])?;
         encoders
             .associations
-            .finish(metadata, &AssociationColumns::default())?;
-        encoders.frames.finish(metadata, &[])?;
-        encoders.sync.finish(metadata, &[])?;
+            .finish(metadata, &mut AssociationColumns::default())?;
+        encoders.frames.finish(metadata, &mut [])?;
+        encoders.sync.finish(metadata, &mut [])?;
         let mut written = vec![
             crate::SYNC_FILE,
             FRAMES_FILE,
@@ -548,7 +545,7 @@ impl FusionTablesWriter {
         ];
         match tracking {
             Some(s) => {
-                encoders.truth.finish(metadata, &[])?;
+                encoders.truth.finish(metadata, &mut [])?;
                 write_table(&self.dir.join(TRACKING_FILE), &tracking_batch(s)?, metadata)?;
                 written.extend([GROUND_TRUTH_FILE, TRACKING_FILE]);
             }
@@ -594,11 +591,8 @@ impl FusionSink for FusionTablesWriter {
 
     fn association(&mut self, row: AssociationRecord) {
         if !self.buffers.associations.has_capacity() {
-            self.take_back_spares();
-            self.buffers.associations = std::mem::take(&mut self.spare.associations);
-            if !self.buffers.associations.has_capacity() {
-                self.buffers.associations = AssociationColumns::with_capacity(BATCH_ROWS);
-            }
+            // fresh columns for each batch: the last batch's became its Arrow arrays
+            self.buffers.associations = AssociationColumns::with_capacity(BATCH_ROWS);
         }
         let columns = &mut self.buffers.associations;
         columns.push(&row);
