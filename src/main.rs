@@ -312,8 +312,9 @@ enum BenchCommand {
         /// Runs of the timed sweep (0: no sweep).
         #[arg(long, default_value_t = 8)]
         sweep_runs: u32,
-        /// Time each reader and the replay this many times, in rounds, and report the medians
-        /// (and the replay's range): a virtual machine's speed drifts between runs.
+        /// Time each reader, the replay and the sweep this many times, in rounds, and report
+        /// the medians (and the replay's and the sweep's ranges): a virtual machine's speed
+        /// drifts between runs.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=50))]
         repeat: u32,
         /// Keep recordings and reports in this directory.
