@@ -343,13 +343,16 @@ impl McapFile {
         }
     }
 
+    /// Fills `buf` from `offset`: one positioned read (`pread`), where a seek and a read took
+    /// two system calls for every chunk.
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        let io = |source| Error::Io {
-            path: self.path.clone(),
-            source,
-        };
-        self.file.seek(SeekFrom::Start(offset)).map_err(io)?;
-        self.file.read_exact(buf).map_err(io)
+        use std::os::unix::fs::FileExt;
+        self.file
+            .read_exact_at(buf, offset)
+            .map_err(|source| Error::Io {
+                path: self.path.clone(),
+                source,
+            })
     }
 
     /// The whole-file pass of [`McapFile::verify`] (content hash and data-section CRC) on a
