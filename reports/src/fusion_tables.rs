@@ -221,7 +221,8 @@ const BATCH_ROWS: usize = 4_096;
 
 /// Batches that may wait for the encoding thread: when it falls this far behind, the replay
 /// waits for it, so besides each table's batch being filled at most two are in memory (one
-/// waiting, of any table, and one being encoded), and an emptied one per table kept for reuse.
+/// waiting, of any table, and one being encoded), and an emptied one per table kept for reuse
+/// (but for `associations`, whose columns become the record batch's arrays).
 const BATCHES_IN_FLIGHT: usize = 1;
 
 /// Rows per row group of a streamed table (the Parquet default). A writer keeps every
@@ -361,7 +362,8 @@ type Encoded = (Encoders, Option<Error>);
 /// returned by `finish`.
 pub struct FusionTablesWriter {
     buffers: Buffers,
-    /// An emptied buffer per table, back from the encoding thread, for the next batch.
+    /// An emptied buffer per table, back from the encoding thread, for the next batch (none
+    /// for `associations`: its columns were moved into the record batch).
     spare: Buffers,
     to_encoder: Option<std::sync::mpsc::SyncSender<Batch>>,
     /// Batches the encoding thread has encoded, emptied. Reusing them spares the replay the
