@@ -431,7 +431,7 @@ pub fn run(bench: &ReplayBench, json: bool, quiet: bool) -> Result<()> {
         let (rec, _) = record(&scratch, "demo-sweep.mcap", minutes * 60.0)?;
         let grid = format!("offset_ms=0:{}:1", bench.sweep_runs.saturating_sub(1));
         // in rounds, one thread then two, as the replay is timed: this VM's speed drifts, and
-        // one pair of runs put the ratio anywhere in 1.81–1.92× on the same build
+        // one pair of runs put the ratio anywhere in 1.81–1.95× on the same build
         let (mut each, mut outputs) = ([Vec::new(), Vec::new()], Vec::new());
         for round in 1..=bench.repeat {
             for (i, threads) in ["1", "2"].into_iter().enumerate() {
