@@ -7,10 +7,10 @@
 //! columns, and which of its optional fields are there into one 16-bit mask; building the
 //! arrays is then a copy of each column and the masks transposed into one bitmap per bit
 //! (a one-CPU replay hour of the demo rig 3.75 → 3.69 s, every table byte-identical; see
-//! `docs/performance.md`). The numeric columns are then moved into the arrays, not copied
-//! (about 1 %: 3.155 → 3.126 s in eight interleaved rounds): the replay fills fresh columns
-//! for the next batch, allocations of some 32 KB a column that the allocator serves from the
-//! batches the encoder freed.
+//! `docs/performance.md`). Since then the numeric columns are moved into the arrays instead
+//! of copied (about 1 %: 3.155 → 3.126 s in eight interleaved rounds): the replay fills fresh
+//! columns for the next batch, allocations of some 32 KB a column that the allocator serves
+//! from the batches the encoder freed.
 
 use crate::Result;
 use crate::fusion_tables::{ASSOCIATIONS_FILE, provenance_columns};
@@ -186,20 +186,6 @@ impl AssociationColumns {
         self.masks.push(mask);
         self.outcome.push(r.outcome);
         self.provenance.push(r.provenance);
-    }
-
-    /// Drops every row, keeping the room.
-    pub fn clear(&mut self) {
-        self.t_ns.clear();
-        self.frame_id.clear();
-        self.detection_index.clear();
-        self.camera_object_id.clear();
-        self.score.clear();
-        self.radar_object_index.clear();
-        self.measurements.iter_mut().for_each(Vec::clear);
-        self.masks.clear();
-        self.outcome.clear();
-        self.provenance.clear();
     }
 
     /// The rows as an `associations` record batch, moved out: the numeric columns become
@@ -402,7 +388,7 @@ mod tests {
             }
         }
 
-        /// Rows pushed into the columns (after another batch was pushed and cleared) make
+        /// Rows pushed into the columns (after another batch was pushed and taken) make
         /// the batch the definition makes, value, validity and column for column.
         #[test]
         fn the_columns_make_the_batch_a_pass_per_column_makes(
@@ -413,7 +399,7 @@ mod tests {
             for r in &earlier {
                 columns.push(r);
             }
-            columns.clear();
+            prop_assert_eq!(columns.take_batch().expect("batch"), by_columns(&earlier));
             prop_assert!(columns.is_empty());
             for r in &rows {
                 columns.push(r);

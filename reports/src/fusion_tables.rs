@@ -329,7 +329,8 @@ impl Batch {
     fn clear(&mut self) {
         match self {
             Batch::Tracks(rows) => rows.clear(),
-            Batch::Associations(rows) => rows.clear(),
+            // its columns were moved into the record batch: nothing is left to drop
+            Batch::Associations(_) => {}
             Batch::Truth(rows) => rows.clear(),
             Batch::Frames(rows) => rows.clear(),
             Batch::Sync(rows) => rows.clear(),
