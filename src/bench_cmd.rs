@@ -21,6 +21,8 @@ pub struct ReplayBench {
     pub python: Option<PathBuf>,
     /// Runs of the sweep timed on one and two threads (0: no sweep).
     pub sweep_runs: u32,
+    /// Length of the demo recording the sweep replays, min.
+    pub sweep_minutes: f64,
     /// Times each reader and the replay this many times (≥ 1), in rounds, and reports the
     /// medians: a shared or virtual machine's speed drifts by tens of percent between runs.
     pub repeat: u32,
@@ -313,6 +315,10 @@ pub fn run(bench: &ReplayBench, json: bool, quiet: bool) -> Result<()> {
     {
         bail!("--hours: each length must be within (0, 24] h");
     }
+    let minutes = bench.sweep_minutes;
+    if !(minutes.is_finite() && minutes > 0.0 && minutes <= 600.0) {
+        bail!("--sweep-minutes: the sweep's recording must be within (0, 600] min");
+    }
     let scratch = match &bench.keep {
         Some(d) => d.clone(),
         None => std::env::temp_dir().join(format!("radcam-bench-{}", std::process::id())),
@@ -426,8 +432,9 @@ pub fn run(bench: &ReplayBench, json: bool, quiet: bool) -> Result<()> {
         });
     }
     let sweep = if bench.sweep_runs > 0 {
-        note("bench: sweep on 1 and 2 threads".into());
-        let minutes = 10.0;
+        note(format!(
+            "bench: recording {minutes} min of the demo rig for the sweep"
+        ));
         let (rec, _) = record(&scratch, "demo-sweep.mcap", minutes * 60.0)?;
         let grid = format!("offset_ms=0:{}:1", bench.sweep_runs.saturating_sub(1));
         // in rounds, one thread then two, as the replay is timed: this VM's speed drifts, and

@@ -312,6 +312,9 @@ enum BenchCommand {
         /// Runs of the timed sweep (0: no sweep).
         #[arg(long, default_value_t = 8)]
         sweep_runs: u32,
+        /// Length of the demo recording the sweep replays, min (each of its runs replays it).
+        #[arg(long, default_value_t = 10.0)]
+        sweep_minutes: f64,
         /// Time each reader, the replay and the sweep this many times, in rounds, and report
         /// the medians (and the replay's and the sweep's ranges): a virtual machine's speed
         /// drifts between runs.
@@ -654,6 +657,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     hours,
                     python,
                     sweep_runs,
+                    sweep_minutes,
                     repeat,
                     keep,
                     json,
@@ -664,6 +668,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     hours,
                     python,
                     sweep_runs,
+                    sweep_minutes,
                     repeat,
                     keep,
                 },

@@ -1379,6 +1379,91 @@ fn bench_replay_reports_medians_of_its_rounds_and_rejects_bad_lengths() {
 }
 
 #[test]
+fn bench_replay_times_the_sweep_in_rounds_on_one_and_two_threads() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let keep = tmp.path().join("bench");
+    let out = radcam(&[
+        "bench",
+        "replay",
+        "--hours",
+        "0.002",
+        "--sweep-runs",
+        "2",
+        "--sweep-minutes",
+        "0.5",
+        "--repeat",
+        "2",
+        "--keep",
+        keep.to_str().expect("utf8"),
+        "--json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let sw = &v["sweep"];
+    assert_eq!(sw["runs"], 2, "{sw}");
+    assert_eq!(sw["recording_minutes"], 0.5, "{sw}");
+    assert_eq!(sw["repeat"], 2, "{sw}");
+    // each thread count's time is the median of its rounds: the mean of two
+    let mut medians = Vec::new();
+    for (median, each) in [
+        ("one_thread_s", "one_thread_s_each"),
+        ("two_threads_s", "two_threads_s_each"),
+    ] {
+        let each: Vec<f64> = sw[each]
+            .as_array()
+            .expect("rounds")
+            .iter()
+            .map(|x| x.as_f64().expect("seconds"))
+            .collect();
+        assert_eq!(each.len(), 2, "{sw}");
+        assert!(each.iter().all(|&s| s > 0.0), "{sw}");
+        let m = sw[median].as_f64().expect("median");
+        assert!(
+            (m - (each[0] + each[1]) / 2.0).abs() < 1e-9,
+            "{median}: {sw}"
+        );
+        medians.push(m);
+    }
+    let speedup = sw["speedup"].as_f64().expect("speedup");
+    assert!(
+        (speedup - medians[0] / medians[1]).abs() < 1e-9,
+        "the speedup is the medians' ratio: {sw}"
+    );
+    // the same grid on one and on two threads writes the same table, byte for byte
+    assert_eq!(sw["identical_output"], true, "{sw}");
+    let table = |threads: &str| {
+        std::fs::read(keep.join(format!("sweep-{threads}")).join("sweep.parquet"))
+            .expect("the kept sweep table")
+    };
+    assert_eq!(table("1"), table("2"));
+    // the run-wide target is judged on that speedup and that identity
+    let targets = v["targets"].as_array().expect("targets");
+    let t = targets
+        .iter()
+        .find(|t| {
+            t["what"]
+                .as_str()
+                .expect("what")
+                .starts_with("sweep on 2 threads")
+        })
+        .unwrap_or_else(|| panic!("no sweep target: {v}"));
+    assert_eq!(t["value"], sw["speedup"], "{t}");
+    assert_eq!(t["met"], speedup >= 1.8, "{t}");
+
+    // a sweep recording of no length, or longer than ten hours, is bad usage
+    for minutes in ["0", "-1", "601", "nan"] {
+        let arg = format!("--sweep-minutes={minutes}");
+        let bad = radcam(&["bench", "replay", &arg]);
+        assert_eq!(code(&bad), 2, "{minutes}: {}", text(&bad.stderr));
+        assert!(
+            text(&bad.stderr).contains("--sweep-minutes"),
+            "{minutes}: {}",
+            text(&bad.stderr)
+        );
+    }
+}
+
+#[test]
 fn a_cut_recording_is_refused_and_salvaged_naming_the_gap_in_seconds_from_the_start() {
     let tmp = tempfile::tempdir().expect("tmp");
     let rec = short_recording(tmp.path());
