@@ -1249,6 +1249,27 @@ fn extract_cuts_a_slice_that_replays_on_its_own() {
     }
 }
 
+/// Checks that `v[median]` is the median of the two rounds' times in `v[each]` (their mean)
+/// and that no round took negative time; returns the median, s.
+fn median_of_two_rounds(v: &serde_json::Value, median: &str, each: &str) -> f64 {
+    let rounds: Vec<f64> = v[each]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {each}: {v}"))
+        .iter()
+        .map(|x| x.as_f64().expect("seconds"))
+        .collect();
+    assert_eq!(rounds.len(), 2, "{each}: {v}");
+    assert!(rounds.iter().all(|&s| s >= 0.0), "{each}: {v}");
+    let m = v[median]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no {median}: {v}"));
+    assert!(
+        (m - (rounds[0] + rounds[1]) / 2.0).abs() < 1e-9,
+        "{median}: {v}"
+    );
+    m
+}
+
 #[test]
 fn bench_replay_reports_medians_of_its_rounds_and_rejects_bad_lengths() {
     let tmp = tempfile::tempdir().expect("tmp");
@@ -1301,25 +1322,12 @@ fn bench_replay_reports_medians_of_its_rounds_and_rejects_bad_lengths() {
     assert!(r["messages_read"].as_u64().expect("messages") > 100, "{r}");
     assert!(r["replay_peak_rss_mb"].as_f64().expect("peak") > 1.0, "{r}");
     assert!(r["python_decode_s"].is_null(), "{r}");
-    // the reported time is the median of the rounds: the mean of two
     for (median, each) in [
         ("replay_wall_s", "replay_wall_s_each"),
         ("replay_cpu_s", "replay_cpu_s_each"),
         ("replay_one_cpu_s", "replay_one_cpu_s_each"),
     ] {
-        let each: Vec<f64> = r[each]
-            .as_array()
-            .expect("rounds")
-            .iter()
-            .map(|x| x.as_f64().expect("seconds"))
-            .collect();
-        assert_eq!(each.len(), 2, "{r}");
-        assert!(each.iter().all(|&s| s >= 0.0), "{r}");
-        let m = r[median].as_f64().expect("median");
-        assert!(
-            (m - (each[0] + each[1]) / 2.0).abs() < 1e-9,
-            "{median}: {r}"
-        );
+        median_of_two_rounds(r, median, each);
     }
     assert!(r["replay_wall_s"].as_f64().expect("wall") > 0.0, "{r}");
     assert!(
@@ -1403,30 +1411,12 @@ fn bench_replay_times_the_sweep_in_rounds_on_one_and_two_threads() {
     assert_eq!(sw["runs"], 2, "{sw}");
     assert_eq!(sw["recording_minutes"], 0.5, "{sw}");
     assert_eq!(sw["repeat"], 2, "{sw}");
-    // each thread count's time is the median of its rounds: the mean of two
-    let mut medians = Vec::new();
-    for (median, each) in [
-        ("one_thread_s", "one_thread_s_each"),
-        ("two_threads_s", "two_threads_s_each"),
-    ] {
-        let each: Vec<f64> = sw[each]
-            .as_array()
-            .expect("rounds")
-            .iter()
-            .map(|x| x.as_f64().expect("seconds"))
-            .collect();
-        assert_eq!(each.len(), 2, "{sw}");
-        assert!(each.iter().all(|&s| s > 0.0), "{sw}");
-        let m = sw[median].as_f64().expect("median");
-        assert!(
-            (m - (each[0] + each[1]) / 2.0).abs() < 1e-9,
-            "{median}: {sw}"
-        );
-        medians.push(m);
-    }
+    let one = median_of_two_rounds(sw, "one_thread_s", "one_thread_s_each");
+    let two = median_of_two_rounds(sw, "two_threads_s", "two_threads_s_each");
+    assert!(one > 0.0 && two > 0.0, "{sw}");
     let speedup = sw["speedup"].as_f64().expect("speedup");
     assert!(
-        (speedup - medians[0] / medians[1]).abs() < 1e-9,
+        (speedup - one / two).abs() < 1e-9,
         "the speedup is the medians' ratio: {sw}"
     );
     // the same grid on one and on two threads writes the same table, byte for byte
