@@ -298,19 +298,11 @@ fn radar_series(raw: &Raw, a: u64, b: u64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     (arrival, device, processing)
 }
 
-/// Association facts of `[a, b]` (log time ns): the reprojection residual P95 of assigned
+/// Association facts of a span the replay counted: the reprojection residual P95 of assigned
 /// pairs (px), and the fail rate.
-fn association_stats(rows: &mut Rows, a: i64, b: i64) -> Result<(Option<f64>, Option<f64>)> {
-    let (mut detections, mut failed) = (0u64, 0u64);
-    for f in rows
-        .detection_frames
-        .iter()
-        .filter(|f| (a..=b).contains(&f.t_ns))
-    {
-        detections += u64::from(f.detections);
-        failed += u64::from(f.failed);
-    }
-    let fail = (detections > 0).then(|| failed as f64 / detections as f64);
+fn association_stats(rows: &mut Rows, span: SpanId) -> Result<(Option<f64>, Option<f64>)> {
+    let ((a, b), c) = rows.span(span);
+    let fail = (c.detections > 0).then(|| c.failed as f64 / c.detections as f64);
     Ok((residual_p95(rows, a..=b)?, fail))
 }
 
@@ -340,16 +332,33 @@ fn residual_p95(rows: &mut Rows, span: impl std::ops::RangeBounds<i64>) -> Resul
     Ok(summary.map(|s| s.p95))
 }
 
-/// One camera frame's association outcome, its detections aggregated.
-#[derive(Debug, Clone, Copy)]
-struct DetectionFrame {
-    /// Log time of the frame, ns.
-    t_ns: i64,
-    /// Detections with at least one decision.
-    detections: u32,
-    /// Those of them no radar object was assigned to.
-    failed: u32,
+/// What the camera frames fused in the symptom window say of the camera's delivery.
+#[derive(Debug, Default)]
+struct CameraDelivery {
+    /// Frames mapped to host time whose log time is in the window.
+    frames: usize,
+    /// Each one's delivery delay after its mapped exposure time, ms.
+    delays_ms: Vec<f64>,
+    /// The sync epochs they were mapped in.
+    epochs: std::collections::BTreeSet<u64>,
 }
+
+/// A span's camera-frame counts, summed as the replay goes.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct SpanCounts {
+    /// Detections with at least one association decision.
+    detections: u64,
+    /// Those of them no radar object was assigned to.
+    failed: u64,
+    /// Radar objects in view of the camera.
+    radar_in_view: u64,
+    /// Those of them no detection was assigned to.
+    radar_unmatched: u64,
+}
+
+/// A span [`Rows::count_span`] counts: its place in [`Rows::spans`].
+#[derive(Debug, Clone, Copy)]
+struct SpanId(usize);
 
 /// One detection's decisions so far, while its frame's decisions arrive.
 #[derive(Debug, Clone, Copy, Default)]
@@ -360,19 +369,23 @@ struct DetectionFact {
     residual_px: Option<f64>,
 }
 
-/// What the evidence needs of a replay's rows, kept as the replay streams them: per frame, its
-/// detections' counts and the residuals of their assigned pairs, instead of a row per
-/// candidate pair, and nothing of fused or truth objects. (Collecting every row took about
-/// 1 GB an hour of the demo rig; a fact per detection, about 100 MB; the residuals in memory,
-/// 12 MB, about half of what a diagnosis held, and twice that while their vector grew.)
-#[derive(Debug, Default)]
-struct Rows {
-    /// (frame id, mapped host time ns, sync epoch) of every mapped camera frame.
-    sync: Vec<(u64, i64, u64)>,
-    /// Per frame: log time ns, radar objects unmatched, radar objects in view.
-    frames: Vec<(i64, u32, u32)>,
-    /// Per frame with association decisions, in fusion order.
-    detection_frames: Vec<DetectionFrame>,
+/// What the evidence needs of a replay's rows, taken as the replay streams them: each camera
+/// frame's delivery delay, counts summed over the spans the evidence is taken over (known
+/// from the raw pass before the replay), and the residuals of assigned pairs; nothing of
+/// fused or truth objects. (Collecting every row took about 1 GB an hour of the demo rig; a
+/// fact per detection, about 100 MB; the residuals in memory, 12 MB, about half of what a
+/// diagnosis held, and twice that while their vector grew; the mapped times and the frames'
+/// counts kept per frame for the spans, 56 B a frame, about 6 MB.)
+#[derive(Debug)]
+struct Rows<'a> {
+    /// Every camera frame's log time and host arrival, by frame id (the raw pass's).
+    arrivals: &'a CameraArrivals,
+    /// The symptom window, log time ns, both ends in.
+    window: (u64, u64),
+    /// The camera's delivery in the window.
+    camera: CameraDelivery,
+    /// The spans counted (log time ns, both ends in) and their counts so far.
+    spans: Vec<((i64, i64), SpanCounts)>,
     /// Residuals of assigned pairs (px) with their frame's log time (ns), frame after frame,
     /// by detection index in a frame: in a temporary file (16 bytes each), as a replay's
     /// metric samples are, so they do not grow the diagnosis's memory with the recording.
@@ -385,40 +398,72 @@ struct Rows {
     rejected_messages: u64,
 }
 
-impl Rows {
-    /// Aggregates the pending frame's detections into `detection_frames` and `residuals`.
+impl<'a> Rows<'a> {
+    /// Rows to fill from a replay: camera frames timed against `arrivals` over `window` (log
+    /// time ns, both ends in), no span counted yet.
+    fn new(arrivals: &'a CameraArrivals, window: (u64, u64)) -> Self {
+        Self {
+            arrivals,
+            window,
+            camera: CameraDelivery::default(),
+            spans: Vec::new(),
+            residuals: SpillStore::default(),
+            frame: None,
+            pending: Vec::new(),
+            rejected_messages: 0,
+        }
+    }
+
+    /// Counts camera frames logged in `[a, b]` (ns) from now on; before the replay.
+    fn count_span(&mut self, a: u64, b: u64) -> SpanId {
+        self.spans
+            .push(((a as i64, b as i64), SpanCounts::default()));
+        SpanId(self.spans.len() - 1)
+    }
+
+    /// A counted span's bounds (log time ns, both ends in) and counts.
+    fn span(&self, id: SpanId) -> ((i64, i64), SpanCounts) {
+        self.spans.get(id.0).copied().unwrap_or_default()
+    }
+
+    /// Adds `add` to the counts of every span holding log time `t_ns`.
+    fn count(&mut self, t_ns: i64, add: impl Fn(&mut SpanCounts)) {
+        for ((a, b), c) in &mut self.spans {
+            if (*a..=*b).contains(&t_ns) {
+                add(c);
+            }
+        }
+    }
+
+    /// Counts the pending frame's detections into its spans and spills their residuals.
     fn flush(&mut self) {
         let Some((_, t_ns)) = self.frame.take() else {
             return;
         };
-        let (mut detections, mut failed) = (0u32, 0u32);
+        let (mut detections, mut failed) = (0u64, 0u64);
         for d in self.pending.drain(..).flatten() {
             detections += 1;
-            failed += u32::from(!d.assigned);
+            failed += u64::from(!d.assigned);
             if let Some(r) = d.residual_px {
                 self.residuals.push(t_ns, r);
             }
         }
-        if detections > 0 {
-            self.detection_frames.push(DetectionFrame {
-                t_ns,
-                detections,
-                failed,
-            });
-        }
+        self.count(t_ns, |c| {
+            c.detections += detections;
+            c.failed += failed;
+        });
     }
 }
 
-/// Replays `path` with `cfg`, keeping what the evidence needs of its rows.
-fn replay_rows(path: &Path, cfg: &ReplayConfig) -> Result<Rows> {
-    let mut rows = Rows::default();
+/// Replays `path` with `cfg` into `rows`, which keep what the evidence needs of its rows.
+fn replay_rows<'a>(path: &Path, cfg: &ReplayConfig, mut rows: Rows<'a>) -> Result<Rows<'a>> {
     let out = replay_into(path, cfg, |_, _| {}, &mut rows)?;
     rows.flush();
     rows.rejected_messages = out.rejected.messages;
     Ok(rows)
 }
 
-impl FusionSink for Rows {
+impl FusionSink for Rows<'_> {
     fn fused(&mut self, _: FusedObject) {}
 
     fn association(&mut self, r: AssociationRecord) {
@@ -442,12 +487,21 @@ impl FusionSink for Rows {
     fn truth(&mut self, _: TruthRecord) {}
 
     fn frame(&mut self, f: FrameRecord) {
-        self.frames
-            .push((f.t_ns, f.radar_objects_unmatched, f.radar_objects_in_view));
+        self.count(f.t_ns, |c| {
+            c.radar_in_view += u64::from(f.radar_objects_in_view);
+            c.radar_unmatched += u64::from(f.radar_objects_unmatched);
+        });
     }
 
     fn sync(&mut self, s: SyncRecord) {
-        self.sync.push((s.frame_id, s.host_ns, s.sync_epoch_id));
+        if let Some((t, arrival)) = self.arrivals.get(s.frame_id)
+            && (self.window.0..=self.window.1).contains(&t)
+        {
+            let c = &mut self.camera;
+            c.frames += 1;
+            c.delays_ms.push((arrival - s.host_ns) as f64 / 1e6);
+            c.epochs.insert(s.sync_epoch_id);
+        }
     }
 }
 
@@ -505,12 +559,18 @@ pub fn diagnose(path: &Path, window: Option<Window>) -> Result<Diagnosis> {
 fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
     let (raw, first, last) = read_raw(path)?;
     let (t0, t1) = during.unwrap_or((first, last));
+    // every span the evidence is taken over is known now: the replay counts each as it goes
+    let mut rows = Rows::new(&raw.camera_arrival, (t0, t1));
+    let whole = rows.count_span(t0, t1);
+    let snapshot_spans = snapshot_spans(first, last, t0, t1, during.is_some())
+        .map(|(label, a, b)| (label, a, b, rows.count_span(a, b)));
     let mut rows = replay_rows(
         path,
         &ReplayConfig {
             gates: Vec::new(),
             ..ReplayConfig::default()
         },
+        rows,
     )?;
     let in_window = |t: u64| (t0..=t1).contains(&t);
 
@@ -532,19 +592,9 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
     );
 
     // camera: delivery delay after the mapped exposure time, and re-syncs
-    let mut delays = Vec::new();
-    let mut epochs = std::collections::BTreeSet::new();
-    let mut camera_frames = 0usize;
-    for &(frame_id, host_ns, epoch) in &rows.sync {
-        if let Some((t, arrival)) = raw.camera_arrival.get(frame_id)
-            && in_window(t)
-        {
-            camera_frames += 1;
-            delays.push((arrival - host_ns) as f64 / 1e6);
-            epochs.insert(epoch);
-        }
-    }
-    let delays = sorted_finite(delays);
+    let camera_frames = rows.camera.frames;
+    let epochs = std::mem::take(&mut rows.camera.epochs);
+    let delays = sorted_finite(std::mem::take(&mut rows.camera.delays_ms));
     let at = |q| radcam_fusion::stats::quantile_sorted(&delays, q);
     let jitter = match (at(0.99), at(0.5)) {
         (Some(a), Some(b)) => Some(a - b),
@@ -570,7 +620,7 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
     });
 
     // association and residual
-    let (p95, fail) = association_stats(&mut rows, t0 as i64, t1 as i64)?;
+    let (p95, fail) = association_stats(&mut rows, whole)?;
     let third = (t1 - t0) as i64 / 3;
     let growth = match (
         residual_p95(&mut rows, t0 as i64..t0 as i64 + third)?,
@@ -580,14 +630,8 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
         _ => None,
     };
     let unmatched_radar = {
-        let (n, d) = rows
-            .frames
-            .iter()
-            .filter(|f| (t0 as i64..=t1 as i64).contains(&f.0))
-            .fold((0u64, 0u64), |(n, d), f| {
-                (n + u64::from(f.1), d + u64::from(f.2))
-            });
-        (d > 0).then(|| n as f64 / d as f64)
+        let (_, c) = rows.span(whole);
+        (c.radar_in_view > 0).then(|| c.radar_unmatched as f64 / c.radar_in_view as f64)
     };
     // the node: CPU load, the egress port
     let node: Vec<&proto::NodeStats> = raw
@@ -771,7 +815,8 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
                     gates: Vec::new(),
                     ..ReplayConfig::default()
                 };
-                let mut shifted = replay_rows(path, &cfg)?;
+                let rows = Rows::new(&raw.camera_arrival, (t0, t1));
+                let mut shifted = replay_rows(path, &cfg, rows)?;
                 if let Some(p95_best) = residual_p95(&mut shifted, a as i64..=b as i64)? {
                     let g = 1.0 - p95_best / p95_cal;
                     gain = Some(gain.map_or(g, |x: f64| x.max(g)));
@@ -794,7 +839,7 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
     }
 
     let time_error = flag(&evidence, "time_offset_shift_ms") && flag(&evidence, "time_offset_gain");
-    let before_after = snapshots(&raw, &mut rows, first, last, t0, t1, during.is_some())?;
+    let before_after = snapshots(&raw, &mut rows, first, snapshot_spans)?;
     let f = |n: &str| flag(&evidence, n);
     let v = |n: &str| value(&evidence, n);
     let (domain, discriminator, first_fix): (&'static str, String, &'static str) =
@@ -973,16 +1018,16 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
     })
 }
 
-fn snapshots(
-    raw: &Raw,
-    rows: &mut Rows,
+/// The before / during / after spans (log time ns) of a diagnosis of `[first, last]`: around
+/// the symptom window `[t0, t1]` when one was given, else the recording's thirds.
+fn snapshot_spans(
     first: u64,
     last: u64,
     t0: u64,
     t1: u64,
     windowed: bool,
-) -> Result<Vec<Snapshot>> {
-    let spans: [(&'static str, u64, u64); 3] = if windowed {
+) -> [(&'static str, u64, u64); 3] {
+    if windowed {
         [
             ("before", first, t0),
             ("during", t0, t1),
@@ -995,11 +1040,20 @@ fn snapshots(
             ("during", first + third, last - third),
             ("after", last - third, last),
         ]
-    };
+    }
+}
+
+/// The before / during / after snapshots of the spans `rows` counted (label, log time ns).
+fn snapshots(
+    raw: &Raw,
+    rows: &mut Rows,
+    first: u64,
+    spans: [(&'static str, u64, u64, SpanId); 3],
+) -> Result<Vec<Snapshot>> {
     spans
         .iter()
-        .map(|&(label, a, b)| {
-            let (p95, fail) = association_stats(rows, a as i64, b as i64)?;
+        .map(|&(label, a, b, span)| {
+            let (p95, fail) = association_stats(rows, span)?;
             let (arrival, _, _) = radar_series(raw, a, b);
             Ok(Snapshot {
                 label,
@@ -1068,7 +1122,13 @@ mod tests {
     #[test]
     fn a_detection_fails_only_when_none_of_its_pairs_is_assigned() {
         use Outcome::{Assigned, NoCandidate, NotAssigned};
-        let mut rows = Rows::default();
+        let arrivals = CameraArrivals::default();
+        let mut rows = Rows::new(&arrivals, (0, u64::MAX));
+        let s = 1_000_000_000;
+        let frames = [1, 2, 3].map(|f| rows.count_span(f * s, f * s));
+        let all = rows.count_span(0, 10 * s);
+        let frame_2 = rows.count_span(2 * s, 2 * s);
+        let none = rows.count_span(5 * s, 6 * s);
         for r in [
             // frame 1: detection 0 has three candidates, the second assigned; detection 2 two,
             // none assigned; detection 1 none at all
@@ -1086,13 +1146,12 @@ mod tests {
             rows.association(r);
         }
         rows.flush();
-        let counts: Vec<(u32, u32)> = rows
-            .detection_frames
-            .iter()
-            .map(|f| (f.detections, f.failed))
-            .collect();
-        assert_eq!(counts, vec![(3, 2), (1, 0), (1, 1)]);
-        let s = 1_000_000_000;
+        let counts = frames.map(|f| {
+            let (_, c) = rows.span(f);
+            (c.detections, c.failed)
+        });
+        assert_eq!(counts, [(3, 2), (1, 0), (1, 1)]);
+        let s = s as i64;
         let mut residuals_in = |span| {
             let mut v = Vec::new();
             each_residual(&mut rows, &span, &mut |r| v.push(r)).expect("reads back");
@@ -1101,19 +1160,81 @@ mod tests {
         assert_eq!(residuals_in(0..10 * s), vec![2.5, 1.5]);
         assert_eq!(residuals_in(s + 1..3 * s), vec![1.5]);
         assert_eq!(residuals_in(s + 1..2 * s), Vec::<f64>::new());
-        let (p95, fail) = association_stats(&mut rows, 0, 10 * s).expect("reads back");
+        let (p95, fail) = association_stats(&mut rows, all).expect("reads back");
         assert_eq!(p95, Some(1.5 + (2.5 - 1.5) * 0.95));
         assert_eq!(fail, Some(3.0 / 5.0));
         // a span holding frame 2 only, closed
         assert_eq!(
-            association_stats(&mut rows, 2 * s, 2 * s).expect("reads back"),
+            association_stats(&mut rows, frame_2).expect("reads back"),
             (Some(1.5), Some(0.0))
         );
         // a span without detections
         assert_eq!(
-            association_stats(&mut rows, 5 * s, 6 * s).expect("reads back"),
+            association_stats(&mut rows, none).expect("reads back"),
             (None, None)
         );
+    }
+
+    #[test]
+    fn the_sink_counts_frames_into_their_spans_and_times_camera_frames_in_the_window() {
+        let s = 1_000_000_000u64;
+        let mut arrivals = CameraArrivals::default();
+        // (frame id, log time, host arrival): frame 3 is logged after the window
+        for (id, t, arrival) in [(1, s, s + 10_000_000), (2, 2 * s, 2 * s + 30_000_000)] {
+            arrivals.insert(id, t, arrival as i64);
+        }
+        arrivals.insert(3, 30 * s, 30 * s as i64);
+        arrivals.finish();
+        let mut rows = Rows::new(&arrivals, (0, 10 * s));
+        let all = rows.count_span(0, 10 * s);
+        let second = rows.count_span(2 * s, 2 * s);
+        let provenance = row(0, 0, Outcome::Assigned, None).provenance;
+        // frame 9 has no arrival: not timed
+        for (frame_id, host_ns, epoch) in [(1, s, 0), (2, 2 * s, 1), (3, 30 * s, 2), (9, s, 3)] {
+            rows.sync(SyncRecord {
+                frame_id,
+                device_ns: 0,
+                host_ns: host_ns as i64,
+                uncertainty_ns: 0.0,
+                sync_epoch_id: epoch,
+                true_error_ns: None,
+                provenance,
+            });
+        }
+        assert_eq!(rows.camera.frames, 2);
+        assert_eq!(rows.camera.delays_ms, [10.0, 30.0]);
+        assert_eq!(
+            rows.camera.epochs.iter().copied().collect::<Vec<_>>(),
+            [0, 1]
+        );
+        // (log time, radar objects in view, unmatched): the third after both spans
+        for (t, in_view, unmatched) in [(s, 4, 1), (2 * s, 2, 2), (20 * s, 5, 5)] {
+            rows.frame(FrameRecord {
+                frame_id: 0,
+                t_ns: t as i64,
+                arrival_ns: 0,
+                detections_ns: 0,
+                ready_ns: None,
+                fuse_start_ns: None,
+                fuse_end_ns: None,
+                tx_ns: None,
+                queue_depth: None,
+                detections: 0,
+                associated: 0,
+                fused_objects: 0,
+                radar_objects_in_view: in_view,
+                radar_objects_unmatched: unmatched,
+                temperature_c: None,
+                cpu_load_pct: None,
+                provenance,
+            });
+        }
+        let radar = |span| {
+            let (_, c) = rows.span(span);
+            (c.radar_in_view, c.radar_unmatched)
+        };
+        assert_eq!(radar(all), (6, 3));
+        assert_eq!(radar(second), (2, 2));
     }
 
     proptest::proptest! {
@@ -1144,7 +1265,8 @@ mod tests {
     /// span is still exactly the sorted quantile of that span's residuals.
     #[test]
     fn residual_p95_in_passes_is_the_sorted_quantile_of_the_span() {
-        let mut rows = Rows::default();
+        let arrivals = CameraArrivals::default();
+        let mut rows = Rows::new(&arrivals, (0, u64::MAX));
         let mut x = 0x9e37_79b9_u64;
         let mut next = || {
             x ^= x << 13;
