@@ -363,6 +363,8 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let cli = Cli::parse();
+    let salvage_offered = matches!(cli.command, Command::Replay { salvage: false, .. });
+    let recovering = matches!(cli.command, Command::Recover { .. });
     match run(cli) {
         Ok(code) => code,
         Err(e) if interrupted(&e) => {
@@ -372,8 +374,47 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("radcam: error: {e:#}");
+            if let Some(path) = damaged_recording(&e).filter(|_| !recovering) {
+                eprintln!("radcam: hint: {}", damaged_hint(path, salvage_offered));
+            }
             ExitCode::from(2)
         }
+    }
+}
+
+/// The recording `e` found damaged (a bad CRC, a cut chunk, a missing footer), if any.
+fn damaged_recording(e: &anyhow::Error) -> Option<&Path> {
+    e.chain()
+        .find_map(|c| match c.downcast_ref::<radcam_replay::Error>() {
+            Some(radcam_replay::Error::Corrupt { path, .. }) => Some(path.as_path()),
+            _ => None,
+        })
+}
+
+/// `text` as one shell word: as it is when it is plain, else in single quotes.
+fn shell_quoted(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:=@,%".contains(c));
+    if plain {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+/// What to run on the damaged recording `path`: `radcam recover` rewrites its intact chunks
+/// as a complete recording every command reads; a replay can also `--salvage` it directly.
+fn damaged_hint(path: &Path, salvage_offered: bool) -> String {
+    let recover = format!(
+        "`radcam recover {} --out FIXED.mcap` rewrites every intact chunk as a complete recording",
+        shell_quoted(&path.to_string_lossy())
+    );
+    if salvage_offered {
+        format!("`radcam replay --salvage` replays what is intact; {recover}")
+    } else {
+        recover
     }
 }
 
@@ -520,17 +561,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 None => None,
             };
             output_dir_for(&recording, &out)?;
-            let code = replay_and_report(&recording, &out, &cfg, show(json)).map_err(|e| {
-                let damaged = matches!(
-                    e.downcast_ref::<radcam_replay::Error>(),
-                    Some(radcam_replay::Error::Corrupt { .. })
-                );
-                if damaged && !cfg.salvage {
-                    e.context("damaged recording (radcam replay --salvage replays what is intact)")
-                } else {
-                    e
-                }
-            })?;
+            let code = replay_and_report(&recording, &out, &cfg, show(json))?;
             if verify && !verify_replay(&recording, &out, &cfg, show(json))? {
                 return Ok(ExitCode::from(1));
             }

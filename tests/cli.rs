@@ -1454,6 +1454,61 @@ fn bench_replay_times_the_sweep_in_rounds_on_one_and_two_threads() {
 }
 
 #[test]
+fn every_command_meeting_a_cut_recording_names_the_recover_command_that_mends_it() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let rec = short_recording(tmp.path());
+    let cut = tmp.path().join("cut.mcap");
+    let bytes = std::fs::read(&rec).expect("read");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("write");
+    let s = |p: &Path| p.to_str().expect("utf-8").to_owned();
+    let cut = s(&cut);
+    let out = |name: &str| s(&tmp.path().join(name));
+    let recover = format!("radcam recover {cut} --out FIXED.mcap");
+    for args in [
+        vec!["inspect", &cut],
+        vec!["diagnose", &cut],
+        vec!["diagnose", &cut, "--window", "1..2"],
+        vec!["extract", &cut, "--window", "1..2", "--out", &out("x.mcap")],
+        vec!["sweep", &cut, "--grid", "offset_ms=0", "--out", &out("s")],
+        vec!["calib", "show", &cut],
+        vec!["calib", "time-offset", &cut],
+    ] {
+        assert_bad_input(&args, &recover);
+        let err = text(&radcam(&args).stderr);
+        assert!(!err.contains("--salvage"), "{args:?}: {err}");
+    }
+    // a replay can also salvage it, and says so
+    let replay = ["replay", &cut, "--out", &out("r")];
+    assert_bad_input(&replay, "`radcam replay --salvage` replays what is intact");
+    assert_bad_input(&replay, &recover);
+    // a name the shell would split is quoted, so the hint can be pasted
+    let odd = tmp.path().join("it's cut.mcap");
+    std::fs::copy(&cut, &odd).expect("copy");
+    let quoted = format!("'{}'", s(&odd).replace('\'', r"'\''"));
+    assert_bad_input(
+        &["inspect", &s(&odd)],
+        &format!("radcam recover {quoted} --out FIXED.mcap"),
+    );
+    // recover never points at itself
+    let not_mcap = out("not.mcap");
+    std::fs::write(
+        &not_mcap,
+        b"not an mcap file at all, but long enough to have a header",
+    )
+    .expect("write");
+    let err = text(&radcam(&["recover", &not_mcap, "--out", &out("r.mcap")]).stderr);
+    assert!(!err.contains("hint"), "{err}");
+    // and the command the hint names mends it: every command reads the result
+    let fixed = out("fixed.mcap");
+    let mended = radcam(&["--quiet", "recover", &cut, "--out", &fixed]);
+    assert_eq!(code(&mended), 0, "{}", text(&mended.stderr));
+    for args in [vec!["inspect", &fixed], vec!["diagnose", &fixed]] {
+        let o = radcam(&args);
+        assert!(code(&o) <= 1, "{args:?}: {}", text(&o.stderr));
+    }
+}
+
+#[test]
 fn a_cut_recording_is_refused_and_salvaged_naming_the_gap_in_seconds_from_the_start() {
     let tmp = tempfile::tempdir().expect("tmp");
     let rec = short_recording(tmp.path());
