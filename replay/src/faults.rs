@@ -355,6 +355,21 @@ impl FaultPlan {
     }
 }
 
+/// A number as an error message shows it: as written for everyday magnitudes, in exponent
+/// form beyond them (`1e300`, not three hundred digits).
+pub(crate) struct Shown(pub(crate) f64);
+
+impl std::fmt::Display for Shown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = self.0;
+        if v.is_finite() && v != 0.0 && !(1e-6..1e16).contains(&v.abs()) {
+            write!(f, "{v:e}")
+        } else {
+            write!(f, "{v}")
+        }
+    }
+}
+
 /// Largest time error a plan may inject in one term, ms (one hour).
 const MAX_OFFSET_MS: f64 = 3_600_000.0;
 
@@ -362,7 +377,24 @@ fn finite_within(field: &str, v: f64, max: f64) -> std::result::Result<(), Strin
     if v.is_finite() && v.abs() <= max {
         Ok(())
     } else {
-        Err(format!("{field} = {v}: must be finite and within ±{max}"))
+        Err(format!(
+            "{field} = {}: must be finite and within ±{max}",
+            Shown(v)
+        ))
+    }
+}
+
+/// Largest jitter scale a plan may ask for, µs (1000 s).
+const MAX_JITTER_SCALE_US: f64 = 1e9;
+
+fn finite_from_zero(field: &str, v: f64, max: f64) -> std::result::Result<(), String> {
+    if v.is_finite() && (0.0..=max).contains(&v) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{field} = {}: must be finite and within [0, {max}]",
+            Shown(v)
+        ))
     }
 }
 
@@ -370,7 +402,10 @@ fn probability(field: &str, p: f64) -> std::result::Result<(), String> {
     if (0.0..=1.0).contains(&p) {
         Ok(())
     } else {
-        Err(format!("{field} = {p}: must be a probability in [0, 1]"))
+        Err(format!(
+            "{field} = {}: must be a probability in [0, 1]",
+            Shown(p)
+        ))
     }
 }
 
@@ -380,7 +415,7 @@ impl Window {
         if !(self.duration_s.is_finite() && self.duration_s >= 0.0) {
             return Err(format!(
                 "{field}.duration_s = {}: must be finite and ≥ 0",
-                self.duration_s
+                Shown(self.duration_s)
             ));
         }
         Ok(())
@@ -392,15 +427,13 @@ impl SensorFaults {
         finite_within("offset_ms", self.offset_ms, MAX_OFFSET_MS)?;
         finite_within("drift_ppm", self.drift_ppm, 1e6)?;
         if let Some(j) = &self.jitter {
-            if !(j.scale_us.is_finite() && (0.0..=1e9).contains(&j.scale_us)) {
-                return Err(format!(
-                    "jitter.scale_us = {}: must be finite and ≥ 0",
-                    j.scale_us
-                ));
-            }
+            finite_from_zero("jitter.scale_us", j.scale_us, MAX_JITTER_SCALE_US)?;
             for (field, v) in [("dof", j.dof), ("alpha", j.alpha)] {
                 if let Some(v) = v.filter(|v| !(v.is_finite() && *v > 0.0)) {
-                    return Err(format!("jitter.{field} = {v}: must be finite and > 0"));
+                    return Err(format!(
+                        "jitter.{field} = {}: must be finite and > 0",
+                        Shown(v)
+                    ));
                 }
             }
         }
@@ -423,12 +456,7 @@ impl SensorFaults {
         }
         if let Some(l) = &self.latency_spikes {
             probability("latency_spikes.probability", l.probability)?;
-            if !(l.delay_ms.is_finite() && (0.0..=MAX_OFFSET_MS).contains(&l.delay_ms)) {
-                return Err(format!(
-                    "latency_spikes.delay_ms = {}: must be finite and ≥ 0",
-                    l.delay_ms
-                ));
-            }
+            finite_from_zero("latency_spikes.delay_ms", l.delay_ms, MAX_OFFSET_MS)?;
             if l.length == 0 {
                 return Err("latency_spikes.length = 0: must be ≥ 1".into());
             }
@@ -657,6 +685,41 @@ mod tests {
         assert!(e.to_string().contains("cauchy"), "{e}");
         let e = plan("[[ptp_loss]]\nstart_s = 1.0\nduration_s = -2.0\n").expect_err("window");
         assert!(e.to_string().contains("ptp_loss[0].duration_s"), "{e}");
+        // a value past a bound names the bound, not only the sign it must have
+        for (text, names) in [
+            (
+                "[camera]\nlatency_spikes = { probability = 0.1, delay_ms = 1e7 }\n",
+                "camera.latency_spikes.delay_ms = 10000000: must be finite and within [0, 3600000]",
+            ),
+            (
+                "[radar]\njitter = { distribution = \"gaussian\", scale_us = -1.0 }\n",
+                "radar.jitter.scale_us = -1: must be finite and within [0, 1000000000]",
+            ),
+        ] {
+            let e = plan(text).expect_err(names);
+            assert!(e.to_string().contains(names), "{e}");
+        }
+    }
+
+    #[test]
+    fn error_messages_show_huge_and_tiny_numbers_in_exponent_form() {
+        for (v, shown) in [
+            (1e300, "1e300"),
+            (-2.5e-9, "-2.5e-9"),
+            (3_600_000.0, "3600000"),
+            (0.5, "0.5"),
+            (0.0, "0"),
+            (f64::NAN, "NaN"),
+            (f64::NEG_INFINITY, "-inf"),
+        ] {
+            assert_eq!(Shown(v).to_string(), shown);
+        }
+        let e = plan("[camera]\noffset_ms = 1e300\n").expect_err("too large");
+        assert!(
+            e.to_string()
+                .contains("camera.offset_ms = 1e300: must be finite and within ±3600000"),
+            "{e}"
+        );
     }
 
     fn spread(distribution: JitterDistribution, n: usize) -> (f64, f64) {

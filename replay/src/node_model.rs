@@ -109,7 +109,10 @@ impl NodeConfig {
             ("radar_per_point_us", self.radar_per_point_us),
         ] {
             if !(v.is_finite() && (0.0..=1e7).contains(&v)) {
-                return Err(format!("node.{field} = {v}: must be within [0, 1e7] µs"));
+                return Err(format!(
+                    "node.{field} = {}: must be within [0, 1e7] µs",
+                    crate::faults::Shown(v)
+                ));
             }
         }
         if self.queue_depth == 0 {
@@ -130,7 +133,10 @@ impl EgressConfig {
             ("control_rate_hz", self.control_rate_hz, 0.0),
         ] {
             if !(v.is_finite() && v >= lo && v <= 1e6) {
-                return Err(format!("egress.{field} = {v}: must be within [{lo}, 1e6]"));
+                return Err(format!(
+                    "egress.{field} = {}: must be within [{lo}, 1e6]",
+                    crate::faults::Shown(v)
+                ));
             }
         }
         if self.video_streams > 64 {
