@@ -650,19 +650,33 @@ fn run(cli: Cli) -> Result<ExitCode> {
             estimator,
             out,
         } => {
-            let answers = radcam_replay::sync_csv::run(&radcam_replay::sync_csv::SyncCsvRequest {
-                latches,
+            let outcome = radcam_replay::sync_csv::run(&radcam_replay::sync_csv::SyncCsvRequest {
+                latches: latches.clone(),
                 arrivals,
                 query,
                 estimator,
                 out: out.clone(),
             })?;
+            if quiet {
+                return Ok(ExitCode::SUCCESS);
+            }
+            let answers = &outcome.answers;
             let mapped = answers.iter().filter(|a| a.host_ns.is_some()).count();
             eprintln!(
                 "mapped {mapped} of {} queries to {}",
                 answers.len(),
                 out.display()
             );
+            if let Some(line) = outcome.first_backwards_line {
+                eprintln!(
+                    "radcam: warning: {}: {} of {} latches skipped: host_after_ns before \
+                     host_before_ns, first at line {line} (a monotonic host clock never runs \
+                     back: check the logger's columns and clock)",
+                    latches.display(),
+                    outcome.backwards_latches,
+                    outcome.latches
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Calib { which } => calib_cmd::run(which, quiet),

@@ -376,6 +376,45 @@ fn sync_maps_csv_logs_and_rejects_malformed_lines() {
     let host: i64 = row[1].parse().expect("host_ns");
     assert!((host - 10_000_000_000).abs() < 1_000, "{o}");
     assert_eq!(row[3], "LOCKED");
+    assert!(
+        !text(&out.stderr).contains("warning"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // the two host reads logged the other way round: exit 0 with what it could map (nothing),
+    // and a warning naming the file, the count and the first line; --quiet prints nothing
+    let swapped = std::fs::read_to_string(p("l.csv")).expect("read").replacen(
+        "host_before_ns,device_ns,host_after_ns",
+        "host_after_ns,device_ns,host_before_ns",
+        1,
+    );
+    std::fs::write(p("swapped.csv"), swapped).expect("write");
+    let args = [
+        "sync",
+        "--latches",
+        &p("swapped.csv"),
+        "--query",
+        &p("q.csv"),
+        "--estimator",
+        "kalman",
+        "--out",
+        &p("o.csv"),
+    ];
+    let out = radcam(&args);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("mapped 0 of 1 queries"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "warning: {}: 20 of 20 latches skipped: host_after_ns before host_before_ns, first at line 2",
+            p("swapped.csv")
+        )),
+        "{err}"
+    );
+    let quiet = radcam(&[&["--quiet"][..], &args[..]].concat());
+    assert_eq!(code(&quiet), 0, "{}", text(&quiet.stderr));
+    assert!(quiet.stderr.is_empty(), "{}", text(&quiet.stderr));
 
     std::fs::write(
         p("bad.csv"),

@@ -138,10 +138,25 @@ pub struct SyncCsvRequest {
     pub out: PathBuf,
 }
 
+/// The answers, and what in the latch log the estimators could not use.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncOutcome {
+    /// One answer per query, in query order.
+    pub answers: Vec<SyncAnswer>,
+    /// Latches read from the log.
+    pub latches: usize,
+    /// Latches whose `host_after_ns` is before their `host_before_ns`: a bracket that runs
+    /// backwards says nothing of when the latch happened, so every estimator skips it.
+    pub backwards_latches: usize,
+    /// The latch log's line of the first backwards latch (the header is line 1).
+    pub first_backwards_line: Option<u64>,
+}
+
 /// Answers every query causally; see the module docs.
-pub fn answer(req: &SyncCsvRequest) -> Result<Vec<SyncAnswer>> {
+pub fn answer(req: &SyncCsvRequest) -> Result<SyncOutcome> {
     let estimator = clock::by_name(&req.estimator)?;
     let mut latches = Vec::new();
+    let (mut backwards_latches, mut first_backwards_line) = (0, None);
     let mut last_end: Option<i64> = None;
     let mut burst_index = 0u32;
     for (n, r) in read_columns(
@@ -168,6 +183,10 @@ pub fn answer(req: &SyncCsvRequest) -> Result<Vec<SyncAnswer>> {
             });
         };
         let after_read = r[3].unwrap_or(after);
+        if after < before {
+            backwards_latches += 1;
+            first_backwards_line.get_or_insert(n as u64 + 2);
+        }
         burst_index = match last_end {
             Some(end) if before - end <= BURST_GAP_NS => burst_index + 1,
             _ => 0,
@@ -199,6 +218,7 @@ pub fn answer(req: &SyncCsvRequest) -> Result<Vec<SyncAnswer>> {
         .filter_map(|(i, r)| Some(Event::Query(i, r[0]?)))
         .collect();
     let n_queries = queries.len();
+    let n_latches = latches.len();
     // k-way merge by device time, each file in its own order; samples before queries on ties
     let mut streams = [
         latches.into_iter().peekable(),
@@ -248,19 +268,25 @@ pub fn answer(req: &SyncCsvRequest) -> Result<Vec<SyncAnswer>> {
             }
         }
     }
-    Ok(answers.into_iter().flatten().collect())
+    Ok(SyncOutcome {
+        answers: answers.into_iter().flatten().collect(),
+        latches: n_latches,
+        backwards_latches,
+        first_backwards_line,
+    })
 }
 
 /// Answers the queries and writes the output CSV.
-pub fn run(req: &SyncCsvRequest) -> Result<Vec<SyncAnswer>> {
-    let answers = answer(req)?;
+pub fn run(req: &SyncCsvRequest) -> Result<SyncOutcome> {
+    let outcome = answer(req)?;
+    let answers = &outcome.answers;
     let io = |source| Error::Io {
         path: req.out.clone(),
         source,
     };
     let mut w = std::io::BufWriter::new(std::fs::File::create(&req.out).map_err(io)?);
     writeln!(w, "device_ns,host_ns,uncertainty_ns,sync_state").map_err(io)?;
-    for a in &answers {
+    for a in answers {
         let host = a.host_ns.map_or(String::new(), |h| h.to_string());
         let unc = a
             .uncertainty_ns
@@ -268,7 +294,7 @@ pub fn run(req: &SyncCsvRequest) -> Result<Vec<SyncAnswer>> {
         writeln!(w, "{},{},{},{}", a.device_ns, host, unc, a.sync_state).map_err(io)?;
     }
     w.flush().map_err(io)?;
-    Ok(answers)
+    Ok(outcome)
 }
 
 #[cfg(test)]
@@ -315,7 +341,16 @@ mod tests {
     fn answers_each_query_causally_in_query_order() {
         let dir = tempfile::tempdir().expect("tmp");
         let req = logs(dir.path());
-        let a = run(&req).expect("runs");
+        let outcome = run(&req).expect("runs");
+        assert_eq!(
+            (
+                outcome.latches,
+                outcome.backwards_latches,
+                outcome.first_backwards_line
+            ),
+            (120, 0, None)
+        );
+        let a = outcome.answers;
         assert_eq!(a.len(), 3);
         // the first query precedes every latch: nothing to map it with yet
         assert_eq!(a[0].host_ns, None);
@@ -326,6 +361,45 @@ mod tests {
         let text = std::fs::read_to_string(&req.out).expect("out");
         assert!(text.starts_with("device_ns,host_ns,uncertainty_ns,sync_state\n"));
         assert_eq!(text.lines().count(), 4);
+    }
+
+    #[test]
+    fn backwards_brackets_are_counted_and_their_first_line_named() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut req = logs(dir.path());
+        // a logger that wrote its two host reads the other way round: every bracket runs back
+        let text = std::fs::read_to_string(&req.latches).expect("read");
+        let swapped = text.replacen(
+            "host_before_ns,device_ns,host_after_ns",
+            "host_after_ns,device_ns,host_before_ns",
+            1,
+        );
+        req.latches = write(dir.path(), "swapped.csv", &swapped);
+        let outcome = run(&req).expect("runs");
+        assert_eq!(
+            (
+                outcome.latches,
+                outcome.backwards_latches,
+                outcome.first_backwards_line
+            ),
+            (120, 120, Some(2))
+        );
+        assert!(outcome.answers.iter().all(|a| a.host_ns.is_none()));
+        // one backwards latch among good ones: counted at its line, the rest still map
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        let cells: Vec<i64> = lines[5]
+            .split(',')
+            .take(3)
+            .map(|c| c.parse().expect("int"))
+            .collect();
+        lines[5] = format!("{},{},{},", cells[2], cells[1], cells[0]);
+        req.latches = write(dir.path(), "one.csv", &(lines.join("\n") + "\n"));
+        let outcome = run(&req).expect("runs");
+        assert_eq!(
+            (outcome.backwards_latches, outcome.first_backwards_line),
+            (1, Some(6))
+        );
+        assert!(outcome.answers[2].host_ns.is_some());
     }
 
     #[test]
@@ -405,8 +479,11 @@ mod tests {
                 estimator: estimator.to_owned(),
                 out: dir.path().join("out.csv"),
             };
-            let answers = run(&req).expect("in-range times are answered");
-            prop_assert_eq!(answers.len(), queries.len());
+            let outcome = run(&req).expect("in-range times are answered");
+            prop_assert_eq!(outcome.answers.len(), queries.len());
+            prop_assert_eq!(outcome.latches, latches.len());
+            let backwards = latches.iter().filter(|(b, _, a, _)| a < b).count();
+            prop_assert_eq!(outcome.backwards_latches, backwards);
         }
     }
 }
