@@ -488,7 +488,7 @@ pub fn run(bench: &ReplayBench, json: bool, quiet: bool) -> Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let overall = run_targets(&rows, sweep.as_ref());
     if json {
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "cores": cores,
@@ -507,12 +507,15 @@ pub fn run(bench: &ReplayBench, json: bool, quiet: bool) -> Result<()> {
         );
         return Ok(());
     }
-    println!(
+    if quiet {
+        return Ok(());
+    }
+    say!(
         "machine: {cores} cores; built for {}; allocator: {}; replay of the demo rig (30 fps, 20 Hz radar) into a report",
         crate::cpu_level::LEVEL,
         crate::ALLOCATOR
     );
-    println!(
+    say!(
         "{:>6} {:>9} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9} {:>10} {:>10}",
         "hours",
         "file MB",
@@ -530,7 +533,7 @@ pub fn run(bench: &ReplayBench, json: bool, quiet: bool) -> Result<()> {
     );
     for r in &rows {
         let opt = |v: Option<f64>, p: usize| v.map_or_else(|| "-".into(), |v| format!("{v:.p$}"));
-        println!(
+        say!(
             "{:>6} {:>9.1} {:>9} {:>8.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.1} {:>7.2} {:>9} {:>10} {:>10}",
             r.hours,
             r.recording_mb,
@@ -548,7 +551,7 @@ pub fn run(bench: &ReplayBench, json: bool, quiet: bool) -> Result<()> {
         );
     }
     for r in rows.iter().filter(|r| r.repeat > 1) {
-        println!(
+        say!(
             "{} h: medians of {} rounds; replay wall {} s, cpu {} s, on one CPU {} s",
             r.hours,
             r.repeat,
@@ -558,10 +561,10 @@ pub fn run(bench: &ReplayBench, json: bool, quiet: bool) -> Result<()> {
         );
     }
     for r in &rows {
-        println!("{} h targets: {}", r.hours, verdicts(&targets(r)));
+        say!("{} h targets: {}", r.hours, verdicts(&targets(r)));
     }
     if let Some(sw) = sweep {
-        println!(
+        say!(
             "sweep of {} runs on {} min: 1 thread {:.2} s, 2 threads {:.2} s, speedup {:.2}×, output {}",
             sw.runs,
             sw.recording_minutes,
@@ -575,7 +578,7 @@ pub fn run(bench: &ReplayBench, json: bool, quiet: bool) -> Result<()> {
             }
         );
         if sw.repeat > 1 {
-            println!(
+            say!(
                 "sweep: medians of {} rounds; 1 thread {} s, 2 threads {} s",
                 sw.repeat,
                 range(&sw.one_thread_s_each),
@@ -584,7 +587,7 @@ pub fn run(bench: &ReplayBench, json: bool, quiet: bool) -> Result<()> {
         }
     }
     if !overall.is_empty() {
-        println!("targets: {}", verdicts(&overall));
+        say!("targets: {}", verdicts(&overall));
     }
     Ok(())
 }

@@ -104,7 +104,7 @@ pub fn run(cmd: CalibCommand, quiet: bool) -> Result<ExitCode> {
             let rec = calib_file::load_unverified(&file)?;
             if json {
                 say!("{}", rec.canonical_json());
-            } else {
+            } else if !quiet {
                 say!("{}", show(&rec));
             }
             Ok(ExitCode::SUCCESS)

@@ -59,7 +59,7 @@ mod sweep_cmd;
     about = "Record-and-replay evaluation harness for radar-camera fusion nodes"
 )]
 struct Cli {
-    /// Print nothing but errors; the exit code tells the outcome.
+    /// Print nothing but errors (and the JSON --json asks for); the exit code tells the outcome.
     #[arg(long, short, global = true)]
     quiet: bool,
     #[command(subcommand)]
@@ -483,7 +483,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let d = radcam_replay::diagnose::diagnose(&recording, window)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&d)?);
+                say!("{}", serde_json::to_string_pretty(&d)?);
             } else if !quiet {
                 print!("{}", diagnosis_text(&d));
             }
@@ -693,7 +693,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     "{}",
                     serde_json::to_string_pretty(&radcam_scenarios::sync_bench::json(&rows))?
                 );
-            } else {
+            } else if !quiet {
                 say_raw!("{}", radcam_scenarios::sync_bench::table(&rows));
             }
             Ok(ExitCode::SUCCESS)
@@ -729,9 +729,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let r = bench_record::run(&bench_record::RecordBench { mib, dir })?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
-            } else {
-                println!(
+                say!("{}", serde_json::to_string_pretty(&r)?);
+            } else if !quiet {
+                say!(
                     "raw frames ({} mono8), {} MiB per run, fsync'd\n  dd bs=4M            {:8.1} MB/s\n  \
                      MCAP uncompressed   {:8.1} MB/s  ({:.0}% of dd; target >= 80%: {})\n  \
                      MCAP zstd           {:8.1} MB/s",
@@ -772,7 +772,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let i = inspect::inspect(&recording)?;
             if json {
                 say!("{}", serde_json::to_string_pretty(&i.to_json())?);
-            } else {
+            } else if !quiet {
                 say_raw!("{}", i.to_text());
             }
             Ok(ExitCode::SUCCESS)
@@ -792,25 +792,26 @@ fn output_dir_for(recording: &Path, out: &Path) -> Result<()> {
     create_dir(out)
 }
 
-/// Prints the gate table (or JSON); `origin_ns`, the recording's first message's log time,
+/// Prints the gate table (nothing when quiet), or JSON (also when quiet: it was asked for);
+/// `origin_ns`, the recording's first message's log time,
 /// puts the failed gates' worst windows in seconds from it.
 fn print_gates(
     results: &[radcam_reports::GateResult],
     origin_ns: Option<i64>,
     show: Show,
 ) -> Result<()> {
-    if show.quiet {
-        return Ok(());
-    }
     if show.json {
         say!(
             "{}",
             serde_json::to_string_pretty(&radcam_reports::gates_json(results, origin_ns))?
         );
-    } else if std::io::stdout().is_terminal() {
-        say_raw!("{}", colour_verdicts(&gate_table(results, origin_ns)));
-    } else {
-        say_raw!("{}", gate_table(results, origin_ns));
+    } else if !show.quiet {
+        let table = gate_table(results, origin_ns);
+        if std::io::stdout().is_terminal() {
+            say_raw!("{}", colour_verdicts(&table));
+        } else {
+            say_raw!("{table}");
+        }
     }
     Ok(())
 }

@@ -343,6 +343,48 @@ fn record_writes_the_scenario_file_it_was_given() {
 }
 
 #[test]
+fn quiet_prints_nothing_but_errors_and_the_json_asked_for() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let rec = short_recording(tmp.path());
+    let rec = rec.to_str().expect("utf8");
+    let dir = |n: &str| tmp.path().join(n).to_str().expect("utf8").to_owned();
+    let (report, sweep) = (dir("report"), dir("sweep"));
+    // replay first: report reads its directory
+    let commands: [Vec<&str>; 8] = [
+        vec!["replay", rec, "--out", &report],
+        vec!["report", &report],
+        vec!["inspect", rec],
+        vec!["diagnose", rec],
+        vec!["calib", "show", rec],
+        vec!["calib", "time-offset", rec],
+        vec!["sweep", rec, "--grid", "offset_ms=0,4", "--out", &sweep],
+        vec!["bench", "sync"],
+    ];
+    for args in &commands {
+        let quiet = radcam(&[&["--quiet"][..], args].concat());
+        assert!(code(&quiet) <= 1, "{args:?}: {}", text(&quiet.stderr));
+        assert!(
+            quiet.stdout.is_empty() && quiet.stderr.is_empty(),
+            "{args:?} --quiet printed: {}{}",
+            text(&quiet.stdout),
+            text(&quiet.stderr)
+        );
+        // --json is asked for: it prints, and only it, with --quiet too
+        let json = radcam(&[&["--quiet"][..], args, &["--json"][..]].concat());
+        assert!(code(&json) <= 1, "{args:?}: {}", text(&json.stderr));
+        assert!(json.stderr.is_empty(), "{args:?}: {}", text(&json.stderr));
+        serde_json::from_slice::<serde_json::Value>(&json.stdout)
+            .unwrap_or_else(|e| panic!("{args:?} --json: {e}: {}", text(&json.stdout)));
+        // and without --quiet the command has something to say
+        let loud = radcam(args);
+        assert!(
+            !loud.stdout.is_empty() || !loud.stderr.is_empty(),
+            "{args:?} printed nothing"
+        );
+    }
+}
+
+#[test]
 fn sync_maps_csv_logs_and_rejects_malformed_lines() {
     let tmp = tempfile::tempdir().expect("tmp");
     let p = |n: &str| tmp.path().join(n).to_str().expect("utf8").to_owned();
@@ -596,24 +638,11 @@ fn gates_files_junit_and_baseline_regressions() {
 }
 
 #[test]
-fn quiet_prints_nothing_and_json_is_machine_readable() {
+fn replay_and_report_json_give_each_gate_and_its_worst_window() {
     let tmp = tempfile::tempdir().expect("tmp");
     let rec = short_recording(tmp.path());
     let rec = rec.to_str().expect("utf8");
     let out_dir = tmp.path().join("q");
-    let out = radcam(&[
-        "--quiet",
-        "replay",
-        rec,
-        "--out",
-        out_dir.to_str().expect("utf8"),
-    ]);
-    assert_eq!(code(&out), 0);
-    assert!(
-        out.stdout.is_empty() && out.stderr.is_empty(),
-        "{}",
-        text(&out.stdout)
-    );
     let out = radcam(&[
         "replay",
         rec,
