@@ -236,7 +236,7 @@ enum Command {
     Sweep(sweep_cmd::SweepArgs),
     /// Print a report directory's gate table; write JUnit XML. Exit 1 if a required gate failed.
     Report {
-        /// Report directory (as written by replay or demo).
+        /// Report directory (as written by replay or demo), or a sweep's directory.
         dir: PathBuf,
         /// Write JUnit XML here: one testcase per gate.
         #[arg(long)]
@@ -244,7 +244,8 @@ enum Command {
         /// Write a self-contained HTML report (gate table, tracking summary, plots) here.
         #[arg(long)]
         html: Option<PathBuf>,
-        /// Print the gate results as JSON instead of a table.
+        /// Print the gate results as JSON instead of a table (for a sweep's directory, what
+        /// `radcam sweep --json` printed: its runs, or its tolerance rows).
         #[arg(long)]
         json: bool,
     },
@@ -597,7 +598,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     );
                 }
                 let (text, passed) = radcam_reports::sweep_html::sweep_summary(&dir)?;
-                if !quiet {
+                if json {
+                    say!(
+                        "{}",
+                        serde_json::to_string_pretty(&radcam_reports::sweep_dir_json(&dir)?)?
+                    );
+                } else if !quiet {
                     say_raw!("{text}");
                 }
                 if let Some(path) = html {

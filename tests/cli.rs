@@ -1035,6 +1035,10 @@ fn sweep_grid_monte_carlo_and_tolerance_write_their_tables() {
     assert_eq!(seeds.len(), 3);
     assert_eq!(seeds[0], 5);
     assert!(seeds[1] != seeds[2] && seeds[1] != 5);
+    // the report of a sweep's directory prints, from its tables, the same JSON
+    let report = radcam(&["report", &dir("mc"), "--json"]);
+    assert_eq!(code(&report), 0, "{}", text(&report.stderr));
+    assert_eq!(text(&report.stdout), text(&out.stdout));
     // tolerance: exit 0, one row per band, and a sweep page with the envelope
     let gates = tmp.path().join("gates.toml");
     std::fs::write(
@@ -1061,6 +1065,28 @@ fn sweep_grid_monte_carlo_and_tolerance_write_their_tables() {
         assert!(stdout.contains(band), "{band}: {stdout}");
     }
     assert!(tmp.path().join("tol/tolerance.parquet").exists());
+    // its JSON, and the report's of its directory: the same tolerance rows, read back
+    let tolerance = [
+        "sweep",
+        rec,
+        "--out",
+        &dir("tol-json"),
+        "--tolerance",
+        "offset",
+        "--max",
+        "400",
+        "--gates",
+        gates.to_str().expect("utf8"),
+        "--json",
+    ];
+    let out = radcam(&tolerance);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(rows.as_array().map(Vec::len), Some(5), "{rows}");
+    assert_eq!(rows[0]["kind"], "offset");
+    let report = radcam(&["report", &dir("tol-json"), "--json"]);
+    assert_eq!(code(&report), 0, "{}", text(&report.stderr));
+    assert_eq!(text(&report.stdout), text(&out.stdout));
     let page = tmp.path().join("tol.html");
     let out = radcam(&[
         "report",

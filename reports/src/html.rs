@@ -102,6 +102,20 @@ pub(crate) fn read_table(path: &Path, columns: &[&str]) -> Result<Table> {
 }
 
 impl Table {
+    /// The table's column names, in order.
+    pub(crate) fn names(&self) -> Vec<String> {
+        self.batches
+            .first()
+            .map(|b| {
+                b.schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub(crate) fn column<T: Array + 'static, V>(
         &self,
         name: &str,

@@ -18,6 +18,7 @@ pub mod parquet_out;
 pub mod staged_dir;
 pub mod summary;
 pub mod sweep_html;
+pub mod sweep_in;
 pub mod sweep_tables;
 
 pub use content_hash::{combined_hash, table_hashes};
@@ -56,6 +57,7 @@ pub const REPORT_FILES: [&str; 9] = [
 /// Every table a sweep's directory can hold: what [`StagedDir::commit`] replaces.
 pub const SWEEP_FILES: [&str; 2] = [SWEEP_FILE, TOLERANCE_FILE];
 pub use summary::report_summary;
+pub use sweep_in::sweep_dir_json;
 pub use sweep_tables::{
     SWEEP_FILE, SweepRow, TOLERANCE_FILE, ToleranceRow, sweep_json, sweep_table, tolerance_json,
     tolerance_table, write_sweep, write_tolerance,

@@ -24,19 +24,6 @@ const COLOURS: [RGBColor; MAX_SERIES] = [
     RGBColor(90, 90, 90),
 ];
 
-fn names(t: &Table) -> Vec<String> {
-    t.batches
-        .first()
-        .map(|b| {
-            b.schema()
-                .fields()
-                .iter()
-                .map(|f| f.name().clone())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn strings(t: &Table, name: &str) -> Result<Vec<Option<String>>> {
     t.column::<StringArray, _>(name, |c, i| (!c.is_null(i)).then(|| c.value(i).to_owned()))
 }
@@ -44,7 +31,7 @@ fn strings(t: &Table, name: &str) -> Result<Vec<Option<String>>> {
 /// Builds the HTML page of the sweep directory `dir`.
 pub fn sweep_report(dir: &Path) -> Result<String> {
     let sweep = read_table(&dir.join(SWEEP_FILE), &[])?;
-    let cols = names(&sweep);
+    let cols = sweep.names();
     let pos = |n: &str| cols.iter().position(|c| c == n);
     let params: Vec<String> = match (pos("seed"), pos("fault_plan")) {
         (Some(a), Some(b)) if a < b => cols[a + 1..b].to_vec(),

@@ -294,25 +294,41 @@ pub fn sweep_json(rows: &[SweepRow]) -> serde_json::Value {
     serde_json::Value::Array(
         rows.iter()
             .map(|r| {
-                serde_json::json!({
-                    "run_index": r.run_index,
-                    "replicate": r.replicate,
-                    "seed": r.seed,
-                    "params": r.params.iter().map(|(k, v)| (k.clone(), serde_json::json!(v)))
-                        .collect::<serde_json::Map<_, _>>(),
-                    "passed": r.passed,
-                    "gates": r.gates.iter().map(|g| serde_json::json!({
-                        "gate": g.gate.name, "value": g.value, "verdict": g.verdict.as_str(),
-                    })).collect::<Vec<_>>(),
-                    "stale_fusions": r.stale_fusions,
-                    "dropped_camera_frames": r.dropped_camera_frames,
-                    "dropped_radar_frames": r.dropped_radar_frames,
-                    "mota": r.mota,
-                    "idf1": r.idf1,
-                })
+                run_json(
+                    r,
+                    &r.params,
+                    r.gates
+                        .iter()
+                        .map(|g| (g.gate.name.as_str(), g.value, g.verdict.as_str())),
+                )
             })
             .collect(),
     )
+}
+
+/// One run of `sweep_json`: the run's counters from `r`, its parameters and gates as given
+/// (so a run read back from `sweep.parquet`, without the gates' definitions, prints the same).
+pub(crate) fn run_json<'a>(
+    r: &SweepRow,
+    params: &[(String, f64)],
+    gates: impl Iterator<Item = (&'a str, Option<f64>, &'a str)>,
+) -> serde_json::Value {
+    serde_json::json!({
+        "run_index": r.run_index,
+        "replicate": r.replicate,
+        "seed": r.seed,
+        "params": params.iter().map(|(k, v)| (k.clone(), serde_json::json!(v)))
+            .collect::<serde_json::Map<_, _>>(),
+        "passed": r.passed,
+        "gates": gates.map(|(gate, value, verdict)| serde_json::json!({
+            "gate": gate, "value": value, "verdict": verdict,
+        })).collect::<Vec<_>>(),
+        "stale_fusions": r.stale_fusions,
+        "dropped_camera_frames": r.dropped_camera_frames,
+        "dropped_radar_frames": r.dropped_radar_frames,
+        "mota": r.mota,
+        "idf1": r.idf1,
+    })
 }
 
 /// The tolerance rows as JSON.
