@@ -933,8 +933,8 @@ fn record_controlled(
     show: Show,
 ) -> Result<()> {
     let duration_s = duration.unwrap_or(scenario.duration_s);
-    if !(duration_s.is_finite() && duration_s > 0.0) {
-        anyhow::bail!("--duration: must be a positive number of seconds, got {duration_s}");
+    if let Some(problem) = radcam_scenarios::config::duration_problem(duration_s) {
+        anyhow::bail!("--duration: {problem}");
     }
     let req = RecordRequest {
         scenario: scenario.clone(),

@@ -19,10 +19,8 @@ pub fn record_rig(
     stop: Arc<AtomicBool>,
     show: Show,
 ) -> Result<ExitCode> {
-    if let Some(d) = duration
-        && !(d.is_finite() && d > 0.0)
-    {
-        anyhow::bail!("--duration: must be a positive number of seconds, got {d}");
+    if let Some(problem) = duration.and_then(radcam_scenarios::config::duration_problem) {
+        anyhow::bail!("--duration: {problem}");
     }
     let (rig, rig_toml) = load_rig(rig_path)?;
     let req = LiveRequest {

@@ -791,6 +791,35 @@ fn record_takes_a_library_name_and_lists_the_library_for_an_unknown_one() {
          network_queue_jitter, cpu_scheduling_jitter, software_timestamps_load, chamber_ramp_soak, \
          dense_clutter",
     );
+    // a length whose nanoseconds would not fit is refused, not wrapped into a few messages;
+    // the recording it would replace is left as it was
+    let before = std::fs::read(&out).expect("read");
+    for (command, duration) in [("record", "1e12"), ("record", "0"), ("demo", "1e300")] {
+        let args = if command == "demo" {
+            vec![
+                "demo",
+                "--duration",
+                duration,
+                "--out",
+                tmp.path().to_str().expect("utf8"),
+            ]
+        } else {
+            vec![
+                "record",
+                "--scenario",
+                "separated",
+                "--duration",
+                duration,
+                "--out",
+                out.to_str().expect("utf8"),
+            ]
+        };
+        assert_bad_input(
+            &args,
+            "--duration: must be a positive number of seconds, at most 1e8",
+        );
+    }
+    assert_eq!(std::fs::read(&out).expect("read"), before);
 }
 
 #[test]

@@ -6,6 +6,25 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
+/// Longest recording a scenario may ask for, s (about three years of simulated time: its
+/// nanoseconds stay far inside the ±2^62 ns every time is held to).
+pub const MAX_DURATION_S: f64 = 1e8;
+
+/// Why a recording length `duration_s` cannot be recorded, if it cannot.
+pub fn duration_problem(duration_s: f64) -> Option<String> {
+    (!(duration_s.is_finite() && duration_s > 0.0 && duration_s <= MAX_DURATION_S)).then(|| {
+        let got = if duration_s.abs() < 1e16 {
+            format!("{duration_s}")
+        } else {
+            format!("{duration_s:e}")
+        };
+        format!(
+            "must be a positive number of seconds, at most {MAX_DURATION_S:e} (about three \
+             years), got {got}"
+        )
+    })
+}
+
 /// A whole scenario.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -473,7 +492,9 @@ impl Scenario {
             }
             Ok(())
         };
-        positive("duration_s", self.duration_s)?;
+        if let Some(problem) = duration_problem(self.duration_s) {
+            return Err(bad("duration_s", problem));
+        }
         if let Some(e) = &self.expect
             && !DIAGNOSIS_DOMAINS.contains(&e.diagnosis.as_str())
         {
@@ -606,5 +627,33 @@ mod tests {
             .expect_err("neg")
             .to_string();
         assert!(msg.contains("camera.fps"), "{msg}");
+    }
+
+    #[test]
+    fn a_recording_length_past_three_years_is_refused_not_wrapped() {
+        assert_eq!(duration_problem(MAX_DURATION_S), None);
+        assert_eq!(duration_problem(0.5), None);
+        for (d, got) in [
+            (0.0, "got 0"),
+            (-1.0, "got -1"),
+            (1.000_1e8, "got 100010000"),
+            (1e300, "got 1e300"),
+            (f64::NAN, "got NaN"),
+            (f64::INFINITY, "got inf"),
+        ] {
+            let problem = duration_problem(d).expect("refused");
+            assert!(
+                problem.contains("at most 1e8") && problem.ends_with(got),
+                "{problem}"
+            );
+        }
+        let text = crate::DEMO_TOML.replacen("duration_s = 60.0", "duration_s = 1e12", 1);
+        let msg = Scenario::from_toml(&text, Path::new("s.toml"))
+            .expect_err("too long")
+            .to_string();
+        assert!(
+            msg.contains("duration_s") && msg.contains("at most 1e8"),
+            "{msg}"
+        );
     }
 }

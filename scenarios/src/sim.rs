@@ -205,7 +205,8 @@ impl Simulator {
         .seal();
         let rig = Rig {
             t0_ns,
-            end_ns: t0_ns + (duration_s * 1e9).round() as i64,
+            // saturating: a length past `MAX_DURATION_S` is refused before, never wraps here
+            end_ns: t0_ns.saturating_add((duration_s * 1e9).round() as i64),
             targets: s.targets.iter().map(Target::new).collect(),
             camera_clock: DeviceClock::new(&c.clock, &temperature, t0_ns),
             radar_clock: DeviceClock::new(&s.radar.clock, &temperature, t0_ns),

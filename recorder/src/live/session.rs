@@ -357,9 +357,12 @@ pub fn record_rig(
     let progress_every = Duration::from_millis(rig.output.progress_interval_ms);
     let (mut last_flush, mut last_progress) = (started, started);
     let mut prev = Progress::default();
-    let deadline = req
-        .duration_s
-        .map(|d| started + Duration::from_secs_f64(d.max(0.0)));
+    // a length no clock can reach (the CLI refuses those) records until stopped
+    let deadline = req.duration_s.and_then(|d| {
+        Duration::try_from_secs_f64(d.max(0.0))
+            .ok()
+            .and_then(|d| started.checked_add(d))
+    });
     let mut failure: Option<Error> = None;
     let reason = loop {
         if interrupt.load(Ordering::Relaxed) {
