@@ -97,9 +97,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Gate>> {
             })?;
             if !known.contains(&g.metric) {
                 return Err(bad(format!(
-                    "gate[{i}].metric: unknown metric '{}' (known: {})",
-                    g.metric,
-                    known.join(", ")
+                    "gate[{i}].metric: {}",
+                    crate::runner::unknown_metric(&g.metric)
                 )));
             }
             if !g.threshold.is_finite() {
@@ -170,9 +169,34 @@ mod tests {
             .expect_err("unknown metric")
             .to_string();
         assert!(
-            e.contains("gate[0].metric") && e.contains("sync_error_us.p99"),
+            e.contains("gate[0].metric: unknown metric 'sync_eror_us.p99' (did you mean 'sync_error_us.p99'?)"),
             "{e}"
         );
+        // the nearest name when one is close; the known ones grouped, never all 117 paths
+        for (metric, nearest) in [
+            ("assocation_fail_rate", Some("association_fail_rate")),
+            ("e2e_latency_p999", Some("latency_e2e_ms.p999")),
+            ("latency_e2e_ms.p99.9", Some("latency_e2e_ms.p999")),
+            ("sync_error_us", Some("sync_error_us.p99")),
+            ("wobble", None),
+        ] {
+            let e = crate::runner::unknown_metric(metric);
+            assert_eq!(
+                e.contains("did you mean"),
+                nearest.is_some(),
+                "{metric}: {e}"
+            );
+            if let Some(n) = nearest {
+                assert!(e.contains(&format!("(did you mean '{n}'?)")), "{e}");
+            }
+            assert!(
+                e.contains("the rates association_fail_rate, frame_drop_rate")
+                    && e.contains("sync_error_us, tx_queue_latency_control_ms")
+                    && e.ends_with("one of p50, p95, p99, p999, mean, max")
+                    && !e.contains("sync_error_us.p50"),
+                "{e}"
+            );
+        }
         let e = parse("[[gate]]\nname = \"a\"\nmetric = \"sync_error_us.p99\"\ncomparator = \"=<\"\nthreshold = 1.0\n", Path::new("g.toml"))
             .expect_err("bad comparator")
             .to_string();

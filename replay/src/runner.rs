@@ -289,6 +289,34 @@ pub fn known_metric_paths() -> Vec<String> {
     known_metric_set().known_paths()
 }
 
+/// Why `name` is no metric a gate may name: the nearest known path when one is close (a
+/// typo), and every known one, grouped (rates; distributions, each with its statistics).
+pub fn unknown_metric(name: &str) -> String {
+    let nearest = if DISTRIBUTIONS.contains(&name) {
+        // a distribution without its statistic: the one a gate most often means
+        Some(format!("{name}.p99"))
+    } else {
+        known_metric_paths()
+            .into_iter()
+            .map(|known| (strsim::jaro_winkler(name, &known), known))
+            .filter(|(similarity, _)| *similarity >= 0.8)
+            .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(&a.1)))
+            .map(|(_, known)| known)
+    };
+    let mut distributions = DISTRIBUTIONS.to_vec();
+    let mut rates = RATES.to_vec();
+    distributions.sort_unstable();
+    rates.sort_unstable();
+    format!(
+        "unknown metric '{name}'{}; known: the rates {}; the distributions {}, each as \
+         <name>.<statistic> with the statistic one of {}",
+        nearest.map_or(String::new(), |known| format!(" (did you mean '{known}'?)")),
+        rates.join(", "),
+        distributions.join(", "),
+        radcam_fusion::stats::Summary::STATS.join(", ")
+    )
+}
+
 /// Radar frames kept for interpolation.
 const RADAR_HISTORY: usize = 8;
 /// Pending camera frames kept while waiting for radar, at most.

@@ -72,8 +72,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Tolerances> {
     for (name, e) in f.metric {
         if !known.contains(&name) {
             return Err(bad(format!(
-                "metric.\"{name}\": unknown metric (known: {})",
-                known.join(", ")
+                "metric.\"{name}\": {}",
+                crate::runner::unknown_metric(&name)
             )));
         }
         let t = Tolerance {
