@@ -192,6 +192,44 @@ impl<W: Write + Seek> McapSink<W> {
         self.writer.flush().map_err(|e| self.mcap_err(e))
     }
 
+    /// Registers a channel outside the topic contract (a merged recording's own topics) with
+    /// its schema (or none), encodings and metadata as they were; returns the id
+    /// [`McapSink::write_foreign`] writes to.
+    pub fn add_foreign_channel(&mut self, channel: &mcap::Channel<'_>) -> Result<u16> {
+        let schema_id = match &channel.schema {
+            Some(s) => self
+                .writer
+                .add_schema(&s.name, &s.encoding, &s.data)
+                .map_err(|e| self.mcap_err(e))?,
+            None => 0,
+        };
+        self.writer
+            .add_channel(
+                schema_id,
+                &channel.topic,
+                &channel.message_encoding,
+                &channel.metadata,
+            )
+            .map_err(|e| self.mcap_err(e))
+    }
+
+    /// Writes already encoded bytes, logged at `log_time_ns`, to a channel
+    /// [`McapSink::add_foreign_channel`] registered.
+    pub fn write_foreign(&mut self, channel_id: u16, log_time_ns: u64, data: &[u8]) -> Result<()> {
+        let seq = self.sequence.entry(channel_id).or_insert(0);
+        *seq = seq.wrapping_add(1);
+        let header = MessageHeader {
+            channel_id,
+            sequence: *seq,
+            log_time: log_time_ns,
+            publish_time: log_time_ns,
+        };
+        self.latest_ns = self.latest_ns.max(log_time_ns);
+        self.writer
+            .write_to_known_channel(&header, data)
+            .map_err(|e| self.mcap_err(e))
+    }
+
     /// Writes a metadata record.
     pub fn metadata(&mut self, name: &str, entries: BTreeMap<String, String>) -> Result<()> {
         let m = Metadata {

@@ -9,12 +9,15 @@
 //! - the camera latches and PTP status of a lead-in (default 10 s), so the clock estimator and
 //!   the sync state are settled when the window opens;
 //! - the last message of every other channel before the window (its last known state).
+//!
+//! Channels outside the topic contract (a logger's own topics merged into the recording) are
+//! kept like the others, with their schema, encodings and metadata as they were.
 
 use crate::reader::McapFile;
 use crate::{Error, Result};
 use radcam_recorder::McapSink;
 use radcam_schema::topics;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Metadata record of a slice: `source`, `source_sha256`, `window_s`, `start_ns`, `end_ns`,
@@ -78,6 +81,14 @@ pub struct ExtractSummary {
     pub end_ns: u64,
 }
 
+/// Where a channel of the source goes in the slice.
+enum Output {
+    /// Its contract channel.
+    Contract(&'static str),
+    /// A channel like it, outside the contract: this id in the slice.
+    Foreign(u16),
+}
+
 /// Topics whose lead-in before the window is kept whole.
 const LEAD_IN_TOPICS: &[&str] = &[topics::CAMERA_LATCH, topics::PTP_STATUS];
 
@@ -119,12 +130,21 @@ pub fn extract(rec: &Path, window: Window, lead_in_s: f64, out: &Path) -> Result
 
     let part = radcam_recorder::sim_source::partial_path(out);
     let mut sink = McapSink::create(&part)?;
-    let all: Vec<String> = file
+    // every channel of the file: a contract topic goes to its contract channel, any other (a
+    // merged recording's own topics) to a channel like it, schema and metadata as they were
+    let mut outputs: BTreeMap<u16, Output> = BTreeMap::new();
+    for (&id, channel) in &file.summary().channels {
+        let output = match sink.contract_topic(&channel.topic) {
+            Some(topic) => Output::Contract(topic),
+            None => Output::Foreign(sink.add_foreign_channel(channel)?),
+        };
+        outputs.insert(id, output);
+    }
+    let all: BTreeSet<String> = file
         .summary()
         .channels
         .values()
         .map(|c| c.topic.clone())
-        .filter(|t| sink.contract_topic(t).is_some())
         .collect();
     let all_refs: Vec<&str> = all.iter().map(String::as_str).collect();
     for (name, entries) in &metadata {
@@ -143,39 +163,42 @@ pub fn extract(rec: &Path, window: Window, lead_in_s: f64, out: &Path) -> Result
 
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
     let mut carried_in = 0u64;
-    let mut held: BTreeMap<&'static str, (u64, Vec<u8>)> = BTreeMap::new();
+    // the last message before the window of each channel: (log time, topic, bytes)
+    let mut held: BTreeMap<u16, (u64, String, Vec<u8>)> = BTreeMap::new();
     let mut released = false;
-    let mut write = |sink: &mut McapSink<_>, topic: &'static str, t: u64, data: &[u8]| {
+    let mut write = |sink: &mut McapSink<_>, id: u16, topic: &str, t: u64, data: &[u8]| {
         *counts.entry(topic.to_owned()).or_insert(0) += 1;
-        sink.write_encoded(topic, t as i64, data)
+        match outputs.get(&id) {
+            Some(Output::Contract(topic)) => sink.write_encoded(topic, t as i64, data),
+            Some(Output::Foreign(out_id)) => sink.write_foreign(*out_id, t, data),
+            None => Ok(()),
+        }
     };
     file.for_each_message(&all_refs, |m| {
-        let Some(topic) = sink.contract_topic(m.topic) else {
-            return Ok(());
-        };
-        let t = m.log_time_ns;
+        let (id, topic, t) = (m.channel_id, m.topic, m.log_time_ns);
+        let lead_in = LEAD_IN_TOPICS.contains(&topic);
         if t < t0 {
-            let whole =
-                topic == topics::AUDIT || (LEAD_IN_TOPICS.contains(&topic) && t >= lead_from);
-            if whole {
+            if topic == topics::AUDIT || (lead_in && t >= lead_from) {
                 carried_in += 1;
-                write(&mut sink, topic, t, m.data)?;
-            } else if !LEAD_IN_TOPICS.contains(&topic) {
-                held.insert(topic, (t, m.data.to_vec()));
+                write(&mut sink, id, topic, t, m.data)?;
+            } else if !lead_in {
+                held.insert(id, (t, topic.to_owned(), m.data.to_vec()));
             }
             return Ok(());
         }
         if !released {
             released = true;
             let mut last: Vec<_> = std::mem::take(&mut held).into_iter().collect();
-            last.sort_by_key(|(_, (t, _))| *t);
-            for (topic, (t, data)) in last {
+            last.sort_by(|(a_id, (a_t, a_topic, _)), (b_id, (b_t, b_topic, _))| {
+                (a_t, a_topic, a_id).cmp(&(b_t, b_topic, b_id))
+            });
+            for (id, (t, topic, data)) in last {
                 carried_in += 1;
-                write(&mut sink, topic, t, &data)?;
+                write(&mut sink, id, &topic, t, &data)?;
             }
         }
         if t <= t1 {
-            write(&mut sink, topic, t, m.data)?;
+            write(&mut sink, id, topic, t, m.data)?;
         }
         Ok(())
     })?;

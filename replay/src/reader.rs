@@ -31,6 +31,8 @@ const MAX_CHUNK: u64 = 1 << 30;
 /// One message as read: topic, log time (ns) and encoded bytes.
 #[derive(Debug, Clone, Copy)]
 pub struct RawMessage<'a> {
+    /// Channel id in the file (a file may hold several channels on one topic).
+    pub channel_id: u16,
     /// Channel topic.
     pub topic: &'a str,
     /// Log time, host ns.
@@ -658,6 +660,7 @@ impl McapFile {
                         .get(&header.channel_id)
                         .map_or("", String::as_str);
                     f(RawMessage {
+                        channel_id: header.channel_id,
                         topic,
                         log_time_ns: header.log_time,
                         data,

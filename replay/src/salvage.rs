@@ -339,6 +339,7 @@ impl Salvaged {
                     continue;
                 }
                 f(RawMessage {
+                    channel_id: id,
                     topic,
                     log_time_ns,
                     data: &data[range],
