@@ -98,7 +98,7 @@ fn a_slice_keeps_channels_outside_the_contract_as_they_were() {
             k += 1;
             sink.write_foreign(speed, t, format!(r#"{{"v":{k}}}"#).as_bytes())
                 .expect("write");
-            if k % 5 == 0 {
+            if k.is_multiple_of(5) {
                 sink.write_foreign(raw, t, &k.to_le_bytes()).expect("write");
             }
             t += 100_000_000;
