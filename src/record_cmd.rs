@@ -107,7 +107,7 @@ pub fn recover(broken: &Path, out: &Path, show: Show) -> Result<ExitCode> {
         }
         if s.foreign_messages > 0 {
             eprintln!(
-                "  {} messages on non-contract topics left out",
+                "  ({} of them on channels outside radcam's topic contract, kept as they were)",
                 s.foreign_messages
             );
         }

@@ -4,6 +4,8 @@
 //! The broken file is scanned like `replay --salvage` does ([`crate::salvage::Salvaged`]): every
 //! chunk whose CRC checks out is kept, every message in it is written again with its log time,
 //! every metadata record is copied, and a `radcam.recovered` metadata record lists what was lost.
+//! Channels outside the topic contract (a logger's own topics merged in) are written again
+//! with their schema, encodings and metadata.
 
 use crate::salvage::{Gap, Salvaged};
 use crate::{Error, Result};
@@ -24,7 +26,8 @@ pub struct RecoverSummary {
     pub counts: BTreeMap<String, u64>,
     /// Damaged or missing regions of the broken file.
     pub gaps: Vec<Gap>,
-    /// Messages on topics outside the contract, dropped.
+    /// Messages on channels outside the topic contract (a logger's own topics merged in),
+    /// kept with their channels' schemas, encodings and metadata.
     pub foreign_messages: u64,
 }
 
@@ -63,18 +66,28 @@ pub fn recover(broken: &Path, out: &Path) -> Result<RecoverSummary> {
     }
     sink.metadata(RECOVERED_METADATA, meta)?;
 
+    // a channel outside the contract is written again like it was
+    let mut foreign_ids: BTreeMap<u16, u16> = BTreeMap::new();
+    for (id, channel) in salvaged.channels() {
+        if sink.contract_topic(&channel.topic).is_none() {
+            foreign_ids.insert(id, sink.add_foreign_channel(&channel)?);
+        }
+    }
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
     let mut foreign = 0u64;
     salvaged.for_each_message(&all_refs, |m| {
-        let Some(topic) = sink.contract_topic(m.topic) else {
-            foreign += 1;
-            return Ok(());
-        };
         let t = i64::try_from(m.log_time_ns).map_err(|_| Error::Invalid {
             path: broken.to_owned(),
             problem: format!("{}: log time {} ns out of range", m.topic, m.log_time_ns),
         })?;
-        sink.write_encoded(topic, t, m.data)?;
+        match (sink.contract_topic(m.topic), foreign_ids.get(&m.channel_id)) {
+            (Some(topic), _) => sink.write_encoded(topic, t, m.data)?,
+            (None, Some(&id)) => {
+                foreign += 1;
+                sink.write_foreign(id, m.log_time_ns, m.data)?;
+            }
+            (None, None) => return Ok(()),
+        }
         *counts.entry(m.topic.to_owned()).or_insert(0) += 1;
         Ok(())
     })?;

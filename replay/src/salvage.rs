@@ -38,6 +38,29 @@ struct ChunkAt {
     start_ns: u64,
 }
 
+/// The schema and channel records a scan met, by id: what a channel outside the topic
+/// contract is written again with.
+#[derive(Debug, Default)]
+struct Definitions {
+    schemas: BTreeMap<u16, (mcap::records::SchemaHeader, Vec<u8>)>,
+    channels: BTreeMap<u16, mcap::records::Channel>,
+}
+
+impl Definitions {
+    /// Keeps the record `body` of opcode `op` if it is a schema or a channel.
+    fn note(&mut self, op: u8, body: &[u8]) {
+        match mcap::parse_record(op, body) {
+            Ok(Record::Schema { header, data }) => {
+                self.schemas.insert(header.id, (header, data.into_owned()));
+            }
+            Ok(Record::Channel(c)) => {
+                self.channels.insert(c.id, c);
+            }
+            _ => {}
+        }
+    }
+}
+
 /// The intact part of a recording, found by a linear scan.
 #[derive(Debug)]
 pub struct Salvaged {
@@ -45,6 +68,7 @@ pub struct Salvaged {
     file: File,
     chunks: Vec<ChunkAt>,
     channels: BTreeMap<u16, String>,
+    definitions: Definitions,
     /// Damaged or missing parts, in file order.
     pub gaps: Vec<Gap>,
     /// Metadata records, by name.
@@ -134,6 +158,7 @@ impl Salvaged {
             file,
             chunks: Vec::new(),
             channels: BTreeMap::new(),
+            definitions: Definitions::default(),
             gaps: Vec::new(),
             metadata: BTreeMap::new(),
             counts: BTreeMap::new(),
@@ -208,7 +233,9 @@ impl Salvaged {
                         let mut counts: BTreeMap<String, u64> = BTreeMap::new();
                         let parsed = records(&data, |op, b| {
                             match op {
+                                0x03 => s.definitions.note(op, b),
                                 0x04 => {
+                                    s.definitions.note(op, b);
                                     if let Ok(Record::Channel(c)) = mcap::parse_record(op, b) {
                                         channels.insert(c.id, c.topic);
                                     }
@@ -257,7 +284,9 @@ impl Salvaged {
                         });
                     }
                 },
+                0x03 => s.definitions.note(op, &body),
                 0x04 => {
+                    s.definitions.note(op, &body);
                     if let Ok(Record::Channel(c)) = mcap::parse_record(op, &body) {
                         channels.insert(c.id, c.topic);
                     }
@@ -283,6 +312,33 @@ impl Salvaged {
         s.channels = channels;
         s.content_hash = hash_file(&mut s.file, path)?;
         Ok(s)
+    }
+
+    /// The ids of the channels the scan met, each with its channel as the file defined it
+    /// (its schema when the scan met that too).
+    pub fn channels(&self) -> Vec<(u16, mcap::Channel<'static>)> {
+        let d = &self.definitions;
+        d.channels
+            .values()
+            .map(|c| {
+                let schema = d.schemas.get(&c.schema_id).map(|(h, data)| {
+                    std::sync::Arc::new(mcap::Schema {
+                        id: h.id,
+                        name: h.name.clone(),
+                        encoding: h.encoding.clone(),
+                        data: std::borrow::Cow::Owned(data.clone()),
+                    })
+                });
+                let channel = mcap::Channel {
+                    id: c.id,
+                    topic: c.topic.clone(),
+                    schema,
+                    message_encoding: c.message_encoding.clone(),
+                    metadata: c.metadata.clone(),
+                };
+                (c.id, channel)
+            })
+            .collect()
     }
 
     /// The first log time of the intact messages, ns.

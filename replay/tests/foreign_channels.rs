@@ -1,15 +1,16 @@
 //! A recording merged with channels outside radcam's topic contract (a logger's own topics,
-//! `mcap merge`d in): an incident slice keeps them like every other channel, schema,
-//! encodings and metadata as they were, and the contract's part of the slice is what it is
-//! without them.
+//! `mcap merge`d in): an incident slice and a recovered file keep them like every other
+//! channel, schema, encodings and metadata as they were, and the contract's part of a slice
+//! is what it is without them.
 
 use radcam_recorder::{McapSink, RecordRequest, record_scenario};
 use radcam_replay::extract::{Window, extract};
+use radcam_replay::recover::recover;
 use radcam_replay::{McapFile, ReplayConfig, replay};
 use radcam_scenarios::Scenario;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// (topic, log time ns, bytes) of every message of `path`, and each topic's channel.
@@ -48,10 +49,10 @@ fn channel(
     }
 }
 
-#[test]
-fn a_slice_keeps_channels_outside_the_contract_as_they_were() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let rec = dir.path().join("rec.mcap");
+/// A 4 s demo recording (`rec.mcap` in `dir`) and the same merged with a JSON channel at
+/// 10 Hz and a schemaless one at 2 Hz (`merged.mcap`).
+fn recordings(dir: &Path) -> (PathBuf, PathBuf) {
+    let rec = dir.join("rec.mcap");
     record_scenario(
         &RecordRequest {
             scenario: Scenario::demo().expect("demo"),
@@ -64,7 +65,7 @@ fn a_slice_keeps_channels_outside_the_contract_as_they_were() {
     .expect("record");
 
     // merge in a JSON channel at 10 Hz and a schemaless one at 2 Hz
-    let merged = dir.path().join("merged.mcap");
+    let merged = dir.join("merged.mcap");
     let mut file = McapFile::open(&rec).expect("open");
     let metadata = file.metadata().expect("metadata");
     let topics: Vec<String> = file
@@ -111,6 +112,13 @@ fn a_slice_keeps_channels_outside_the_contract_as_they_were() {
     .expect("read");
     sink.finish().expect("finish");
 
+    (rec, merged)
+}
+
+#[test]
+fn a_slice_keeps_channels_outside_the_contract_as_they_were() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (rec, merged) = recordings(dir.path());
     let window = Window {
         start_s: 1.0,
         end_s: 2.5,
@@ -166,4 +174,53 @@ fn a_slice_keeps_channels_outside_the_contract_as_they_were() {
     assert_eq!(contract(slice), messages(&plain).0);
     // and the slice replays
     replay(&with_foreign, &ReplayConfig::default()).expect("the slice replays");
+}
+
+#[test]
+fn recover_keeps_channels_outside_the_contract_as_they_were() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_, merged) = recordings(dir.path());
+    let sorted = |mut ms: Messages| {
+        ms.sort();
+        ms
+    };
+    let (source, source_channels) = messages(&merged);
+    let foreign = |ms: &Messages| ms.iter().filter(|m| m.0.starts_with("/can/")).count();
+    // an intact file: every message, the foreign ones with their channels as they were
+    let fixed = dir.path().join("fixed.mcap");
+    let summary = recover(&merged, &fixed).expect("recover");
+    let (kept, channels) = messages(&fixed);
+    assert_eq!(sorted(kept), sorted(source.clone()));
+    assert_eq!(summary.foreign_messages, foreign(&source) as u64);
+    for topic in ["/can/speed", "/can/raw"] {
+        let (a, b) = (&channels[topic], &source_channels[topic]);
+        assert_eq!(
+            (
+                &a.message_encoding,
+                &a.metadata,
+                a.schema.as_ref().map(|s| (&s.name, &s.encoding, &s.data))
+            ),
+            (
+                &b.message_encoding,
+                &b.metadata,
+                b.schema.as_ref().map(|s| (&s.name, &s.encoding, &s.data))
+            ),
+            "{topic}"
+        );
+    }
+    // a killed recorder's file: what its intact chunks hold, foreign messages among it
+    let bytes = std::fs::read(&merged).expect("read");
+    let cut = dir.path().join("cut.mcap");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).expect("write");
+    let summary = recover(&cut, &fixed).expect("recover");
+    assert!(!summary.gaps.is_empty());
+    let (kept, _) = messages(&fixed);
+    assert!(
+        foreign(&kept) > 10,
+        "{} foreign messages kept",
+        foreign(&kept)
+    );
+    assert!(kept.len() < source.len());
+    let source = sorted(source);
+    assert!(kept.iter().all(|m| source.binary_search(m).is_ok()));
 }
