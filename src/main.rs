@@ -216,7 +216,7 @@ enum Command {
         /// every skipped part is listed and becomes a RECORDING_GAP audit event.
         #[arg(long)]
         salvage: bool,
-        /// Gates file (TOML); default: the seed's three gates.
+        /// Gates file (TOML); default: sync_p999, reprojection_p95, track_id_switch_rate, e2e_latency_p999 and association_fail_rate.
         #[arg(long)]
         gates: Option<PathBuf>,
         /// A previous report directory: exit 1 if any gate metric got worse beyond tolerance.

@@ -45,7 +45,7 @@ pub struct SweepArgs {
     /// Base seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Gates file (TOML); default: the default gates.
+    /// Gates file (TOML); default: sync_p999, reprojection_p95, track_id_switch_rate, e2e_latency_p999 and association_fail_rate.
     #[arg(long)]
     gates: Option<PathBuf>,
     /// Camera clock estimator.

@@ -655,6 +655,18 @@ fn replay_and_report_json_give_each_gate_and_its_worst_window() {
     let gates = v.as_array().expect("array");
     assert_eq!(gates.len(), 5);
     assert!(gates.iter().all(|g| g["verdict"] == "PASS"));
+    // the help of --gates names the default gates, every one of them
+    for command in ["replay", "sweep"] {
+        let help = text(&radcam(&[command, "--help"]).stdout);
+        let line = help
+            .lines()
+            .find(|l| l.contains("--gates"))
+            .unwrap_or_else(|| panic!("{command} --help: {help}"));
+        for g in gates {
+            let name = g["gate"].as_str().expect("gate name");
+            assert!(line.contains(name), "{command}: {name} missing from {line}");
+        }
+    }
     let e = &gates[0]["evidence"];
     assert!(
         e["log_time_start_ns"].as_i64() < e["log_time_end_ns"].as_i64(),
