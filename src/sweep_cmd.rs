@@ -51,7 +51,7 @@ pub struct SweepArgs {
     /// Camera clock estimator.
     #[arg(long, default_value = "bracket")]
     estimator: String,
-    /// Worker threads (default: one per core).
+    /// Worker threads; one per core when not given or 0.
     #[arg(long)]
     threads: Option<usize>,
     /// Print JSON instead of a table.

@@ -545,8 +545,9 @@ pub fn diagnose(path: &Path, window: Option<Window>) -> Result<Diagnosis> {
             let slice = dir.path().join("window.mcap");
             let s = extract(path, wide, crate::extract::DEFAULT_LEAD_IN_S, &slice)?;
             // s.start_ns is where the wide window opens, in the recording's log time
-            let start = s.start_ns + ((w.start_s - wide.start_s) * 1e9).round() as u64;
-            let end = s.start_ns + ((w.end_s - wide.start_s) * 1e9).round() as u64;
+            let start =
+                (s.start_ns).saturating_add(((w.start_s - wide.start_s) * 1e9).round() as u64);
+            let end = (s.start_ns).saturating_add(((w.end_s - wide.start_s) * 1e9).round() as u64);
             // what is wrong in the slice is wrong in the recording: say so of it
             let mut d =
                 analyse(&slice, Some((start, end))).map_err(|e| e.for_path(&slice, path))?;

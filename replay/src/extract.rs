@@ -26,6 +26,10 @@ pub const SLICE_METADATA: &str = "radcam.slice";
 /// Default lead-in of latches and PTP status before the window, s.
 pub const DEFAULT_LEAD_IN_S: f64 = 10.0;
 
+/// Latest time a window may name, s from the recording's first message (its nanoseconds
+/// stay far inside every time type).
+pub const MAX_WINDOW_S: f64 = 1e9;
+
 /// A time window in seconds from the recording's first message: `A..B`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Window {
@@ -44,10 +48,18 @@ impl std::str::FromStr for Window {
             .ok_or_else(|| format!("'{s}': a window is A..B, seconds from the recording start"))?;
         let num = |x: &str, what: &str| -> std::result::Result<f64, String> {
             let x = x.trim().trim_end_matches('s');
-            x.parse::<f64>()
+            let v = x
+                .parse::<f64>()
                 .ok()
                 .filter(|v| v.is_finite() && *v >= 0.0)
-                .ok_or_else(|| format!("'{s}': {what} '{x}' is not a number of seconds ≥ 0"))
+                .ok_or_else(|| format!("'{s}': {what} '{x}' is not a number of seconds ≥ 0"))?;
+            if v > MAX_WINDOW_S {
+                return Err(format!(
+                    "'{s}': {what} '{x}' is more than {MAX_WINDOW_S:e} s (about 31 years) from the \
+                     start: no recording is that long"
+                ));
+            }
+            Ok(v)
         };
         let w = Window {
             start_s: num(a, "start")?,
@@ -124,7 +136,7 @@ pub fn extract(rec: &Path, window: Window, lead_in_s: f64, out: &Path) -> Result
             ),
         });
     }
-    let ns = |s: f64| first + (s * 1e9).round() as u64;
+    let ns = |s: f64| first.saturating_add((s * 1e9).round() as u64);
     let (t0, t1) = (ns(window.start_s), ns(window.end_s).min(last));
     let lead_from = t0.saturating_sub((lead_in_s * 1e9).round() as u64);
 
@@ -225,5 +237,36 @@ mod tests {
         for bad in ["40..20", "20", "a..b", "-1..3", "5..5", "nan..3"] {
             assert!(bad.parse::<Window>().is_err(), "{bad}");
         }
+        // a window past any recording is refused: its nanoseconds would wrap
+        let w: Window = "0..1e9".parse().expect("the latest window");
+        assert_eq!(w.end_s, MAX_WINDOW_S);
+        for (bad, named) in [("1..1e300", "end '1e300'"), ("2e9..3e9", "start '2e9'")] {
+            let e = bad.parse::<Window>().expect_err(bad);
+            assert!(e.contains(named) && e.contains("more than 1e9 s"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_window_running_past_the_recording_ends_with_it() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let rec = dir.path().join("rec.mcap");
+        radcam_recorder::record_scenario(
+            &radcam_recorder::RecordRequest {
+                scenario: radcam_scenarios::Scenario::demo().expect("demo"),
+                seed: 1,
+                duration_s: 3.0,
+                out: rec.clone(),
+            },
+            |_| {},
+        )
+        .expect("record");
+        let slice = |window: &str, name: &str| {
+            let out = dir.path().join(name);
+            extract(&rec, window.parse().expect("window"), 0.0, &out).expect("extract")
+        };
+        let (to_end, far) = (slice("1..3", "a.mcap"), slice("1..1e9", "b.mcap"));
+        assert_eq!(far.counts, to_end.counts);
+        assert_eq!(far.end_ns, to_end.end_ns);
+        assert!(far.counts["/camera/frame"] > 30, "{:?}", far.counts);
     }
 }
