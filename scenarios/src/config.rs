@@ -4,7 +4,7 @@
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Longest recording a scenario may ask for, s (about three years of simulated time: its
 /// nanoseconds stay far inside the ±2^62 ns every time is held to).
@@ -470,92 +470,26 @@ impl Scenario {
     }
 
     fn validate(&self, path: &Path) -> Result<()> {
-        let bad = |field: &str, problem: String| Error::Invalid {
-            path: PathBuf::from(path),
-            field: field.to_owned(),
-            problem,
-        };
-        let positive = |field: &str, v: f64| {
-            if v.is_finite() && v > 0.0 {
-                Ok(())
-            } else {
-                Err(bad(field, format!("must be a positive number, got {v}")))
-            }
-        };
-        let delay = |field: &str, d: &DelayConfig| {
-            if !(d.min_us >= 0.0 && d.scale_us >= 0.0 && d.tail_alpha > 0.0 && d.cap_us >= d.min_us)
-            {
-                return Err(bad(
-                    field,
-                    "needs min_us >= 0, scale_us >= 0, tail_alpha > 0, cap_us >= min_us".into(),
-                ));
-            }
-            Ok(())
-        };
+        let mut v = Checks { problem: None };
+        self.check(&mut v);
+        match v.problem {
+            Some((field, problem)) => Err(Error::Invalid {
+                path: path.to_owned(),
+                field,
+                problem,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Every field within what the simulator can compute with: rates that finish, times whose
+    /// nanoseconds fit, sizes that allocate. The bounds are generous; they are there so a typo
+    /// (`fps = 3e10`) is an error naming the field, never a hang, a wrap or a panic.
+    fn check(&self, v: &mut Checks) {
         if let Some(problem) = duration_problem(self.duration_s) {
-            return Err(bad("duration_s", problem));
+            v.fail("duration_s", problem);
         }
-        if let Some(e) = &self.expect
-            && !DIAGNOSIS_DOMAINS.contains(&e.diagnosis.as_str())
-        {
-            return Err(bad(
-                "expect.diagnosis",
-                format!("'{}' is not one of {DIAGNOSIS_DOMAINS:?}", e.diagnosis),
-            ));
-        }
-        if let Some(fw) = &self.radar.firmware_update
-            && !(fw.at_s >= 0.0 && fw.added_delay_ms.is_finite())
-        {
-            return Err(bad(
-                "radar.firmware_update",
-                "needs at_s >= 0 and a finite added_delay_ms".into(),
-            ));
-        }
-        positive("camera.fps", self.camera.fps)?;
-        positive("camera.tick_hz", self.camera.tick_hz)?;
-        positive("camera.fx_px", self.camera.fx_px)?;
-        positive("camera.fy_px", self.camera.fy_px)?;
-        if self.camera.width_px == 0 || self.camera.height_px == 0 {
-            return Err(bad("camera.width_px", "image size must be non-zero".into()));
-        }
-        positive("radar.fps", self.radar.fps)?;
-        positive("radar.cpu_hz", self.radar.cpu_hz)?;
-        positive("radar.max_range_m", self.radar.max_range_m)?;
-        positive("ptp.rate_hz", self.ptp.rate_hz)?;
-        positive("node.stats_rate_hz", self.node.stats_rate_hz)?;
-        if self.node.preview_scale == 0 {
-            return Err(bad("node.preview_scale", "must be at least 1".into()));
-        }
-        if self.camera.latch.rate_hz < 0.0
-            || (self.camera.latch.rate_hz > 0.0 && self.camera.latch.burst == 0)
-        {
-            return Err(bad(
-                "camera.latch",
-                "rate_hz must be >= 0 and burst >= 1".into(),
-            ));
-        }
-        delay("camera.arrival_delay", &self.camera.arrival_delay)?;
-        delay("camera.latch.outgoing", &self.camera.latch.outgoing)?;
-        delay("camera.latch.return_leg", &self.camera.latch.return_leg)?;
-        delay("camera.latch.read", &self.camera.latch.read)?;
-        delay("camera.detector.latency", &self.camera.detector.latency)?;
-        delay("radar.arrival_delay", &self.radar.arrival_delay)?;
-        if let Some(m) = &self.radar.multipath
-            && !((0.0..=1.0).contains(&m.probability)
-                && m.wall_y_m.is_finite()
-                && m.snr_loss_db.is_finite())
-        {
-            return Err(bad(
-                "radar.multipath",
-                "needs probability within [0, 1] and finite wall_y_m, snr_loss_db".into(),
-            ));
-        }
-        if !(0.0..=1.0).contains(&self.camera.detector.miss_probability) {
-            return Err(bad(
-                "camera.detector.miss_probability",
-                "must be within [0, 1]".into(),
-            ));
-        }
+        v.int("rig.host_start_ns", self.rig.host_start_ns, 0, MAX_TIME_NS);
         if self.temperature.profile.is_empty()
             || self
                 .temperature
@@ -563,29 +497,313 @@ impl Scenario {
                 .windows(2)
                 .any(|w| w[1][0] <= w[0][0])
         {
-            return Err(bad(
+            v.fail(
                 "temperature.profile",
                 "needs at least one [time_s, temperature_c] point, times strictly increasing"
                     .into(),
-            ));
+            );
         }
+        for (i, [t, c]) in self.temperature.profile.iter().enumerate() {
+            v.within(
+                &format!("temperature.profile[{i}] time_s"),
+                *t,
+                0.0,
+                MAX_TIME_S,
+            );
+            v.within(
+                &format!("temperature.profile[{i}] temperature_c"),
+                *c,
+                -273.15,
+                1e3,
+            );
+        }
+
+        let c = &self.camera;
+        v.rate("camera.fps", c.fps, MAX_RATE_HZ);
+        v.rate("camera.tick_hz", c.tick_hz, 1e12);
+        v.within("camera.exposure_us", c.exposure_us, 0.0, 1e6);
+        for (field, px) in [
+            ("camera.width_px", c.width_px),
+            ("camera.height_px", c.height_px),
+        ] {
+            v.int(field, px, 1, MAX_IMAGE_PX);
+        }
+        v.rate("camera.fx_px", c.fx_px, 1e6);
+        v.rate("camera.fy_px", c.fy_px, 1e6);
+        v.within("camera.cx_px", c.cx_px, -1e6, 1e6);
+        v.within("camera.cy_px", c.cy_px, -1e6, 1e6);
+        for (i, k) in c.distortion.iter().enumerate() {
+            v.within(&format!("camera.distortion[{i}]"), *k, -1e3, 1e3);
+        }
+        v.mount("camera.mount", &c.mount);
+        v.clock("camera.clock", &c.clock);
+        v.delay("camera.arrival_delay", &c.arrival_delay);
+        v.within("camera.latch.rate_hz", c.latch.rate_hz, 0.0, MAX_RATE_HZ);
+        if c.latch.rate_hz > 0.0 {
+            v.int("camera.latch.burst", c.latch.burst, 1, 1000);
+        }
+        v.delay("camera.latch.outgoing", &c.latch.outgoing);
+        v.delay("camera.latch.return_leg", &c.latch.return_leg);
+        v.delay("camera.latch.read", &c.latch.read);
+        let d = &c.detector;
+        v.within("camera.detector.box_noise_px", d.box_noise_px, 0.0, 1e4);
+        v.within(
+            "camera.detector.miss_probability",
+            d.miss_probability,
+            0.0,
+            1.0,
+        );
+        v.within(
+            "camera.detector.false_positives_per_frame",
+            d.false_positives_per_frame,
+            0.0,
+            1e3,
+        );
+        v.delay("camera.detector.latency", &d.latency);
+
+        let r = &self.radar;
+        v.rate("radar.fps", r.fps, MAX_RATE_HZ);
+        v.rate("radar.cpu_hz", r.cpu_hz, 1e12);
+        v.rate("radar.fov_azimuth_deg", r.fov_azimuth_deg, 360.0);
+        v.rate("radar.fov_elevation_deg", r.fov_elevation_deg, 180.0);
+        v.rate("radar.max_range_m", r.max_range_m, 1e4);
+        v.int("radar.points_per_target", r.points_per_target, 0, 10_000);
+        v.int("radar.clutter_points", r.clutter_points, 0, 100_000);
+        v.within("radar.range_noise_m", r.range_noise_m, 0.0, 1e3);
+        v.within("radar.azimuth_noise_deg", r.azimuth_noise_deg, 0.0, 360.0);
+        v.within(
+            "radar.elevation_noise_deg",
+            r.elevation_noise_deg,
+            0.0,
+            180.0,
+        );
+        v.within("radar.doppler_noise_mps", r.doppler_noise_mps, 0.0, 1e3);
+        v.mount("radar.mount", &r.mount);
+        v.clock("radar.clock", &r.clock);
+        v.delay("radar.arrival_delay", &r.arrival_delay);
+        if let Some(m) = &r.multipath {
+            v.within("radar.multipath.probability", m.probability, 0.0, 1.0);
+            v.within("radar.multipath.wall_y_m", m.wall_y_m, -1e4, 1e4);
+            v.within("radar.multipath.snr_loss_db", m.snr_loss_db, -1e3, 1e3);
+        }
+        if let Some(ms) = r.uncalibrated_delay_ms {
+            v.within(
+                "radar.uncalibrated_delay_ms",
+                ms,
+                -MAX_DELAY_MS,
+                MAX_DELAY_MS,
+            );
+        }
+        if let Some(k) = r.uncalibrated_delay_ms_per_c {
+            v.within("radar.uncalibrated_delay_ms_per_c", k, -1e4, 1e4);
+        }
+        if let Some(fw) = &r.firmware_update {
+            v.within("radar.firmware_update.at_s", fw.at_s, 0.0, MAX_TIME_S);
+            v.within(
+                "radar.firmware_update.added_delay_ms",
+                fw.added_delay_ms,
+                -MAX_DELAY_MS,
+                MAX_DELAY_MS,
+            );
+        }
+
+        let p = &self.ptp;
+        v.rate("ptp.rate_hz", p.rate_hz, MAX_RATE_HZ);
+        v.within("ptp.offset_sigma_ns", p.offset_sigma_ns, 0.0, 1e12);
+        v.within(
+            "ptp.random_walk_ns_per_sqrt_s",
+            p.random_walk_ns_per_sqrt_s,
+            0.0,
+            1e12,
+        );
+        v.within("ptp.path_delay_ns", p.path_delay_ns, 0.0, 1e12);
+
+        let n = &self.node;
+        v.rate("node.stats_rate_hz", n.stats_rate_hz, MAX_RATE_HZ);
+        v.int("node.preview_scale", n.preview_scale, 1, MAX_IMAGE_PX);
+        for (i, [t, pct]) in n.cpu_load_pct.iter().flatten().enumerate() {
+            v.within(
+                &format!("node.cpu_load_pct[{i}] time_s"),
+                *t,
+                0.0,
+                MAX_TIME_S,
+            );
+            v.within(&format!("node.cpu_load_pct[{i}] percent"), *pct, 0.0, 100.0);
+        }
+        if let Some(sch) = &n.scheduling {
+            v.within("node.scheduling.above_pct", sch.above_pct, 0.0, 100.0);
+            v.within("node.scheduling.spike_us", sch.spike_us, 0.0, 1e8);
+        }
+        if let Some(e) = &n.egress {
+            v.int("node.egress.video_streams", e.video_streams, 0, 1000);
+            v.within("node.egress.video_mbps", e.video_mbps, 0.0, 1e6);
+            v.rate("node.egress.link_mbps", e.link_mbps, 1e6);
+            v.int("node.egress.queue_packets", e.queue_packets, 0, 10_000_000);
+        }
+
         let mut ids = std::collections::BTreeSet::new();
         for (i, t) in self.targets.iter().enumerate() {
             let f = |k: &str| format!("target[{i}].{k}");
             if !ids.insert(t.id) {
-                return Err(bad(&f("id"), format!("duplicate target id {}", t.id)));
+                v.fail(&f("id"), format!("duplicate target id {}", t.id));
             }
             if t.path_m.len() < 2 {
-                return Err(bad(&f("path_m"), "needs at least two points".into()));
+                v.fail(&f("path_m"), "needs at least two points".into());
             }
-            if t.speed_mps < 0.0 || !t.speed_mps.is_finite() {
-                return Err(bad(&f("speed_mps"), "must be >= 0".into()));
+            for (j, xy) in t.path_m.iter().enumerate() {
+                for (axis, c) in ["x", "y"].iter().zip(xy) {
+                    v.within(&f(&format!("path_m[{j}] {axis}")), *c, -1e5, 1e5);
+                }
             }
-            if t.size_m.iter().any(|s| s.is_nan() || *s <= 0.0) {
-                return Err(bad(&f("size_m"), "every dimension must be > 0".into()));
+            v.within(&f("speed_mps"), t.speed_mps, 0.0, 1e3);
+            v.within(&f("start_offset_m"), t.start_offset_m, -1e7, 1e7);
+            for (k, size) in t.size_m.iter().enumerate() {
+                v.rate(&f(&format!("size_m[{k}]")), *size, 1e3);
             }
         }
-        Ok(())
+        if let Some(e) = &self.expect
+            && !DIAGNOSIS_DOMAINS.contains(&e.diagnosis.as_str())
+        {
+            v.fail(
+                "expect.diagnosis",
+                format!("'{}' is not one of {DIAGNOSIS_DOMAINS:?}", e.diagnosis),
+            );
+        }
+    }
+}
+
+/// Highest rate a scenario may ask for, Hz (frames, latches, PTP, node stats).
+const MAX_RATE_HZ: f64 = 1e3;
+/// Largest image side, px.
+const MAX_IMAGE_PX: u32 = 16_384;
+/// Latest time a scenario may name, s (as [`MAX_DURATION_S`]).
+const MAX_TIME_S: f64 = MAX_DURATION_S;
+/// Largest host start or clock offset, ns (about 31 years).
+const MAX_TIME_NS: i64 = 1_000_000_000_000_000_000;
+/// Largest delay a scenario may name, ms (one hour).
+const MAX_DELAY_MS: f64 = 3_600_000.0;
+
+/// The checks of one scenario file; the first problem found is kept.
+struct Checks {
+    problem: Option<(String, String)>,
+}
+
+impl Checks {
+    fn fail(&mut self, field: &str, problem: String) {
+        self.problem.get_or_insert((field.to_owned(), problem));
+    }
+
+    /// `v` finite and within `[lo, hi]`.
+    fn within(&mut self, field: &str, v: f64, lo: f64, hi: f64) {
+        if !(v.is_finite() && (lo..=hi).contains(&v)) {
+            self.fail(
+                field,
+                format!("must be within [{lo}, {hi}], got {}", shown(v)),
+            );
+        }
+    }
+
+    /// `v` positive, finite and at most `hi`.
+    fn rate(&mut self, field: &str, v: f64, hi: f64) {
+        if !(v.is_finite() && v > 0.0 && v <= hi) {
+            self.fail(
+                field,
+                format!("must be a positive number, at most {hi}, got {}", shown(v)),
+            );
+        }
+    }
+
+    /// An integer within `[lo, hi]`.
+    fn int<T: PartialOrd + std::fmt::Display>(&mut self, field: &str, v: T, lo: T, hi: T) {
+        if !(lo <= v && v <= hi) {
+            self.fail(field, format!("must be within [{lo}, {hi}], got {v}"));
+        }
+    }
+
+    fn mount(&mut self, field: &str, m: &MountConfig) {
+        for (i, p) in m.position_m.iter().enumerate() {
+            self.within(&format!("{field}.position_m[{i}]"), *p, -1e3, 1e3);
+        }
+        let rpy = [
+            Some(m.rpy_deg),
+            m.creep_rpy_deg_per_h,
+            m.creep_rpy_deg_per_c,
+        ];
+        for (name, angles) in ["rpy_deg", "creep_rpy_deg_per_h", "creep_rpy_deg_per_c"]
+            .iter()
+            .zip(rpy)
+        {
+            for (i, a) in angles.iter().flatten().enumerate() {
+                self.within(&format!("{field}.{name}[{i}]"), *a, -360.0, 360.0);
+            }
+        }
+    }
+
+    fn clock(&mut self, field: &str, c: &ClockConfig) {
+        self.int(
+            &format!("{field}.offset_ns"),
+            c.offset_ns,
+            -MAX_TIME_NS,
+            MAX_TIME_NS,
+        );
+        self.within(&format!("{field}.drift_ppm"), c.drift_ppm, -1e5, 1e5);
+        self.within(
+            &format!("{field}.temp_coeff_ppm_per_c"),
+            c.temp_coeff_ppm_per_c,
+            -1e3,
+            1e3,
+        );
+        self.within(&format!("{field}.reference_c"), c.reference_c, -273.15, 1e3);
+        let max_jump_ns = MAX_TIME_NS as f64;
+        for (i, [at_s, jump_ns]) in c.steps.iter().enumerate() {
+            self.within(
+                &format!("{field}.steps[{i}] time_s"),
+                *at_s,
+                0.0,
+                MAX_TIME_S,
+            );
+            self.within(
+                &format!("{field}.steps[{i}] jump_ns"),
+                *jump_ns,
+                -max_jump_ns,
+                max_jump_ns,
+            );
+        }
+    }
+
+    fn delay(&mut self, field: &str, d: &DelayConfig) {
+        let us = MAX_DELAY_MS * 1e3;
+        for (name, value) in [
+            ("min_us", d.min_us),
+            ("scale_us", d.scale_us),
+            ("cap_us", d.cap_us),
+            ("uniform_us", d.uniform_us),
+            ("spike_us", d.spike_us),
+        ] {
+            self.within(&format!("{field}.{name}"), value, 0.0, us);
+        }
+        self.rate(&format!("{field}.tail_alpha"), d.tail_alpha, 1e3);
+        self.within(
+            &format!("{field}.spike_probability"),
+            d.spike_probability,
+            0.0,
+            1.0,
+        );
+        if d.cap_us < d.min_us {
+            self.fail(
+                &format!("{field}.cap_us"),
+                format!("must be at least min_us ({}), got {}", d.min_us, d.cap_us),
+            );
+        }
+    }
+}
+
+/// A number as an error shows it: exponent form beyond everyday magnitudes.
+fn shown(v: f64) -> String {
+    if v.is_finite() && v != 0.0 && !(1e-6..1e16).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
     }
 }
 

@@ -994,6 +994,55 @@ mod tests {
         Simulator::new(&s, 42, 3.0).collect()
     }
 
+    /// Every `key = number` line of the demo scenario set to a hostile value: the file is
+    /// refused naming the field, or it simulates (no panic: tests check overflow, no hang).
+    #[test]
+    fn any_number_in_a_scenario_file_is_refused_naming_its_field_or_simulates() {
+        let demo = crate::DEMO_TOML;
+        let (mut refused, mut simulated) = (0, 0);
+        for (i, line) in demo.lines().enumerate() {
+            let Some((key, rest)) = line.split_once(" = ") else {
+                continue;
+            };
+            let number = rest.split_whitespace().next().unwrap_or("");
+            if key.contains(char::is_whitespace)
+                || !number.starts_with(|c: char| c.is_ascii_digit() || c == '-')
+            {
+                continue;
+            }
+            for value in ["1e300", "-1e300", "nan", "inf", "0", "-1", "1e9", "1000"] {
+                let text: String = demo
+                    .lines()
+                    .enumerate()
+                    .map(|(j, l)| {
+                        if j == i {
+                            format!("{key} = {value}\n")
+                        } else {
+                            format!("{l}\n")
+                        }
+                    })
+                    .collect();
+                match Scenario::from_toml(&text, std::path::Path::new("s.toml")) {
+                    Err(e) => {
+                        let e = e.to_string();
+                        assert!(e.starts_with("s.toml"), "{key} = {value}: {e}");
+                        refused += 1;
+                    }
+                    Ok(s) => {
+                        let events = Simulator::new(&s, 1, 0.5).count();
+                        assert!(events > 0, "{key} = {value}");
+                        simulated += 1;
+                    }
+                }
+            }
+        }
+        // most hostile values are refused; the in-range ones (0, -1, 1000 where allowed) run
+        assert!(
+            refused > 300 && simulated > 50,
+            "{refused} refused, {simulated} simulated"
+        );
+    }
+
     #[test]
     fn events_come_in_log_time_order_and_cover_every_stream() {
         let ev = short();
