@@ -297,6 +297,30 @@ pub enum RigError {
     },
 }
 
+/// Longest interval or timeout a rig file may name, ms (a day): longer ones overflow the
+/// deadlines they are added to.
+const MAX_INTERVAL_MS: u64 = 86_400_000;
+/// Largest radar packet a rig file may allow, bytes.
+const MAX_PACKET_BYTES: usize = 64 << 20;
+/// Largest recorder queue, messages (it is allocated up front).
+const MAX_QUEUE_CAPACITY: usize = 1 << 20;
+
+/// `ms` within [`MAX_INTERVAL_MS`], else the error `bad` makes for `key`.
+fn interval(
+    bad: &impl Fn(&'static str, String) -> RigError,
+    key: &'static str,
+    ms: u64,
+) -> Result<(), RigError> {
+    if ms <= MAX_INTERVAL_MS {
+        Ok(())
+    } else {
+        Err(bad(
+            key,
+            format!("must be at most {MAX_INTERVAL_MS} ms (a day), got {ms}"),
+        ))
+    }
+}
+
 impl Rig {
     /// Reads and checks a rig file.
     pub fn load(path: &Path) -> Result<Self, RigError> {
@@ -340,20 +364,43 @@ impl Rig {
             if !(1..=100).contains(&c.jpeg_quality) {
                 return Err(bad("camera.jpeg_quality", "must be in 1..=100".into()));
             }
-            if c.tick_hz.is_nan() || c.tick_hz <= 0.0 {
-                return Err(bad("camera.tick_hz", "must be positive".into()));
+            if !(c.tick_hz > 0.0 && c.tick_hz <= 1e12) {
+                return Err(bad("camera.tick_hz", "must be in (0, 1e12] Hz".into()));
             }
-            if c.frame_rate_hz.is_some_and(|r| r.is_nan() || r <= 0.0) {
-                return Err(bad("camera.frame_rate_hz", "must be positive".into()));
+            if c.frame_rate_hz.is_some_and(|r| !(r > 0.0 && r <= 1000.0)) {
+                return Err(bad(
+                    "camera.frame_rate_hz",
+                    "must be in (0, 1000] Hz".into(),
+                ));
             }
+            if c.buffers > 256 {
+                return Err(bad("camera.buffers", "must be at most 256".into()));
+            }
+            if c.image_decimation > 1000 {
+                return Err(bad(
+                    "camera.image_decimation",
+                    "must be at most 1000".into(),
+                ));
+            }
+            if c.latch_burst > 1000 {
+                return Err(bad("camera.latch_burst", "must be at most 1000".into()));
+            }
+            interval(
+                &bad,
+                "camera.reconnect_interval_ms",
+                c.reconnect_interval_ms,
+            )?;
+            interval(&bad, "camera.frame_timeout_ms", c.frame_timeout_ms)?;
         }
         if let Some(r) = &rig.radar {
             if r.baud == 0 || r.cli_baud == 0 {
                 return Err(bad("radar.baud", "must be positive".into()));
             }
-            if r.cpu_hz.is_nan() || r.cpu_hz <= 0.0 {
-                return Err(bad("radar.cpu_hz", "must be positive".into()));
+            if !(r.cpu_hz > 0.0 && r.cpu_hz <= 1e12) {
+                return Err(bad("radar.cpu_hz", "must be in (0, 1e12] Hz".into()));
             }
+            interval(&bad, "radar.cli_timeout_ms", r.cli_timeout_ms)?;
+            interval(&bad, "radar.reconnect_interval_ms", r.reconnect_interval_ms)?;
             if r.config.is_some() && r.cli_port.is_none() {
                 return Err(bad(
                     "radar.config",
@@ -366,21 +413,41 @@ impl Rig {
                     "shorter than a header".into(),
                 ));
             }
+            if r.max_packet_bytes > MAX_PACKET_BYTES {
+                return Err(bad(
+                    "radar.max_packet_bytes",
+                    format!("must be at most {MAX_PACKET_BYTES} (64 MiB)"),
+                ));
+            }
         }
-        if let Some(p) = &rig.ptp
-            && !(p.poll_hz > 0.0 && p.poll_hz <= 100.0)
-        {
-            return Err(bad("ptp.poll_hz", "must be in (0, 100] Hz".into()));
+        if let Some(p) = &rig.ptp {
+            if !(p.poll_hz > 0.0 && p.poll_hz <= 100.0) {
+                return Err(bad("ptp.poll_hz", "must be in (0, 100] Hz".into()));
+            }
+            interval(&bad, "ptp.timeout_ms", p.timeout_ms)?;
         }
         if !(rig.node.stats_hz >= 0.0 && rig.node.stats_hz <= 100.0) {
             return Err(bad("node.stats_hz", "must be in 0..=100 Hz".into()));
         }
-        if rig.output.queue_capacity == 0 {
-            return Err(bad("output.queue_capacity", "must be at least 1".into()));
+        if !(1..=MAX_QUEUE_CAPACITY).contains(&rig.output.queue_capacity) {
+            return Err(bad(
+                "output.queue_capacity",
+                format!("must be in 1..={MAX_QUEUE_CAPACITY}"),
+            ));
         }
         if rig.output.flush_interval_ms == 0 {
             return Err(bad("output.flush_interval_ms", "must be at least 1".into()));
         }
+        interval(
+            &bad,
+            "output.flush_interval_ms",
+            rig.output.flush_interval_ms,
+        )?;
+        interval(
+            &bad,
+            "output.progress_interval_ms",
+            rig.output.progress_interval_ms,
+        )?;
         if let Some(c) = &rig.calibration {
             let file = path.parent().map_or_else(|| c.clone(), |d| d.join(c));
             let text = std::fs::read_to_string(&file)
@@ -454,5 +521,58 @@ mod tests {
         assert!(e.to_string().contains("ptp.poll_hz"), "{e}");
         let e = Rig::parse("[node]\nstats_hz = 1\n", Path::new("rig.toml")).expect_err("none");
         assert!(e.to_string().contains("no source"), "{e}");
+    }
+
+    #[test]
+    fn values_that_would_overflow_a_deadline_or_an_allocation_are_named() {
+        let ptp = "[ptp]\nuds = \"/var/run/ptp4l\"\n";
+        for (text, key) in [
+            ("[camera]\ntick_hz = inf\n", "camera.tick_hz"),
+            ("[camera]\nframe_rate_hz = 1e300\n", "camera.frame_rate_hz"),
+            ("[camera]\nbuffers = 4000000000\n", "camera.buffers"),
+            (
+                "[camera]\nframe_timeout_ms = 9223372036854775807\n",
+                "camera.frame_timeout_ms",
+            ),
+            (
+                "[camera]\nreconnect_interval_ms = 86400001\n",
+                "camera.reconnect_interval_ms",
+            ),
+            (
+                "[radar]\ndata_port = \"/dev/ttyACM1\"\ncpu_hz = inf\n",
+                "radar.cpu_hz",
+            ),
+            (
+                "[radar]\ndata_port = \"/dev/ttyACM1\"\ncli_timeout_ms = 9223372036854775807\n",
+                "radar.cli_timeout_ms",
+            ),
+            (
+                "[radar]\ndata_port = \"/dev/ttyACM1\"\nmax_packet_bytes = 9223372036854775807\n",
+                "radar.max_packet_bytes",
+            ),
+            (
+                &format!("{ptp}timeout_ms = 9223372036854775807\n"),
+                "ptp.timeout_ms",
+            ),
+            (
+                &format!("{ptp}[output]\nqueue_capacity = 9223372036854775807\n"),
+                "output.queue_capacity",
+            ),
+            (
+                &format!("{ptp}[output]\nprogress_interval_ms = 9223372036854775807\n"),
+                "output.progress_interval_ms",
+            ),
+        ] {
+            let e = Rig::parse(text, Path::new("rig.toml"))
+                .expect_err(key)
+                .to_string();
+            assert!(
+                e.contains("rig.toml") && e.contains(&format!("{key}: must be")),
+                "{key}: {e}"
+            );
+        }
+        // the largest allowed values load
+        let ok = format!("{ptp}timeout_ms = 86400000\n[output]\nqueue_capacity = 1048576\n");
+        Rig::parse(&ok, Path::new("rig.toml")).expect("at the bounds");
     }
 }
