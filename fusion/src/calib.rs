@@ -102,6 +102,51 @@ impl CalibrationRecord {
                 problem: "image size must be non-zero".into(),
             });
         }
+        // a record whose CRC holds can still carry numbers no camera has, and a zero
+        // quaternion normalises to NaN: every projection through it would be NaN
+        let bounded = [
+            ("intrinsics.fx_px", i.fx_px, 1e6),
+            ("intrinsics.fy_px", i.fy_px, 1e6),
+            ("intrinsics.cx_px", i.cx_px, 1e6),
+            ("intrinsics.cy_px", i.cy_px, 1e6),
+            ("intrinsics.k1", i.k1, 1e3),
+            ("intrinsics.k2", i.k2, 1e3),
+            ("intrinsics.p1", i.p1, 1e3),
+            ("intrinsics.p2", i.p2, 1e3),
+            ("intrinsics.k3", i.k3, 1e3),
+        ];
+        for (field, v, max) in bounded {
+            if !(v.is_finite() && v.abs() <= max) {
+                return Err(Error::CalibrationField {
+                    field,
+                    problem: format!("must be within ±{max}, got {v:e}"),
+                });
+            }
+        }
+        for (name, t) in [
+            ("camera_from_radar", &self.camera_from_radar),
+            ("rig_from_radar", &self.rig_from_radar),
+        ] {
+            t.check()
+                .map_err(|(part, problem)| Error::CalibrationField {
+                    field: match (name, part) {
+                        ("camera_from_radar", "translation_m") => "camera_from_radar.translation_m",
+                        ("camera_from_radar", _) => "camera_from_radar.rotation_xyzw",
+                        (_, "translation_m") => "rig_from_radar.translation_m",
+                        _ => "rig_from_radar.rotation_xyzw",
+                    },
+                    problem,
+                })?;
+        }
+        if self.radar_time_offset_ns.unsigned_abs() > MAX_RADAR_TIME_OFFSET_NS {
+            return Err(Error::CalibrationField {
+                field: "radar_time_offset_ns",
+                problem: format!(
+                    "must be within ±{MAX_RADAR_TIME_OFFSET_NS} ns (an hour), got {}",
+                    self.radar_time_offset_ns
+                ),
+            });
+        }
         Ok(())
     }
 
@@ -115,6 +160,9 @@ impl CalibrationRecord {
         self.rig_from_radar.isometry()
     }
 }
+
+/// Largest radar time offset a record may carry, ns (an hour).
+const MAX_RADAR_TIME_OFFSET_NS: u64 = 3_600_000_000_000;
 
 /// Why a candidate calibration record was not activated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -256,6 +304,47 @@ pub(crate) mod tests {
         rec.radar_time_offset_ns += 1;
         let err = CalibrationRecord::from_json(&rec.canonical_json()).expect_err("tampered");
         assert!(matches!(err, Error::BadCrc { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_sealed_record_with_numbers_no_rig_has_is_refused_naming_the_field() {
+        type Edit = fn(&mut CalibrationRecord);
+        let cases: [(Edit, &str); 6] = [
+            (
+                |r| r.camera_from_radar.rotation_xyzw = [0.0; 4],
+                "camera_from_radar.rotation_xyzw",
+            ),
+            (
+                |r| r.rig_from_radar.rotation_xyzw = [0.0, 0.0, 0.0, 30.0],
+                "rig_from_radar.rotation_xyzw",
+            ),
+            (
+                |r| r.rig_from_radar.translation_m[2] = 1e5,
+                "rig_from_radar.translation_m",
+            ),
+            (|r| r.intrinsics.cx_px = 1e300, "intrinsics.cx_px"),
+            (|r| r.intrinsics.k3 = -1e4, "intrinsics.k3"),
+            (
+                |r| r.radar_time_offset_ns = i64::MIN,
+                "radar_time_offset_ns",
+            ),
+        ];
+        for (edit, field) in cases {
+            let mut rec = sample();
+            edit(&mut rec);
+            let text = rec.seal().canonical_json();
+            let err = CalibrationRecord::from_json(&text).expect_err(field);
+            assert!(
+                matches!(&err, Error::CalibrationField { field: f, .. } if *f == field),
+                "{field}: {err}"
+            );
+        }
+        // a quaternion a calibration tool wrote to six digits still verifies
+        let mut rec = sample();
+        for q in &mut rec.camera_from_radar.rotation_xyzw {
+            *q = (*q * 1e6).round() / 1e6;
+        }
+        CalibrationRecord::from_json(&rec.seal().canonical_json()).expect("verifies");
     }
 
     fn candidate(f: impl FnOnce(&mut CalibrationRecord)) -> CalibrationRecord {

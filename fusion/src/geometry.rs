@@ -80,6 +80,30 @@ pub struct RigidTransform {
 }
 
 impl RigidTransform {
+    /// Whether this is a rigid transform a rig can have: a translation within ±1 km and a
+    /// quaternion of norm near 1 (0.5–2; it is normalised). Else the part that is not
+    /// (`translation_m` or `rotation_xyzw`) and why.
+    pub fn check(&self) -> std::result::Result<(), (&'static str, String)> {
+        if let Some(t) = self
+            .translation_m
+            .iter()
+            .find(|t| !(t.is_finite() && t.abs() <= 1e3))
+        {
+            return Err((
+                "translation_m",
+                format!("each component must be within ±1000 m, got {t:e}"),
+            ));
+        }
+        let norm = self.rotation_xyzw.iter().map(|q| q * q).sum::<f64>().sqrt();
+        if !(0.5..=2.0).contains(&norm) {
+            return Err((
+                "rotation_xyzw",
+                format!("must be a unit quaternion (x, y, z, w), got norm {norm:e}"),
+            ));
+        }
+        Ok(())
+    }
+
     /// As an nalgebra isometry.
     pub fn isometry(&self) -> Isometry3<f64> {
         let [tx, ty, tz] = self.translation_m;
