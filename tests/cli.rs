@@ -1205,6 +1205,8 @@ fn record_rig_rejects_a_bad_rig_file_naming_file_and_key() {
         err.contains("bad-rig.toml") && err.contains("baud_rate"),
         "{err}"
     );
+    // said once, not again as the error's cause
+    assert_eq!(err.matches("unknown field `baud_rate`").count(), 1, "{err}");
     assert!(!out.exists());
     // --seed and --realtime-factor belong to --scenario
     let o = radcam(&[

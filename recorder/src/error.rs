@@ -25,7 +25,7 @@ pub enum Error {
         source: mcap::McapError,
     },
     /// A message could not be encoded.
-    #[error("encoding a message: {0}")]
+    #[error("encoding a message")]
     Schema(#[from] radcam_schema::Error),
     /// A topic that is not part of the contract.
     #[error("{topic} is not a contract topic")]

@@ -28,12 +28,12 @@ const ACTION_RESPONSE: u8 = 2;
 #[derive(Debug, thiserror::Error)]
 pub enum PtpError {
     /// Socket trouble: binding, sending, receiving.
-    #[error("ptp4l management socket {path}: {source}")]
+    #[error("ptp4l management socket {path}: {error}")]
     Io {
         /// The server socket.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error (in the message, not a separate source: shown once).
+        error: std::io::Error,
     },
     /// No answer within the timeout.
     #[error("ptp4l at {path} did not answer {what} within {timeout_ms} ms")]
@@ -317,9 +317,9 @@ impl PtpClient {
         let pid = std::process::id();
         let own = std::env::temp_dir().join(format!("radcam-pmc.{pid}.{n}"));
         let _ = std::fs::remove_file(&own);
-        let io = |source| PtpError::Io {
+        let io = |error| PtpError::Io {
             path: server.to_owned(),
-            source,
+            error,
         };
         let sock = UnixDatagram::bind(&own).map_err(io)?;
         let mut identity = [0u8; 10];
@@ -343,9 +343,9 @@ impl PtpClient {
 
     /// GETs `id` and returns the response data.
     pub fn get(&mut self, id: u16) -> Result<Vec<u8>, PtpError> {
-        let io = |source| PtpError::Io {
+        let io = |error| PtpError::Io {
             path: self.server.clone(),
-            source,
+            error,
         };
         self.sequence = self.sequence.wrapping_add(1);
         let req = get_request(self.domain, self.sequence, &self.identity, id);

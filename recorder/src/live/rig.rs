@@ -270,20 +270,20 @@ fn default_progress_ms() -> u64 {
 #[derive(Debug, thiserror::Error)]
 pub enum RigError {
     /// Not readable.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The rig file.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error (in the message, not a separate source: shown once).
+        error: std::io::Error,
     },
     /// Not valid TOML or not a rig (names the key).
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Toml {
         /// The rig file.
         path: PathBuf,
-        /// The parser's message, with line and key.
-        source: toml::de::Error,
+        /// The parser's message, with line and key (in the message, not a separate source).
+        error: toml::de::Error,
     },
     /// A value out of range.
     #[error("{path}: {key}: {why}")]
@@ -324,18 +324,18 @@ fn interval(
 impl Rig {
     /// Reads and checks a rig file.
     pub fn load(path: &Path) -> Result<Self, RigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| RigError::Io {
+        let text = std::fs::read_to_string(path).map_err(|error| RigError::Io {
             path: path.to_owned(),
-            source,
+            error,
         })?;
         Self::parse(&text, path)
     }
 
     /// Parses rig TOML; `path` names it in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Self, RigError> {
-        let mut rig: Rig = toml::from_str(text).map_err(|source| RigError::Toml {
+        let mut rig: Rig = toml::from_str(text).map_err(|error| RigError::Toml {
             path: path.to_owned(),
-            source,
+            error,
         })?;
         let bad = |key: &'static str, why: String| RigError::Invalid {
             path: path.to_owned(),
@@ -517,6 +517,9 @@ mod tests {
             Rig::parse("[radar]\ndata_prot = \"x\"\n", Path::new("rig.toml")).expect_err("typo");
         let m = e.to_string();
         assert!(m.contains("rig.toml") && m.contains("data_prot"), "{m}");
+        // the parser's message is part of this error's, not a source to be printed again
+        assert!(std::error::Error::source(&e).is_none());
+        assert_eq!(m.matches("TOML parse error").count(), 1, "{m}");
         let e = Rig::parse("[ptp]\npoll_hz = 0\n", Path::new("rig.toml")).expect_err("zero");
         assert!(e.to_string().contains("ptp.poll_hz"), "{e}");
         let e = Rig::parse("[node]\nstats_hz = 1\n", Path::new("rig.toml")).expect_err("none");

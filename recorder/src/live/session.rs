@@ -444,9 +444,9 @@ pub fn record_rig(
 
 /// Loads a rig file for [`record_rig`]: the parsed rig and its text.
 pub fn load_rig(path: &Path) -> std::result::Result<(Rig, String), super::rig::RigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| super::rig::RigError::Io {
+    let text = std::fs::read_to_string(path).map_err(|error| super::rig::RigError::Io {
         path: path.to_owned(),
-        source,
+        error,
     })?;
     Ok((Rig::parse(&text, path)?, text))
 }
