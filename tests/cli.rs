@@ -1180,6 +1180,20 @@ fn sweep_grid_monte_carlo_and_tolerance_write_their_tables() {
         &["sweep", rec, "--out", &dir("bad"), "--tolerance", "wobble"],
         "wobble",
     );
+    // a search whose largest fault is no valid plan is refused before any replay
+    assert_bad_input(
+        &[
+            "sweep",
+            rec,
+            "--out",
+            &dir("bad"),
+            "--tolerance",
+            "offset",
+            "--max",
+            "1e7",
+        ],
+        "--max: 10000000: the largest fault searched is no valid plan: camera.offset_ms = 10000000",
+    );
 }
 
 #[test]

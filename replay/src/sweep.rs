@@ -595,6 +595,20 @@ pub fn tolerance(
             message: "speed band edges must be finite, ≥ 0 and ascending".into(),
         });
     }
+    // the largest magnitude, either sign, must make a plan: found now, not after the first
+    // probes (and named as --max, not as a grid)
+    for sign in req.kind.signs() {
+        let params = [(req.kind.param().to_owned(), sign * req.max)];
+        plan_at(&req.base.faults, &params)
+            .validate()
+            .map_err(|message| Error::Config {
+                path: PathBuf::from("--max"),
+                message: format!(
+                    "{}: the largest fault searched is no valid plan: {message}",
+                    req.max
+                ),
+            })?;
+    }
     gates::validate(&req.base.gates, &crate::runner::known_metric_set())?;
     let base = ReplayConfig {
         speed_bands_mps: req.speed_bands_mps.clone(),
