@@ -151,6 +151,9 @@ pub fn run(cmd: CalibCommand, quiet: bool) -> Result<ExitCode> {
             out,
             json,
         } => {
+            if let Some(path) = &out {
+                radcam_replay::out_path::refuse_overwriting(&recording, path, "the recording")?;
+            }
             let tty = !quiet && !json && std::io::stderr().is_terminal();
             let (est, proposed) = time_offset::estimate(
                 &recording,

@@ -385,6 +385,64 @@ fn quiet_prints_nothing_but_errors_and_the_json_asked_for() {
 }
 
 #[test]
+fn no_command_writes_over_its_own_input_however_the_path_is_spelled() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let rec = short_recording(tmp.path());
+    let before = std::fs::read(&rec).expect("read");
+    let s = |p: &Path| p.to_str().expect("utf8").to_owned();
+    let same = s(&tmp.path().join(".").join("demo.mcap"));
+    let rec = s(&rec);
+    for (args, names) in [
+        (
+            vec!["extract", &rec, "--window", "1..2", "--out", &same],
+            "--out is the recording",
+        ),
+        (
+            vec!["recover", &rec, "--out", &same],
+            "--out is the broken file",
+        ),
+        (
+            vec!["calib", "time-offset", &rec, "--out", &same],
+            "--out is the recording",
+        ),
+    ] {
+        assert_bad_input(&args, names);
+    }
+    assert!(
+        std::fs::read(&rec).expect("read") == before,
+        "the recording changed"
+    );
+    let latches = tmp.path().join("l.csv");
+    let log = "host_before_ns,device_ns,host_after_ns,host_after_read_ns\n1,2,3,4\n";
+    std::fs::write(&latches, log).expect("write");
+    std::fs::write(tmp.path().join("q.csv"), "device_ns\n2\n").expect("write");
+    let (latches, query) = (s(&latches), s(&tmp.path().join("q.csv")));
+    for (out, names) in [
+        (
+            s(&tmp.path().join(".").join("l.csv")),
+            "--out is the latch log",
+        ),
+        (query.clone(), "--out is the query file"),
+    ] {
+        assert_bad_input(
+            &[
+                "sync",
+                "--latches",
+                &latches,
+                "--query",
+                &query,
+                "--estimator",
+                "bracket",
+                "--out",
+                &out,
+            ],
+            names,
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&latches).expect("read"), log);
+}
+
+#[test]
 fn sync_maps_csv_logs_and_rejects_malformed_lines() {
     let tmp = tempfile::tempdir().expect("tmp");
     let p = |n: &str| tmp.path().join(n).to_str().expect("utf8").to_owned();

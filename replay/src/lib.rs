@@ -13,6 +13,7 @@ pub mod faults;
 pub mod gates_file;
 pub mod inspect;
 pub mod node_model;
+pub mod out_path;
 pub mod reader;
 pub mod recover;
 pub mod runner;

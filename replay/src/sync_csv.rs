@@ -278,6 +278,16 @@ pub fn answer(req: &SyncCsvRequest) -> Result<SyncOutcome> {
 
 /// Answers the queries and writes the output CSV.
 pub fn run(req: &SyncCsvRequest) -> Result<SyncOutcome> {
+    let inputs = [
+        (Some(&req.latches), "the latch log"),
+        (req.arrivals.as_ref(), "the arrival log"),
+        (Some(&req.query), "the query file"),
+    ];
+    for (input, what) in inputs {
+        if let Some(input) = input {
+            crate::out_path::refuse_overwriting(input, &req.out, what)?;
+        }
+    }
     let outcome = answer(req)?;
     let answers = &outcome.answers;
     let io = |source| Error::Io {
