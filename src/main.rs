@@ -453,6 +453,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             seed,
             realtime_factor,
         } => {
+            for (input, what) in [(&rig, "the rig file"), (&scenario, "the scenario file")] {
+                if let Some(input) = input {
+                    radcam_replay::out_path::refuse_overwriting(input, &out, what)?;
+                }
+            }
             if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
                 create_dir(parent)?;
             }
@@ -486,7 +491,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if json {
                 say!("{}", serde_json::to_string_pretty(&d)?);
             } else if !quiet {
-                print!("{}", diagnosis_text(&d));
+                say_raw!("{}", diagnosis_text(&d));
             }
             Ok(if d.domain == "healthy" {
                 ExitCode::SUCCESS

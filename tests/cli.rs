@@ -412,6 +412,20 @@ fn no_command_writes_over_its_own_input_however_the_path_is_spelled() {
         std::fs::read(&rec).expect("read") == before,
         "the recording changed"
     );
+    // nor does record write over the scenario or rig file it was given
+    let scenario = tmp.path().join("s.toml");
+    std::fs::write(&scenario, "not read: refused first").expect("write");
+    let rig = tmp.path().join("rig.toml");
+    std::fs::write(&rig, "[ptp]\nuds = \"/nonexistent\"\n").expect("write");
+    for (flag, input, names) in [
+        ("--scenario", &scenario, "--out is the scenario file"),
+        ("--rig", &rig, "--out is the rig file"),
+    ] {
+        let before = std::fs::read(input).expect("read");
+        let out = s(&tmp.path().join(".").join(input.file_name().expect("name")));
+        assert_bad_input(&["record", flag, &s(input), "--out", &out], names);
+        assert_eq!(std::fs::read(input).expect("read"), before);
+    }
     let latches = tmp.path().join("l.csv");
     let log = "host_before_ns,device_ns,host_after_ns,host_after_read_ns\n1,2,3,4\n";
     std::fs::write(&latches, log).expect("write");
