@@ -458,6 +458,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     radcam_replay::out_path::refuse_overwriting(input, &out, what)?;
                 }
             }
+            radcam_replay::out_path::refuse_directory(&out)?;
             if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
                 create_dir(parent)?;
             }

@@ -426,6 +426,24 @@ fn no_command_writes_over_its_own_input_however_the_path_is_spelled() {
         assert_bad_input(&["record", flag, &s(input), "--out", &out], names);
         assert_eq!(std::fs::read(input).expect("read"), before);
     }
+    // a directory is no file to write: refused before anything is recorded into OUT.part
+    let dir = s(tmp.path());
+    for args in [
+        vec![
+            "record",
+            "--scenario",
+            "demo",
+            "--duration",
+            "1",
+            "--out",
+            &dir,
+        ],
+        vec!["extract", &rec, "--window", "1..2", "--out", &dir],
+        vec!["recover", &rec, "--out", &dir],
+    ] {
+        assert_bad_input(&args, "--out is a directory");
+    }
+    assert!(!tmp.path().with_extension("part").exists());
     let latches = tmp.path().join("l.csv");
     let log = "host_before_ns,device_ns,host_after_ns,host_after_read_ns\n1,2,3,4\n";
     std::fs::write(&latches, log).expect("write");

@@ -20,12 +20,24 @@ pub fn refuse_overwriting(input: &Path, out: &Path, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// An error naming `out` when it is a directory: a command writing a file there would make
+/// all of it (as `out.part`) and only then fail to rename it into place.
+pub fn refuse_directory(out: &Path) -> Result<()> {
+    if out.is_dir() {
+        return Err(Error::Invalid {
+            path: out.to_owned(),
+            problem: "--out is a directory: name the file to write in it (DIR/rec.mcap)".into(),
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn the_same_file_is_refused_however_it_is_spelled() {
+    fn the_same_file_or_a_directory_is_refused() {
         let dir = tempfile::tempdir().expect("tmp");
         let input = dir.path().join("rec.mcap");
         std::fs::write(&input, b"recording").expect("write");
@@ -48,5 +60,9 @@ mod tests {
         std::fs::write(&other, b"x").expect("write");
         refuse_overwriting(&input, &other, "the recording").expect("another file");
         assert_eq!(std::fs::read(&input).expect("read"), b"recording");
+        // a directory is no file to write
+        let e = refuse_directory(dir.path()).expect_err("a directory");
+        assert!(e.to_string().contains("--out is a directory"), "{e}");
+        refuse_directory(&other).expect("a file");
     }
 }

@@ -288,6 +288,7 @@ pub fn run(req: &SyncCsvRequest) -> Result<SyncOutcome> {
             crate::out_path::refuse_overwriting(input, &req.out, what)?;
         }
     }
+    crate::out_path::refuse_directory(&req.out)?;
     let outcome = answer(req)?;
     let answers = &outcome.answers;
     let io = |source| Error::Io {
