@@ -94,6 +94,26 @@ fn progress_bar(show: Show, large: bool, label: &str) -> indicatif::ProgressBar 
     bar
 }
 
+/// Recordings at least this large (about eleven minutes of the demo rig) get a spinner while
+/// a command without a measure of its progress (diagnose, extract, recover) works, bytes.
+const SPINNER_MIN_BYTES: u64 = 100_000_000;
+
+/// A spinner with the elapsed time on a terminal while `label` runs over `input`, when the
+/// input is large and the command is not quiet; hidden otherwise. It ticks on its own thread.
+fn spinner(show: Show, input: &Path, label: &str) -> indicatif::ProgressBar {
+    let large = std::fs::metadata(input).is_ok_and(|m| m.len() >= SPINNER_MIN_BYTES);
+    if show.quiet || !large || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}") {
+        bar.set_style(style);
+    }
+    bar.set_message(format!("{label} {}", input.display()));
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
 /// `radcam sweep --help`'s list of grid parameters and examples.
 fn sweep_help() -> String {
     format!(
@@ -488,7 +508,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             window,
             json,
         } => {
-            let d = radcam_replay::diagnose::diagnose(&recording, window)?;
+            let busy = spinner(show(json), &recording, "diagnosing");
+            let d = radcam_replay::diagnose::diagnose(&recording, window);
+            busy.finish_and_clear();
+            let d = d?;
             if json {
                 say!("{}", serde_json::to_string_pretty(&d)?);
             } else if !quiet {
@@ -509,7 +532,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
                 create_dir(parent)?;
             }
-            let s = radcam_replay::extract::extract(&recording, window, lead_in, &out)?;
+            let busy = spinner(show(false), &recording, "extracting from");
+            let s = radcam_replay::extract::extract(&recording, window, lead_in, &out);
+            busy.finish_and_clear();
+            let s = s?;
             if !quiet {
                 let total: u64 = s.counts.values().sum();
                 eprintln!(

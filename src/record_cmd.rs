@@ -76,7 +76,10 @@ pub fn recover(broken: &Path, out: &Path, show: Show) -> Result<ExitCode> {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("{}: cannot create", parent.display()))?;
     }
-    let s = radcam_replay::recover::recover(broken, out)?;
+    let busy = crate::spinner(show, broken, "recovering");
+    let s = radcam_replay::recover::recover(broken, out);
+    busy.finish_and_clear();
+    let s = s?;
     let total: u64 = s.counts.values().sum();
     if total == 0 {
         anyhow::bail!(
