@@ -166,11 +166,18 @@ pub fn estimate(
         run(o, &mut runs)?;
         progress(i + 1, total);
     }
+    // on a tie (no detection scored tells the candidates apart) the offset nearest the
+    // search's centre wins, the calibrated one by default: no evidence, no move
+    let center = search.center_ns.unwrap_or(cal.radar_time_offset_ns);
     let argmin = |runs: &BTreeMap<i64, FrameCosts>, keep: &dyn Fn(u64) -> bool| {
         runs.iter()
             .map(|(o, f)| (*o, mean_cost(f, keep)))
-            .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.abs().cmp(&b.0.abs())))
-            .unwrap_or((cal.radar_time_offset_ns, CAP_PX))
+            .min_by(|a, b| {
+                a.1.total_cmp(&b.1)
+                    .then((a.0 - center).abs().cmp(&(b.0 - center).abs()))
+                    .then(a.0.cmp(&b.0))
+            })
+            .unwrap_or((center, CAP_PX))
     };
     let (coarse_best, _) = argmin(&runs, &|_| true);
     for k in -fine_n..=fine_n {
@@ -184,6 +191,15 @@ pub fn estimate(
     progress(total, total);
     let all = &runs[&best];
     let detections = all.values().map(|v| v.1).sum();
+    if detections == 0 {
+        return Err(Error::Invalid {
+            path: path.to_owned(),
+            problem: "no camera detection was paired with a projected radar object at any \
+                      candidate offset: nothing to estimate the offset from (the recording \
+                      needs targets both sensors see)"
+                .into(),
+        });
+    }
     let frames: Vec<u64> = all.keys().copied().collect();
     let mid = frames.get(frames.len() / 2).copied().unwrap_or(0);
     let fine: BTreeMap<i64, FrameCosts> = runs
@@ -272,5 +288,27 @@ mod tests {
         let active = crate::calib_file::load(&out).expect("record");
         radcam_fusion::calib::check_activation(&active, &proposed).expect("activatable");
         assert_eq!(proposed.radar_time_offset_ns, est.offset_ns);
+    }
+
+    #[test]
+    fn no_scored_detection_is_no_estimate_and_no_proposal() {
+        // 30 ms of the demo: one camera frame, no detection paired with a radar object
+        let dir = tempfile::tempdir().expect("tmp");
+        let out = dir.path().join("thin.mcap");
+        record_scenario(
+            &RecordRequest {
+                scenario: Scenario::demo().expect("demo"),
+                seed: 1,
+                duration_s: 0.03,
+                out: out.clone(),
+            },
+            |_| {},
+        )
+        .expect("record");
+        let e = estimate(&out, &SearchConfig::default(), |_, _| {}).expect_err("no evidence");
+        assert!(
+            e.to_string().contains("thin.mcap") && e.to_string().contains("nothing to estimate"),
+            "{e}"
+        );
     }
 }
