@@ -119,7 +119,7 @@ impl CalibrationRecord {
             if !(v.is_finite() && v.abs() <= max) {
                 return Err(Error::CalibrationField {
                     field,
-                    problem: format!("must be within ±{max}, got {v:e}"),
+                    problem: format!("must be within ±{max}, got {}", crate::shown::Shown(v)),
                 });
             }
         }

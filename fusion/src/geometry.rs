@@ -91,14 +91,20 @@ impl RigidTransform {
         {
             return Err((
                 "translation_m",
-                format!("each component must be within ±1000 m, got {t:e}"),
+                format!(
+                    "each component must be within ±1000 m, got {}",
+                    crate::shown::Shown(*t)
+                ),
             ));
         }
         let norm = self.rotation_xyzw.iter().map(|q| q * q).sum::<f64>().sqrt();
         if !(0.5..=2.0).contains(&norm) {
             return Err((
                 "rotation_xyzw",
-                format!("must be a unit quaternion (x, y, z, w), got norm {norm:e}"),
+                format!(
+                    "must be a unit quaternion (x, y, z, w), got norm {}",
+                    crate::shown::Shown(norm)
+                ),
             ));
         }
         Ok(())

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod projection;
 pub mod provenance;
 pub mod radar;
+pub mod shown;
 pub mod sorted_map;
 pub mod stats;
 pub mod sync;

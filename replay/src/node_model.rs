@@ -111,7 +111,7 @@ impl NodeConfig {
             if !(v.is_finite() && (0.0..=1e7).contains(&v)) {
                 return Err(format!(
                     "node.{field} = {}: must be within [0, 1e7] µs",
-                    crate::faults::Shown(v)
+                    radcam_fusion::shown::Shown(v)
                 ));
             }
         }
@@ -135,7 +135,7 @@ impl EgressConfig {
             if !(v.is_finite() && v >= lo && v <= 1e6) {
                 return Err(format!(
                     "egress.{field} = {}: must be within [{lo}, 1e6]",
-                    crate::faults::Shown(v)
+                    radcam_fusion::shown::Shown(v)
                 ));
             }
         }

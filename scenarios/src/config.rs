@@ -2,6 +2,7 @@
 //! `scenarios/library/demo.toml`; unknown keys are errors.
 
 use crate::{Error, Result};
+use radcam_fusion::shown::Shown;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -13,14 +14,10 @@ pub const MAX_DURATION_S: f64 = 1e8;
 /// Why a recording length `duration_s` cannot be recorded, if it cannot.
 pub fn duration_problem(duration_s: f64) -> Option<String> {
     (!(duration_s.is_finite() && duration_s > 0.0 && duration_s <= MAX_DURATION_S)).then(|| {
-        let got = if duration_s.abs() < 1e16 {
-            format!("{duration_s}")
-        } else {
-            format!("{duration_s:e}")
-        };
         format!(
             "must be a positive number of seconds, at most {MAX_DURATION_S:e} (about three \
-             years), got {got}"
+             years), got {}",
+            Shown(duration_s)
         )
     })
 }
@@ -698,7 +695,7 @@ impl Checks {
         if !(v.is_finite() && (lo..=hi).contains(&v)) {
             self.fail(
                 field,
-                format!("must be within [{lo}, {hi}], got {}", shown(v)),
+                format!("must be within [{lo}, {hi}], got {}", Shown(v)),
             );
         }
     }
@@ -708,7 +705,7 @@ impl Checks {
         if !(v.is_finite() && v > 0.0 && v <= hi) {
             self.fail(
                 field,
-                format!("must be a positive number, at most {hi}, got {}", shown(v)),
+                format!("must be a positive number, at most {hi}, got {}", Shown(v)),
             );
         }
     }
@@ -795,15 +792,6 @@ impl Checks {
                 format!("must be at least min_us ({}), got {}", d.min_us, d.cap_us),
             );
         }
-    }
-}
-
-/// A number as an error shows it: exponent form beyond everyday magnitudes.
-fn shown(v: f64) -> String {
-    if v.is_finite() && v != 0.0 && !(1e-6..1e16).contains(&v.abs()) {
-        format!("{v:e}")
-    } else {
-        format!("{v}")
     }
 }
 
