@@ -152,8 +152,7 @@ pub fn run(cmd: CalibCommand, quiet: bool) -> Result<ExitCode> {
             json,
         } => {
             if let Some(path) = &out {
-                radcam_replay::out_path::refuse_overwriting(&recording, path, "the recording")?;
-                radcam_replay::out_path::refuse_directory(path)?;
+                radcam_replay::out_path::check_output(path, &[(&recording, "the recording")])?;
             }
             let tty = !quiet && !json && std::io::stderr().is_terminal();
             let (est, proposed) = time_offset::estimate(

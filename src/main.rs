@@ -473,12 +473,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             seed,
             realtime_factor,
         } => {
-            for (input, what) in [(&rig, "the rig file"), (&scenario, "the scenario file")] {
-                if let Some(input) = input {
-                    radcam_replay::out_path::refuse_overwriting(input, &out, what)?;
-                }
-            }
-            radcam_replay::out_path::refuse_directory(&out)?;
+            let inputs: Vec<(&Path, &str)> =
+                [(&rig, "the rig file"), (&scenario, "the scenario file")]
+                    .into_iter()
+                    .filter_map(|(input, what)| Some((input.as_deref()?, what)))
+                    .collect();
+            radcam_replay::out_path::check_output(&out, &inputs)?;
             if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
                 create_dir(parent)?;
             }

@@ -106,8 +106,7 @@ const LEAD_IN_TOPICS: &[&str] = &[topics::CAMERA_LATCH, topics::PTP_STATUS];
 
 /// Extracts `window` of `rec` into `out` (written as `out.part`, renamed when complete).
 pub fn extract(rec: &Path, window: Window, lead_in_s: f64, out: &Path) -> Result<ExtractSummary> {
-    crate::out_path::refuse_overwriting(rec, out, "the recording")?;
-    crate::out_path::refuse_directory(out)?;
+    crate::out_path::check_output(out, &[(rec, "the recording")])?;
     if !(lead_in_s.is_finite() && lead_in_s >= 0.0) {
         return Err(Error::Invalid {
             path: rec.to_owned(),

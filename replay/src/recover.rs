@@ -33,8 +33,7 @@ pub struct RecoverSummary {
 
 /// Recovers `broken` into `out` (written as `out.part`, renamed when complete).
 pub fn recover(broken: &Path, out: &Path) -> Result<RecoverSummary> {
-    crate::out_path::refuse_overwriting(broken, out, "the broken file")?;
-    crate::out_path::refuse_directory(out)?;
+    crate::out_path::check_output(out, &[(broken, "the broken file")])?;
     let mut salvaged = Salvaged::scan(broken)?;
     let all: Vec<String> = salvaged.counts.keys().cloned().collect();
     let all_refs: Vec<&str> = all.iter().map(String::as_str).collect();

@@ -278,17 +278,12 @@ pub fn answer(req: &SyncCsvRequest) -> Result<SyncOutcome> {
 
 /// Answers the queries and writes the output CSV.
 pub fn run(req: &SyncCsvRequest) -> Result<SyncOutcome> {
-    let inputs = [
-        (Some(&req.latches), "the latch log"),
-        (req.arrivals.as_ref(), "the arrival log"),
-        (Some(&req.query), "the query file"),
+    let mut inputs = vec![
+        (req.latches.as_path(), "the latch log"),
+        (req.query.as_path(), "the query file"),
     ];
-    for (input, what) in inputs {
-        if let Some(input) = input {
-            crate::out_path::refuse_overwriting(input, &req.out, what)?;
-        }
-    }
-    crate::out_path::refuse_directory(&req.out)?;
+    inputs.extend(req.arrivals.as_deref().map(|a| (a, "the arrival log")));
+    crate::out_path::check_output(&req.out, &inputs)?;
     let outcome = answer(req)?;
     let answers = &outcome.answers;
     let io = |source| Error::Io {
