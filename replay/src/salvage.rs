@@ -67,7 +67,6 @@ pub struct Salvaged {
     path: PathBuf,
     file: File,
     chunks: Vec<ChunkAt>,
-    channels: BTreeMap<u16, String>,
     definitions: Definitions,
     /// Damaged or missing parts, in file order.
     pub gaps: Vec<Gap>,
@@ -157,14 +156,12 @@ impl Salvaged {
             path: path.to_owned(),
             file,
             chunks: Vec::new(),
-            channels: BTreeMap::new(),
             definitions: Definitions::default(),
             gaps: Vec::new(),
             metadata: BTreeMap::new(),
             counts: BTreeMap::new(),
             content_hash: String::new(),
         };
-        let mut channels: BTreeMap<u16, String> = BTreeMap::new();
         let mut pos = 8u64;
         let mut body = Vec::new();
         loop {
@@ -233,20 +230,14 @@ impl Salvaged {
                         let mut counts: BTreeMap<String, u64> = BTreeMap::new();
                         let parsed = records(&data, |op, b| {
                             match op {
-                                0x03 => s.definitions.note(op, b),
-                                0x04 => {
-                                    s.definitions.note(op, b);
-                                    if let Ok(Record::Channel(c)) = mcap::parse_record(op, b) {
-                                        channels.insert(c.id, c.topic);
-                                    }
-                                }
+                                0x03 | 0x04 => s.definitions.note(op, b),
                                 0x05 => {
                                     let id = b
                                         .get(0..2)
                                         .map(|x| u16::from_le_bytes([x[0], x[1]]))
                                         .ok_or("message record too short")?;
-                                    if let Some(t) = channels.get(&id) {
-                                        *counts.entry(t.clone()).or_insert(0) += 1;
+                                    if let Some(c) = s.definitions.channels.get(&id) {
+                                        *counts.entry(c.topic.clone()).or_insert(0) += 1;
                                     }
                                 }
                                 _ => {}
@@ -284,13 +275,7 @@ impl Salvaged {
                         });
                     }
                 },
-                0x03 => s.definitions.note(op, &body),
-                0x04 => {
-                    s.definitions.note(op, &body);
-                    if let Ok(Record::Channel(c)) = mcap::parse_record(op, &body) {
-                        channels.insert(c.id, c.topic);
-                    }
-                }
+                0x03 | 0x04 => s.definitions.note(op, &body),
                 0x0C => match mcap::parse_record(op, &body) {
                     Ok(Record::Metadata(m)) => {
                         s.metadata.insert(m.name, m.metadata);
@@ -309,7 +294,6 @@ impl Salvaged {
             pos += 9 + rlen;
         }
         s.chunks.sort_by_key(|c| c.start_ns);
-        s.channels = channels;
         s.content_hash = hash_file(&mut s.file, path)?;
         Ok(s)
     }
@@ -354,7 +338,12 @@ impl Salvaged {
         mut f: impl FnMut(RawMessage<'_>) -> Result<()>,
     ) -> Result<()> {
         let mut body = Vec::new();
-        let mut channels = self.channels.clone();
+        let mut channels: BTreeMap<u16, String> = self
+            .definitions
+            .channels
+            .iter()
+            .map(|(id, c)| (*id, c.topic.clone()))
+            .collect();
         for c in self.chunks.clone() {
             body.resize(c.body_len as usize, 0);
             read_exact_at(&mut self.file, &self.path, c.offset + 9, &mut body)?;
