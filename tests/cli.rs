@@ -1611,20 +1611,11 @@ fn bench_replay_reports_medians_of_its_rounds_and_rejects_bad_lengths() {
             .is_file()
     );
 
-    let bad = radcam(&["bench", "replay", "--hours", "0", "--sweep-runs", "0"]);
-    assert_eq!(code(&bad), 2, "{}", text(&bad.stderr));
-    assert!(
-        text(&bad.stderr).contains("--hours"),
-        "{}",
-        text(&bad.stderr)
+    assert_bad_input(
+        &["bench", "replay", "--hours", "0", "--sweep-runs", "0"],
+        "--hours",
     );
-    let bad = radcam(&["bench", "replay", "--repeat", "0"]);
-    assert_eq!(code(&bad), 2, "{}", text(&bad.stderr));
-    assert!(
-        text(&bad.stderr).contains("--repeat"),
-        "{}",
-        text(&bad.stderr)
-    );
+    assert_bad_input(&["bench", "replay", "--repeat", "0"], "--repeat");
 }
 
 #[test]
@@ -1684,13 +1675,7 @@ fn bench_replay_times_the_sweep_in_rounds_on_one_and_two_threads() {
     // a sweep recording of no length, or longer than ten hours, is bad usage
     for minutes in ["0", "-1", "601", "nan"] {
         let arg = format!("--sweep-minutes={minutes}");
-        let bad = radcam(&["bench", "replay", &arg]);
-        assert_eq!(code(&bad), 2, "{minutes}: {}", text(&bad.stderr));
-        assert!(
-            text(&bad.stderr).contains("--sweep-minutes"),
-            "{minutes}: {}",
-            text(&bad.stderr)
-        );
+        assert_bad_input(&["bench", "replay", &arg], "--sweep-minutes");
     }
 }
 

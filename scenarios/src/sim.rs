@@ -1029,6 +1029,11 @@ mod tests {
                         refused += 1;
                     }
                     Ok(s) => {
+                        // no field has a range that takes these
+                        assert!(
+                            !["1e300", "-1e300", "nan", "inf"].contains(&value),
+                            "{key} = {value} was accepted"
+                        );
                         let events = Simulator::new(&s, 1, 0.5).count();
                         assert!(events > 0, "{key} = {value}");
                         simulated += 1;
@@ -1036,9 +1041,9 @@ mod tests {
                 }
             }
         }
-        // most hostile values are refused; the in-range ones (0, -1, 1000 where allowed) run
+        // both branches ran: the in-range values (0, -1, 1000 where a field allows them) simulate
         assert!(
-            refused > 300 && simulated > 50,
+            refused > 0 && simulated > 0,
             "{refused} refused, {simulated} simulated"
         );
     }
