@@ -889,7 +889,8 @@ fn record_takes_a_library_name_and_lists_the_library_for_an_unknown_one() {
         ],
         "known: demo, separated, crossing, close_pair, multipath, ptp_holdover, extrinsic_creep, \
          latency_jitter, radar_stall, radar_clock_reference, thermal_mechanics, \
-         thermal_time_offset, misaligned_time, firmware_update, reflective_ghosts, video_streams, \
+         thermal_time_offset, misaligned_time, lens_model_mismatch, firmware_update, \
+         reflective_ghosts, video_streams, \
          network_queue_jitter, cpu_scheduling_jitter, software_timestamps_load, chamber_ramp_soak, \
          dense_clutter",
     );

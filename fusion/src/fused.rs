@@ -2,6 +2,7 @@
 //! ground truth it was scored against. Plain data; `reports` writes them as Parquet.
 
 use crate::gates::Evidence;
+use crate::geometry::ImageRegion;
 use crate::metrics::Labeled;
 use crate::provenance::Provenance;
 use crate::sync::SyncRecord;
@@ -55,7 +56,9 @@ impl Outcome {
 }
 
 /// One row of `associations.parquet`: a (detection, radar object) candidate pair with the
-/// outcome of each gate, or a detection that had none.
+/// outcome of each gate, or a detection that had none. Two fields are for the evidence of
+/// `radcam diagnose` and are not columns of the table: `image_region` and
+/// `residual_radial_px`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AssociationRecord {
     /// Camera frame instant, host ns.
@@ -72,6 +75,14 @@ pub struct AssociationRecord {
     pub radar_object_index: Option<u32>,
     /// Projected radar centroid to box centre, px.
     pub residual_px: Option<f64>,
+    /// Where the detection's box centre is in the image (the regions of the
+    /// `reprojection_residual_center_px` and `_edge_px` metrics). Not a table column.
+    pub image_region: ImageRegion,
+    /// The residual's component along the ray from the principal point through the box
+    /// centre, px: positive when the projected radar centroid lies farther out than the box
+    /// centre (see [`crate::geometry::Intrinsics::radial_component_px`]). For the assigned
+    /// pair only (`None` for every other row). Not a table column.
+    pub residual_radial_px: Option<f64>,
     /// Position-gate margin used (base + k·sigma), px.
     pub margin_px: Option<f64>,
     /// Worst-direction sigma of the projection, px.

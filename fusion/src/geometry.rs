@@ -68,6 +68,40 @@ impl Intrinsics {
         );
         ((px.x - hw).powi(2) + (px.y - hh).powi(2)).sqrt() / (hw * hw + hh * hh).sqrt()
     }
+
+    /// The region of the image a pixel is in: [`ImageRegion::Center`] nearer the image centre
+    /// than half the way to a corner ([`Intrinsics::radial_fraction`] < 0.5), else
+    /// [`ImageRegion::Edge`].
+    pub fn region(&self, px: &Point2<f64>) -> ImageRegion {
+        if self.radial_fraction(px) < 0.5 {
+            ImageRegion::Center
+        } else {
+            ImageRegion::Edge
+        }
+    }
+
+    /// The component (px) of the displacement from `at` to `to` along the ray from the
+    /// principal point through `at`: positive when `to` lies farther out. A lens-model error
+    /// (focal length, radial distortion) displaces points along that ray; a rotation about the
+    /// optical axis displaces them across it. 0 when `at` is the principal point.
+    pub fn radial_component_px(&self, at: &Point2<f64>, to: &Point2<f64>) -> f64 {
+        let ray = at - Point2::new(self.cx_px, self.cy_px);
+        let norm = ray.norm();
+        if norm > 0.0 {
+            (to - at).dot(&ray) / norm
+        } else {
+            0.0
+        }
+    }
+}
+
+/// The two regions of the image residuals are reported by (see [`Intrinsics::region`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ImageRegion {
+    /// Nearer the image centre than half the way to a corner.
+    Center,
+    /// Half the way to a corner or beyond.
+    Edge,
 }
 
 /// A rigid transform as stored in calibration files: translation (m) and unit quaternion.
@@ -208,6 +242,54 @@ mod tests {
             .project(&Point3::new(1.0, -0.5, 10.0))
             .expect("in front");
         assert_eq!((px.x, px.y), (820.0, 490.0));
+    }
+
+    #[test]
+    fn a_lens_error_is_radial_and_a_roll_is_not() {
+        let c = cam();
+        // the true lens has barrel distortion; the model (cam) has none: a point is drawn
+        // farther out by the model than the lens images it, more so toward the edge
+        let lens = Intrinsics { k1: -0.12, ..c };
+        let mut outward = Vec::new();
+        for p in [Point3::new(0.1, 0.05, 10.0), Point3::new(5.0, 2.0, 10.0)] {
+            let (seen, drawn) = (
+                lens.project(&p).expect("in front"),
+                c.project(&p).expect("in front"),
+            );
+            let radial = c.radial_component_px(&seen, &drawn);
+            assert!(radial > 0.0, "{radial}");
+            assert!((radial - (drawn - seen).norm()).abs() < 1e-9 * radial.max(1.0));
+            outward.push(radial);
+        }
+        assert!(outward[1] > 100.0 * outward[0], "{outward:?}");
+        // a small rotation about the optical axis moves a point across its ray
+        let p = Point3::new(5.0, 2.0, 10.0);
+        let rolled = Rotation3::from_axis_angle(&nalgebra::Vector3::z_axis(), 0.02) * p;
+        let (at, to) = (
+            c.project(&p).expect("in front"),
+            c.project(&rolled).expect("in front"),
+        );
+        let radial = c.radial_component_px(&at, &to);
+        assert!(radial.abs() < 0.05 * (to - at).norm(), "{radial}");
+        // at the principal point there is no ray
+        let centre = Point2::new(c.cx_px, c.cy_px);
+        assert_eq!(c.radial_component_px(&centre, &Point2::new(9.0, 9.0)), 0.0);
+    }
+
+    #[test]
+    fn the_centre_region_ends_half_way_to_a_corner() {
+        let c = cam();
+        assert_eq!(c.region(&Point2::new(720.0, 540.0)), ImageRegion::Center);
+        // the corner is 900 px from the centre
+        assert_eq!(
+            c.region(&Point2::new(720.0 + 449.0, 540.0)),
+            ImageRegion::Center
+        );
+        assert_eq!(
+            c.region(&Point2::new(720.0 + 450.0, 540.0)),
+            ImageRegion::Edge
+        );
+        assert_eq!(c.region(&Point2::new(0.0, 0.0)), ImageRegion::Edge);
     }
 
     #[test]

@@ -19,6 +19,7 @@ use crate::{Error, Result};
 use radcam_fusion::fused::{
     AssociationRecord, FrameRecord, FusedObject, FusionSink, Outcome, TruthRecord,
 };
+use radcam_fusion::geometry::ImageRegion;
 use radcam_fusion::stats::Summary;
 use radcam_fusion::sync::SyncRecord;
 use radcam_fusion::timeline::{COLLECT_LIMIT, SampleStore};
@@ -88,6 +89,13 @@ mod limits {
     pub const STALL_CORRELATION: f64 = 0.5;
     pub const REPROJECTION_P95_PX: f64 = 25.0;
     pub const REPROJECTION_GROWTH: f64 = 1.5;
+    /// The edge's residual spreads wider than the centre's in a healthy rig (up to about
+    /// 30 px P95 in the library's 40 s scenarios, against 25 px overall).
+    pub const REPROJECTION_EDGE_P95_PX: f64 = 32.0;
+    pub const EDGE_CENTER_RATIO: f64 = 1.6;
+    pub const EDGE_RADIAL_SHARE: f64 = 0.5;
+    /// Assigned pairs each region needs before the two are compared.
+    pub const MIN_REGION_PAIRS: u64 = 100;
     pub const ASSOCIATION_FAIL_RATE: f64 = 0.05;
     pub const RADAR_UNMATCHED_RATE: f64 = 0.15;
     pub const CPU_LOAD_P95_PCT: f64 = 85.0;
@@ -306,14 +314,14 @@ fn association_stats(rows: &mut Rows, span: SpanId) -> Result<(Option<f64>, Opti
     Ok((residual_p95(rows, a..=b)?, fail))
 }
 
-/// Hands the reprojection residuals (px) of the assigned pairs of the frames logged in `span`
-/// (ns) to `f`, in fusion order, read back from their temporary file.
-fn each_residual(
-    rows: &mut Rows,
+/// Hands the values of `store` logged in `span` (ns) to `f`, in the order they came, read back
+/// from their temporary file.
+fn each_value(
+    store: &mut SpillStore,
     span: &impl std::ops::RangeBounds<i64>,
     f: &mut dyn FnMut(f64),
 ) -> Result<()> {
-    rows.residuals
+    store
         .replay(&mut |t_ns, v| {
             if span.contains(&t_ns) {
                 f(v)
@@ -323,6 +331,55 @@ fn each_residual(
             dir: std::env::temp_dir(),
             source,
         })
+}
+
+/// Hands the reprojection residuals (px) of the assigned pairs of the frames logged in `span`
+/// (ns) to `f`: the image centre's, then the edge's.
+fn each_residual(
+    rows: &mut Rows,
+    span: &impl std::ops::RangeBounds<i64>,
+    f: &mut dyn FnMut(f64),
+) -> Result<()> {
+    for store in &mut rows.residuals {
+        each_value(store, span, f)?;
+    }
+    Ok(())
+}
+
+/// The summary of the values of `store` logged in `span` (ns), selected in passes over them.
+fn summary_of(
+    store: &mut SpillStore,
+    span: &impl std::ops::RangeBounds<i64>,
+) -> Result<Option<Summary>> {
+    Summary::by_passes(|f| each_value(store, span, f), COLLECT_LIMIT)
+}
+
+/// What the residuals of `span` (ns) say of the lens model: (the edge's residual P95 px, the
+/// edge's residual median over the centre's, and the share of the edge's median residual
+/// that lies along the ray from the principal point: |median radial component| / median
+/// residual). The comparisons are `None` when either region has fewer than
+/// [`limits::MIN_REGION_PAIRS`] assigned pairs.
+fn lens_evidence(
+    rows: &mut Rows,
+    span: impl std::ops::RangeBounds<i64>,
+) -> Result<(Option<f64>, Option<f64>, Option<f64>)> {
+    let [center, edge] = &mut rows.residuals;
+    let (center, edge_summary) = (summary_of(center, &span)?, summary_of(edge, &span)?);
+    let edge_p95 = edge_summary.as_ref().map(|s| s.p95);
+    let enough = |s: &Option<Summary>| {
+        s.as_ref()
+            .filter(|s| s.samples >= limits::MIN_REGION_PAIRS)
+            .map(|s| s.p50)
+    };
+    let (Some(center_p50), Some(edge_p50)) = (enough(&center), enough(&edge_summary)) else {
+        return Ok((edge_p95, None, None));
+    };
+    let ratio = (center_p50 > 0.0).then(|| edge_p50 / center_p50);
+    let radial = summary_of(&mut rows.edge_radial, &span)?;
+    let share = radial
+        .filter(|_| edge_p50 > 0.0)
+        .map(|r| r.p50.abs() / edge_p50);
+    Ok((edge_p95, ratio, share))
 }
 
 /// P95 (px) of the residuals [`each_residual`] hands out for `span`, selected in a few passes
@@ -367,6 +424,10 @@ struct DetectionFact {
     assigned: bool,
     /// The assigned pair's reprojection residual, px.
     residual_px: Option<f64>,
+    /// Its component along the ray from the principal point, px.
+    residual_radial_px: Option<f64>,
+    /// The detection is in the image's edge region.
+    edge: bool,
 }
 
 /// What the evidence needs of a replay's rows, taken as the replay streams them: each camera
@@ -387,9 +448,13 @@ struct Rows<'a> {
     /// The spans counted (log time ns, both ends in) and their counts so far.
     spans: Vec<((i64, i64), SpanCounts)>,
     /// Residuals of assigned pairs (px) with their frame's log time (ns), frame after frame,
-    /// by detection index in a frame: in a temporary file (16 bytes each), as a replay's
-    /// metric samples are, so they do not grow the diagnosis's memory with the recording.
-    residuals: SpillStore,
+    /// by detection index in a frame, of detections in the image centre and at its edge
+    /// ([`ImageRegion`]): in temporary files (16 bytes each), as a replay's metric samples
+    /// are, so they do not grow the diagnosis's memory with the recording.
+    residuals: [SpillStore; 2],
+    /// The edge residuals' components along the ray from the principal point (px), in the
+    /// order of the edge's residuals.
+    edge_radial: SpillStore,
     /// The frame whose decisions are arriving (frame id, log time ns), and its detections
     /// by index so far.
     frame: Option<(u64, i64)>,
@@ -407,7 +472,8 @@ impl<'a> Rows<'a> {
             window,
             camera: CameraDelivery::default(),
             spans: Vec::new(),
-            residuals: SpillStore::default(),
+            residuals: Default::default(),
+            edge_radial: SpillStore::default(),
             frame: None,
             pending: Vec::new(),
             rejected_messages: 0,
@@ -445,7 +511,11 @@ impl<'a> Rows<'a> {
             detections += 1;
             failed += u64::from(!d.assigned);
             if let Some(r) = d.residual_px {
-                self.residuals.push(t_ns, r);
+                self.residuals[usize::from(d.edge)].push(t_ns, r);
+                if d.edge {
+                    self.edge_radial
+                        .push(t_ns, d.residual_radial_px.unwrap_or(f64::NAN));
+                }
             }
         }
         self.count(t_ns, |c| {
@@ -478,9 +548,11 @@ impl FusionSink for Rows<'_> {
         }
         let assigned = r.outcome == Outcome::Assigned;
         let d = self.pending[i].get_or_insert_default();
-        if assigned {
+        d.edge = r.image_region == ImageRegion::Edge;
+        if assigned && !d.assigned {
             d.assigned = true;
-            d.residual_px = d.residual_px.or(r.residual_px);
+            d.residual_px = r.residual_px;
+            d.residual_radial_px = r.residual_radial_px;
         }
     }
 
@@ -630,6 +702,7 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
         (Some(a), Some(b)) if a > 0.0 => Some(b / a),
         _ => None,
     };
+    let (edge_p95, edge_ratio, edge_radial) = lens_evidence(&mut rows, t0 as i64..=t1 as i64)?;
     let unmatched_radar = {
         let (_, c) = rows.span(whole);
         (c.radar_in_view > 0).then(|| c.radar_unmatched as f64 / c.radar_in_view as f64)
@@ -726,6 +799,28 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
             "residual P95, last third over first third",
         ),
         ev(
+            "reprojection_edge_p95_px",
+            edge_p95,
+            limits::REPROJECTION_EDGE_P95_PX,
+            "reprojection residual of assigned pairs whose detection is at the image edge \
+             (half the way to a corner or beyond), P95",
+        ),
+        ev(
+            "edge_center_residual_ratio",
+            edge_ratio,
+            limits::EDGE_CENTER_RATIO,
+            "median residual at the image edge over the median at its centre (a lens-model \
+             error grows toward the edges)",
+        ),
+        ev(
+            "edge_residual_radial_share",
+            edge_radial,
+            limits::EDGE_RADIAL_SHARE,
+            "|median component of the edge residuals along the ray from the principal point| \
+             over their median (a lens-model error is radial, a roll about the optical axis \
+             is not)",
+        ),
+        ev(
             "association_fail_rate",
             fail,
             limits::ASSOCIATION_FAIL_RATE,
@@ -782,9 +877,13 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
             .map_or("n/a".to_owned(), |v| format!("{v:.3}"))
     };
     // the time-offset search only when the geometry is off: it costs a few dozen replays
+    let lens_off = flag(&evidence, "reprojection_edge_p95_px")
+        && flag(&evidence, "edge_center_residual_ratio")
+        && flag(&evidence, "edge_residual_radial_share");
     let geometry_off = flag(&evidence, "reprojection_p95_px")
         || flag(&evidence, "reprojection_growth")
-        || flag(&evidence, "association_fail_rate");
+        || flag(&evidence, "association_fail_rate")
+        || lens_off;
     if geometry_off && camera_frames >= limits::MIN_CAMERA_FRAMES {
         let search = SearchConfig {
             coarse_span_ns: 150_000_000,
@@ -973,6 +1072,22 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
                 "radcam calib time-offset on this recording, activate the proposed record; find \
                  what moved the offset (latency change, timestamp source)",
             )
+        } else if lens_off {
+            (
+                "intrinsic",
+                format!(
+                    "residuals grow toward the image edge along the rays from the principal \
+                     point: edge P95 {} px, edge median ×{} the centre's, {} of it radial; no \
+                     time offset removes it (the best one removes {} of it)",
+                    v("reprojection_edge_p95_px"),
+                    v("edge_center_residual_ratio"),
+                    v("edge_residual_radial_share"),
+                    v("time_offset_gain")
+                ),
+                "re-run the intrinsic calibration (focal length and distortion, with a target \
+                 across the whole image) and check the lens was not swapped, refocused or \
+                 loaded from a datasheet",
+            )
         } else if f("reprojection_p95_px") || f("reprojection_growth") {
             (
                 "extrinsic",
@@ -1094,6 +1209,8 @@ mod tests {
             score: 0.9,
             radar_object_index: residual.map(|_| 0),
             residual_px: residual,
+            image_region: ImageRegion::Center,
+            residual_radial_px: residual,
             margin_px: None,
             projection_sigma_px: None,
             radar_range_m: None,
@@ -1173,6 +1290,63 @@ mod tests {
         assert_eq!(
             association_stats(&mut rows, none).expect("reads back"),
             (None, None)
+        );
+    }
+
+    /// Frames 1..=n, each with a centre pair of residual `center_px` and an edge pair of
+    /// residual `edge_px` whose radial component is `edge_radial_px`, into fresh rows.
+    fn lens_rows(
+        arrivals: &CameraArrivals,
+        n: u64,
+        center_px: f64,
+        edge_px: f64,
+        edge_radial_px: f64,
+    ) -> Rows<'_> {
+        let mut rows = Rows::new(arrivals, (0, u64::MAX));
+        for f in 1..=n {
+            rows.association(row(f, 0, Outcome::Assigned, Some(center_px)));
+            rows.association(AssociationRecord {
+                image_region: ImageRegion::Edge,
+                residual_radial_px: Some(edge_radial_px),
+                ..row(f, 1, Outcome::Assigned, Some(edge_px))
+            });
+            // a candidate not assigned says nothing of the lens
+            rows.association(AssociationRecord {
+                image_region: ImageRegion::Edge,
+                residual_radial_px: Some(-90.0),
+                ..row(f, 1, Outcome::NotAssigned, Some(99.0))
+            });
+        }
+        rows.flush();
+        rows
+    }
+
+    #[test]
+    fn lens_evidence_compares_the_edge_with_the_centre_along_the_rays() {
+        let arrivals = CameraArrivals::default();
+        let all = ..;
+        // a lens-model error: residuals three times the centre's at the edge, along the rays
+        let mut rows = lens_rows(&arrivals, 150, 10.0, 30.0, 27.0);
+        let (p95, ratio, share) = lens_evidence(&mut rows, all).expect("reads back");
+        assert_eq!((p95, ratio, share), (Some(30.0), Some(3.0), Some(0.9)));
+        // every residual, both regions, is still there for the whole-image P95
+        let mut n = 0;
+        each_residual(&mut rows, &all, &mut |_| n += 1).expect("reads back");
+        assert_eq!(n, 300);
+        // the same magnitudes across the rays (a roll about the optical axis)
+        let mut rows = lens_rows(&arrivals, 150, 10.0, 30.0, -1.5);
+        let (_, ratio, share) = lens_evidence(&mut rows, all).expect("reads back");
+        assert_eq!((ratio, share), (Some(3.0), Some(0.05)));
+        // too few pairs in a region to compare: only the edge's P95
+        let mut rows = lens_rows(&arrivals, limits::MIN_REGION_PAIRS - 1, 10.0, 30.0, 27.0);
+        let (p95, ratio, share) = lens_evidence(&mut rows, all).expect("reads back");
+        assert_eq!((p95, ratio, share), (Some(30.0), None, None));
+        // a span without the frames
+        let mut rows = lens_rows(&arrivals, 150, 10.0, 30.0, 27.0);
+        let late = 1_000 * 1_000_000_000..;
+        assert_eq!(
+            lens_evidence(&mut rows, late).expect("reads back"),
+            (None, None, None)
         );
     }
 

@@ -27,6 +27,7 @@ use radcam_fusion::fused::{
     AssociationRecord, CollectSink, FrameRecord, FusedObject, FusionSink, Outcome, TruthRecord,
 };
 use radcam_fusion::gates::{self, EVIDENCE_WINDOW_NS, Gate, GateResult, Metric, MetricSet};
+use radcam_fusion::geometry::{ImageRegion, Intrinsics};
 use radcam_fusion::metrics::{Labeled, MotCounter, MotSummary};
 use radcam_fusion::projection::{RadarNoise, project_objects};
 use radcam_fusion::provenance::{ClockId, Provenance, ptp_offset_bucket};
@@ -1472,7 +1473,7 @@ impl State<'_> {
             self.radar_unmatched
                 .push((t, radar_unmatched as u64, projected.len() as u64));
         }
-        self.record_associations(p, &boxes, &projected, &a);
+        self.record_associations(p, &intr, &boxes, &projected, &a);
         let band_of_detection = self.detection_bands(p);
         if !band_of_detection.is_empty() {
             let n = self.speed_edges_mps.len();
@@ -1500,11 +1501,9 @@ impl State<'_> {
         let mut measured_ids = Vec::with_capacity(boxes.len());
         for pair in a.pairs() {
             self.residual_px.push((t, pair.residual_px));
-            let centre = boxes[pair.detection].center();
-            if intr.radial_fraction(&centre) < 0.5 {
-                self.residual_center_px.push((t, pair.residual_px));
-            } else {
-                self.residual_edge_px.push((t, pair.residual_px));
+            match intr.region(&boxes[pair.detection].center()) {
+                ImageRegion::Center => self.residual_center_px.push((t, pair.residual_px)),
+                ImageRegion::Edge => self.residual_edge_px.push((t, pair.residual_px)),
             }
             let rig = rig_from_radar * objects[kept[pair.object]].position_m;
             measurements.push(Vector2::new(rig.x, rig.y));
@@ -1536,11 +1535,12 @@ impl State<'_> {
     fn record_associations(
         &mut self,
         p: &PendingFrame,
+        intr: &Intrinsics,
         boxes: &[BoxPx],
         objects: &[ProjectedObject],
         a: &radcam_fusion::associate::Association,
     ) {
-        let base = |d: usize| AssociationRecord {
+        let base = |d: usize, image_region: ImageRegion| AssociationRecord {
             t_ns: p.host_ns,
             frame_id: p.frame_id,
             detection_index: u32::try_from(d).unwrap_or(u32::MAX),
@@ -1548,6 +1548,8 @@ impl State<'_> {
             score: boxes[d].score,
             radar_object_index: None,
             residual_px: None,
+            image_region,
+            residual_radial_px: None,
             margin_px: None,
             projection_sigma_px: None,
             radar_range_m: None,
@@ -1562,14 +1564,21 @@ impl State<'_> {
             provenance: p.provenance,
         };
         let mut next = 0;
-        for d in 0..boxes.len() {
+        for (d, b) in boxes.iter().enumerate() {
             let start = next;
+            let centre = b.center();
+            let region = intr.region(&centre);
             while next < a.candidates.len() && a.candidates[next].detection == d {
                 let c = &a.candidates[next];
                 let o = &objects[c.object];
                 self.sink.association(AssociationRecord {
                     radar_object_index: u32::try_from(c.object).ok(),
                     residual_px: Some(c.residual_px),
+                    // the assigned pair's only: the lens evidence needs no more, and a
+                    // candidate's ray would cost a square root for each of millions an hour
+                    residual_radial_px: c
+                        .assigned
+                        .then(|| intr.radial_component_px(&centre, &o.pixel)),
                     margin_px: Some(c.margin_px),
                     projection_sigma_px: Some(o.sigma_px),
                     radar_range_m: Some(o.range_m),
@@ -1585,12 +1594,12 @@ impl State<'_> {
                     } else {
                         Outcome::NotAssigned
                     },
-                    ..base(d)
+                    ..base(d, region)
                 });
                 next += 1;
             }
             if next == start {
-                self.sink.association(base(d));
+                self.sink.association(base(d, region));
             }
         }
     }

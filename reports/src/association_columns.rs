@@ -262,6 +262,7 @@ mod tests {
     use super::*;
     use crate::parquet_out::{bools, f64s, i64s, u64s};
     use proptest::prelude::*;
+    use radcam_fusion::geometry::ImageRegion;
     use radcam_fusion::provenance::ClockId;
     use radcam_fusion::sync::SyncState;
     use radcam_fusion::time::TimestampSource;
@@ -334,6 +335,8 @@ mod tests {
                     score,
                     radar_object_index: radar,
                     residual_px: m[0],
+                    image_region: ImageRegion::Center,
+                    residual_radial_px: m[0],
                     margin_px: m[1],
                     projection_sigma_px: m[2],
                     radar_range_m: m[3],

@@ -193,6 +193,10 @@ pub struct CameraConfig {
     /// Brown-Conrady coefficients `[k1, k2, p1, p2, k3]`.
     #[serde(default)]
     pub distortion: [f64; 5],
+    /// What the calibration record says of the lens where it differs from the real one
+    /// above; none when the calibration is right.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibrated_lens: Option<CalibratedLensConfig>,
     /// Mount.
     pub mount: MountConfig,
     /// Device clock.
@@ -203,6 +207,29 @@ pub struct CameraConfig {
     pub latch: LatchConfig,
     /// Detector.
     pub detector: DetectorConfig,
+}
+
+/// The lens model a calibration record holds when it is not the real lens's: a lens swapped
+/// or refocused after calibration, or a datasheet model in place of a calibrated one. Each key
+/// left out is the real lens's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalibratedLensConfig {
+    /// Focal length x, px.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fx_px: Option<f64>,
+    /// Focal length y, px.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fy_px: Option<f64>,
+    /// Principal point x, px.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cx_px: Option<f64>,
+    /// Principal point y, px.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cy_px: Option<f64>,
+    /// Brown-Conrady coefficients `[k1, k2, p1, p2, k3]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distortion: Option<[f64; 5]>,
 }
 
 /// Latch bursts and the delays of their legs.
@@ -531,6 +558,32 @@ impl Scenario {
         v.within("camera.cy_px", c.cy_px, -1e6, 1e6);
         for (i, k) in c.distortion.iter().enumerate() {
             v.within(&format!("camera.distortion[{i}]"), *k, -1e3, 1e3);
+        }
+        if let Some(lens) = &c.calibrated_lens {
+            for (field, f) in [
+                ("camera.calibrated_lens.fx_px", lens.fx_px),
+                ("camera.calibrated_lens.fy_px", lens.fy_px),
+            ] {
+                if let Some(f) = f {
+                    v.rate(field, f, 1e6);
+                }
+            }
+            for (field, p) in [
+                ("camera.calibrated_lens.cx_px", lens.cx_px),
+                ("camera.calibrated_lens.cy_px", lens.cy_px),
+            ] {
+                if let Some(p) = p {
+                    v.within(field, p, -1e6, 1e6);
+                }
+            }
+            for (i, k) in lens.distortion.iter().flatten().enumerate() {
+                v.within(
+                    &format!("camera.calibrated_lens.distortion[{i}]"),
+                    *k,
+                    -1e3,
+                    1e3,
+                );
+            }
         }
         v.mount("camera.mount", &c.mount);
         v.clock("camera.clock", &c.clock);

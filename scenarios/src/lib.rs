@@ -55,6 +55,10 @@ pub const LIBRARY: &[(&str, &str)] = &[
         include_str!("../library/misaligned_time.toml"),
     ),
     (
+        "lens_model_mismatch",
+        include_str!("../library/lens_model_mismatch.toml"),
+    ),
+    (
         "firmware_update",
         include_str!("../library/firmware_update.toml"),
     ),

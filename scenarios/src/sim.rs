@@ -7,7 +7,7 @@
 //! once every stream's next nominal time has passed it.
 
 use crate::clock::{DeviceClock, TemperatureProfile};
-use crate::config::{DelayConfig, LatchConfig, MountConfig, Scenario};
+use crate::config::{CalibratedLensConfig, DelayConfig, LatchConfig, MountConfig, Scenario};
 use crate::preview;
 use crate::world::{Target, TargetState};
 use nalgebra::{Isometry3, Point3, Vector3};
@@ -159,6 +159,29 @@ pub fn delay_ns(rng: &mut ChaCha8Rng, d: &DelayConfig) -> i64 {
     (us.min(d.cap_us) * 1e3).round() as i64
 }
 
+/// The intrinsics a calibration record holds: the real lens's `real`, with what `lens` says
+/// in place of it where it differs (see [`CalibratedLensConfig`]).
+fn calibrated_intrinsics(real: &Intrinsics, lens: Option<&CalibratedLensConfig>) -> Intrinsics {
+    let Some(lens) = lens else {
+        return *real;
+    };
+    let [k1, k2, p1, p2, k3] = lens
+        .distortion
+        .unwrap_or([real.k1, real.k2, real.p1, real.p2, real.k3]);
+    Intrinsics {
+        fx_px: lens.fx_px.unwrap_or(real.fx_px),
+        fy_px: lens.fy_px.unwrap_or(real.fy_px),
+        cx_px: lens.cx_px.unwrap_or(real.cx_px),
+        cy_px: lens.cy_px.unwrap_or(real.cy_px),
+        k1,
+        k2,
+        p1,
+        p2,
+        k3,
+        ..*real
+    }
+}
+
 fn normal(rng: &mut ChaCha8Rng, sigma: f64) -> f64 {
     Normal::new(0.0, sigma.max(0.0)).map_or(0.0, |n| n.sample(rng))
 }
@@ -194,7 +217,7 @@ impl Simulator {
             cal_version: 1,
             active_slot: Slot::A,
             rollback_guard: 0,
-            intrinsics,
+            intrinsics: calibrated_intrinsics(&intrinsics, c.calibrated_lens.as_ref()),
             camera_from_radar: RigidTransform::from_isometry(
                 &(rig_from_camera.inverse() * rig_from_radar),
             ),
@@ -992,6 +1015,48 @@ mod tests {
     fn short() -> Vec<SimEvent> {
         let s = Scenario::demo().expect("demo");
         Simulator::new(&s, 42, 3.0).collect()
+    }
+
+    #[test]
+    fn a_calibrated_lens_changes_the_record_not_the_lens() {
+        let with = |lens: &str| {
+            let text = crate::DEMO_TOML.replace(
+                "mount = { position_m = [0.0, 0.0, 1.5]",
+                &format!("calibrated_lens = {lens}\nmount = {{ position_m = [0.0, 0.0, 1.5]"),
+            );
+            assert_ne!(text, crate::DEMO_TOML, "the camera's mount line moved");
+            Scenario::from_toml(&text, std::path::Path::new("lens.toml"))
+        };
+        let demo = Scenario::demo().expect("demo");
+        let real = Simulator::new(&demo, 1, 1.0).calibration().intrinsics;
+        let s = with("{ fx_px = 1045.0, distortion = [0.0, 0.0, 0.0, 0.0, 0.0] }").expect("parses");
+        let sim = Simulator::new(&s, 1, 1.0);
+        let cal = sim.calibration().intrinsics;
+        let expected = Intrinsics {
+            fx_px: 1045.0,
+            k1: 0.0,
+            k2: 0.0,
+            p1: 0.0,
+            p2: 0.0,
+            k3: 0.0,
+            ..real
+        };
+        assert_eq!(cal, expected);
+        // the lens the detections see is the real one
+        assert_eq!(sim.rig.intrinsics, real);
+        assert!(sim.calibration().verify().is_ok());
+        for (lens, field) in [
+            ("{ fx_px = 0.0 }", "camera.calibrated_lens.fx_px"),
+            ("{ cy_px = inf }", "camera.calibrated_lens.cy_px"),
+            (
+                "{ distortion = [0.0, nan, 0.0, 0.0, 0.0] }",
+                "camera.calibrated_lens.distortion[1]",
+            ),
+            ("{ k1 = 0.0 }", "k1"),
+        ] {
+            let msg = with(lens).expect_err(lens).to_string();
+            assert!(msg.contains(field), "{lens}: {msg}");
+        }
     }
 
     /// Every `key = number` line of the demo scenario set to a hostile value: the file is
