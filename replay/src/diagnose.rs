@@ -589,6 +589,22 @@ fn left_out(n: u64) -> String {
     )
 }
 
+/// An evidence value as a discriminator states it: `n/a` when it could not be measured, a
+/// whole number (a count) whole, any other to three decimals.
+fn stated(value: Option<f64>) -> String {
+    match value {
+        None => "n/a".to_owned(),
+        Some(v) if v.fract() == 0.0 && v.abs() < 1e15 => format!("{v:.0}"),
+        Some(v) => format!("{v:.3}"),
+    }
+}
+
+/// A share (0–1) as a discriminator states it: a percentage to one decimal, `n/a` when it
+/// could not be measured.
+fn percent(share: Option<f64>) -> String {
+    share.map_or("n/a".to_owned(), |s| format!("{:.1} %", s * 100.0))
+}
+
 fn ev(name: &'static str, value: Option<f64>, threshold: f64, about: &'static str) -> Evidence {
     Evidence {
         name,
@@ -874,7 +890,6 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
             .iter()
             .find(|e| e.name == name)
             .and_then(|e| e.value)
-            .map_or("n/a".to_owned(), |v| format!("{v:.3}"))
     };
     // the time-offset search only when the geometry is off: it costs a few dozen replays
     let lens_off = flag(&evidence, "reprojection_edge_p95_px")
@@ -941,7 +956,9 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
     let time_error = flag(&evidence, "time_offset_shift_ms") && flag(&evidence, "time_offset_gain");
     let before_after = snapshots(&raw, &mut rows, first, snapshot_spans)?;
     let f = |n: &str| flag(&evidence, n);
-    let v = |n: &str| value(&evidence, n);
+    // a number as the discriminator states it, and a share as a percentage
+    let v = |n: &str| stated(value(&evidence, n));
+    let pct = |n: &str| percent(value(&evidence, n));
     let (domain, discriminator, first_fix): (&'static str, String, &'static str) =
         if camera_frames < limits::MIN_CAMERA_FRAMES || radar_frames < limits::MIN_RADAR_FRAMES {
             (
@@ -987,7 +1004,7 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
                 "time_sync",
                 format!(
                     "PTP: {} of polls without a grandmaster, |offset| P99 {} µs",
-                    v("ptp_lost_fraction"),
+                    pct("ptp_lost_fraction"),
                     v("ptp_offset_p99_us")
                 ),
                 "check the grandmaster and the path to it (ptp4l log, pmc TIME_STATUS_NP); bound \
@@ -1033,7 +1050,7 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
                 format!(
                     "the egress port is saturated: {} packets dropped, queue P95 {} full",
                     v("egress_drops"),
-                    v("egress_queue_p95_fill")
+                    pct("egress_queue_p95_fill")
                 ),
                 "give PTP and metadata strict priority over video at the egress (traffic classes, \
                  VLAN PCP / DSCP), cap or drop video streams, or a faster link",
@@ -1063,10 +1080,9 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
                 "time_sync",
                 format!(
                     "the residual collapses at another radar↔camera offset: best fit {} ms from \
-                     the calibrated one removes {} of the cost (residual P95 {} px), every CRC \
-                     clean",
+                     the calibrated one removes {} of the residual P95 ({} px), every CRC clean",
                     v("time_offset_shift_ms"),
-                    v("time_offset_gain"),
+                    pct("time_offset_gain"),
                     v("reprojection_p95_px")
                 ),
                 "radcam calib time-offset on this recording, activate the proposed record; find \
@@ -1081,8 +1097,8 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
                      time offset removes it (the best one removes {} of it)",
                     v("reprojection_edge_p95_px"),
                     v("edge_center_residual_ratio"),
-                    v("edge_residual_radial_share"),
-                    v("time_offset_gain")
+                    pct("edge_residual_radial_share"),
+                    pct("time_offset_gain")
                 ),
                 "re-run the intrinsic calibration (focal length and distortion, with a target \
                  across the whole image) and check the lens was not swapped, refocused or \
@@ -1096,7 +1112,7 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
                      removes {} of it)",
                     v("reprojection_p95_px"),
                     v("reprojection_growth"),
-                    v("time_offset_gain")
+                    pct("time_offset_gain")
                 ),
                 "check the mounts (torque, brackets, thermal flex) and re-run the extrinsic \
                  calibration",
@@ -1107,8 +1123,8 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
                 format!(
                     "{} of detections and {} of radar objects unmatched while the alignment holds \
                      (residual P95 {} px): ghosts, clutter or objects too close to tell apart",
-                    v("association_fail_rate"),
-                    v("radar_unmatched_rate"),
+                    pct("association_fail_rate"),
+                    pct("radar_unmatched_rate"),
                     v("reprojection_p95_px"),
                 ),
                 "tighten the association gates (SNR, velocity), suppress multipath (reflective \
@@ -1319,6 +1335,19 @@ mod tests {
         }
         rows.flush();
         rows
+    }
+
+    #[test]
+    fn discriminators_state_counts_whole_and_shares_as_percentages() {
+        assert_eq!(stated(Some(29250.0)), "29250");
+        assert_eq!(stated(Some(0.0)), "0");
+        assert_eq!(stated(Some(60.0)), "60");
+        assert_eq!(stated(Some(1645.677083)), "1645.677");
+        assert_eq!(stated(Some(1e300)), format!("{:.3}", 1e300));
+        assert_eq!(stated(None), "n/a");
+        assert_eq!(percent(Some(0.0427)), "4.3 %");
+        assert_eq!(percent(Some(1.0)), "100.0 %");
+        assert_eq!(percent(None), "n/a");
     }
 
     #[test]
