@@ -138,7 +138,28 @@ fn the_offset_tolerance_is_where_a_single_replay_starts_to_fail() {
     let all = &rows[0];
     assert_eq!(all.status, "within", "{all:?}");
     let tol = all.tolerance.expect("tolerance");
-    assert!(all.resolution <= 800.0 / 8.0 / 64.0 + 1e-9);
+    // the search's bracket is a factor of two wide wherever the tolerance lies: 1/64 of it,
+    assert!(tol > 800.0 / 4096.0, "{all:?}");
+    assert!(
+        all.resolution > 0.0 && all.resolution <= tol / 64.0,
+        "{all:?}"
+    );
+    // a hundred times the maximum finds the same limit as finely
+    let wide = ToleranceRequest {
+        max: 80_000.0,
+        ..req.clone()
+    };
+    let (wide, _) = in_pool(2, || sweep::tolerance(&wide, &|_, _| {})).expect("tolerance");
+    let far = &wide[0];
+    let far_tol = far.tolerance.expect("tolerance");
+    assert!(
+        far.resolution > 0.0 && far.resolution <= far_tol / 64.0,
+        "{far:?}"
+    );
+    assert!(
+        (far_tol - tol).abs() <= far.resolution.max(all.resolution),
+        "{far:?} against {all:?}"
+    );
     assert_eq!(all.limiting_gate.as_deref(), Some("association_fail_rate"));
     // confirm with single replays on both sides of the answer, both signs
     let passes = |offset_ms: f64| {
