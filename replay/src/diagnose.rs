@@ -20,6 +20,7 @@ use radcam_fusion::fused::{
     AssociationRecord, FrameRecord, FusedObject, FusionSink, Outcome, TruthRecord,
 };
 use radcam_fusion::geometry::ImageRegion;
+use radcam_fusion::shown::Shown;
 use radcam_fusion::stats::Summary;
 use radcam_fusion::sync::SyncRecord;
 use radcam_fusion::timeline::{COLLECT_LIMIT, SampleStore};
@@ -590,11 +591,13 @@ fn left_out(n: u64) -> String {
 }
 
 /// An evidence value as a discriminator states it: `n/a` when it could not be measured, a
-/// whole number (a count) whole, any other to three decimals.
+/// whole number (a count) whole, any other to three decimals, and a magnitude from 1e15 up
+/// (hostile data) in exponent form.
 fn stated(value: Option<f64>) -> String {
     match value {
         None => "n/a".to_owned(),
-        Some(v) if v.fract() == 0.0 && v.abs() < 1e15 => format!("{v:.0}"),
+        Some(v) if v.abs() >= 1e15 => Shown(v).to_string(),
+        Some(v) if v.fract() == 0.0 => format!("{v:.0}"),
         Some(v) => format!("{v:.3}"),
     }
 }
@@ -1343,7 +1346,8 @@ mod tests {
         assert_eq!(stated(Some(0.0)), "0");
         assert_eq!(stated(Some(60.0)), "60");
         assert_eq!(stated(Some(1645.677083)), "1645.677");
-        assert_eq!(stated(Some(1e300)), format!("{:.3}", 1e300));
+        assert_eq!(stated(Some(1e300)), "1e300");
+        assert_eq!(stated(Some(-2.5e18)), "-2.5e18");
         assert_eq!(stated(None), "n/a");
         assert_eq!(percent(Some(0.0427)), "4.3 %");
         assert_eq!(percent(Some(1.0)), "100.0 %");
