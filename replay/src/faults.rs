@@ -15,6 +15,10 @@
 //! yaw_deg = 0.5
 //! x_m = 0.02
 //!
+//! [intrinsic]                     # the calibration's lens model is perturbed
+//! focal_error_pct = 2.0           # its focal lengths 2 % long
+//! k1_error = 0.05                 # added to its first radial distortion coefficient
+//!
 //! [[ptp_loss]]                    # ptp4l reports no grandmaster in the window
 //! start_s = 40.0
 //! duration_s = 5.0
@@ -52,6 +56,7 @@
 use crate::node_model::{EgressConfig, NodeConfig};
 use crate::{Error, Result};
 use nalgebra::{Isometry3, Translation3, UnitQuaternion};
+use radcam_fusion::geometry::Intrinsics;
 use radcam_fusion::shown::Shown;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -72,6 +77,9 @@ pub struct FaultPlan {
     /// Perturbation of the radar→camera extrinsic the fusion uses.
     #[serde(skip_serializing_if = "ExtrinsicFault::is_none")]
     pub extrinsic: ExtrinsicFault,
+    /// Perturbation of the camera's lens model the fusion projects with.
+    #[serde(skip_serializing_if = "IntrinsicFault::is_none")]
+    pub intrinsic: IntrinsicFault,
     /// Windows in which ptp4l reports no grandmaster.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ptp_loss: Vec<Window>,
@@ -273,6 +281,38 @@ impl ExtrinsicFault {
     }
 }
 
+/// Perturbation of the lens model (intrinsics) the fusion projects radar objects with: a
+/// calibration whose focal lengths or radial distortion are off, as after a lens was swapped
+/// or refocused. The truth scoring keeps the recorded calibration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntrinsicFault {
+    /// Error of both focal lengths, % (positive: the calibration's are longer).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub focal_error_pct: f64,
+    /// Added to the calibration's first radial distortion coefficient k1.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub k1_error: f64,
+}
+
+impl IntrinsicFault {
+    /// Whether nothing is perturbed.
+    pub fn is_none(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// `intrinsics` with the errors applied.
+    pub fn apply(&self, intrinsics: &Intrinsics) -> Intrinsics {
+        let scale = 1.0 + self.focal_error_pct / 100.0;
+        Intrinsics {
+            fx_px: intrinsics.fx_px * scale,
+            fy_px: intrinsics.fy_px * scale,
+            k1: intrinsics.k1 + self.k1_error,
+            ..*intrinsics
+        }
+    }
+}
+
 impl FaultPlan {
     /// Whether nothing is injected.
     pub fn is_none(&self) -> bool {
@@ -347,6 +387,10 @@ impl FaultPlan {
         ] {
             finite_within(&format!("extrinsic.{field}"), v, max)?;
         }
+        let i = &self.intrinsic;
+        // a focal length must stay positive: at most half of it gained or lost
+        finite_within("intrinsic.focal_error_pct", i.focal_error_pct, 50.0)?;
+        finite_within("intrinsic.k1_error", i.k1_error, 10.0)?;
         for (i, w) in self.ptp_loss.iter().enumerate() {
             w.validate(&format!("ptp_loss[{i}]"))?;
         }
@@ -650,10 +694,43 @@ mod tests {
             Some(JitterDistribution::StudentT)
         );
         assert_eq!(p.extrinsic.yaw_deg, 0.5);
+        assert_eq!(p.intrinsic.focal_error_pct, 2.0);
+        assert_eq!(p.intrinsic.k1_error, 0.05);
         assert_eq!(p.ptp_loss.len(), 1);
         let back: FaultPlan = serde_json::from_str(&p.describe()).expect("description is JSON");
         assert_eq!(back, p);
         assert_eq!(FaultPlan::default().describe(), "none");
+    }
+
+    #[test]
+    fn an_intrinsic_error_scales_the_focal_lengths_and_moves_k1_only() {
+        let cal = Intrinsics {
+            fx_px: 1000.0,
+            fy_px: 1200.0,
+            cx_px: 700.0,
+            cy_px: 500.0,
+            k1: -0.1,
+            k2: 0.03,
+            p1: 0.001,
+            p2: -0.002,
+            k3: 0.004,
+            width_px: 1440,
+            height_px: 1080,
+        };
+        assert_eq!(IntrinsicFault::default().apply(&cal), cal);
+        let f = IntrinsicFault {
+            focal_error_pct: 5.0,
+            k1_error: 0.25,
+        };
+        assert_eq!(
+            f.apply(&cal),
+            Intrinsics {
+                fx_px: 1050.0,
+                fy_px: 1260.0,
+                k1: 0.15,
+                ..cal
+            }
+        );
     }
 
     #[test]
@@ -680,6 +757,14 @@ mod tests {
             (
                 "[radar]\njitter = { distribution = \"gaussian\", scale_us = -1.0 }\n",
                 "radar.jitter.scale_us = -1: must be finite and within [0, 1000000000]",
+            ),
+            (
+                "[intrinsic]\nfocal_error_pct = -100.0\n",
+                "intrinsic.focal_error_pct = -100: must be finite and within ±50",
+            ),
+            (
+                "[intrinsic]\nk1_error = nan\n",
+                "intrinsic.k1_error = NaN: must be finite and within ±10",
             ),
         ] {
             let e = plan(text).expect_err(names);

@@ -361,6 +361,9 @@ struct State<'s> {
     inj: Injectors,
     /// The calibration's radar→camera transform, perturbed by the fault plan.
     camera_from_radar: Isometry3<f64>,
+    /// The calibration's intrinsics with the plan's lens-model error: what the fusion
+    /// projects with (the truth scoring keeps the calibration's).
+    intrinsics: Intrinsics,
     /// Messages held back by a latency fault, by (delivery log time, arrival order).
     delayed: BTreeMap<(i64, u64), (Delayed, i64)>,
     delayed_seq: u64,
@@ -588,6 +591,7 @@ fn run(
     let estimator_used = estimator.name().to_owned();
     let mut st = State {
         camera_from_radar: cal.camera_from_radar() * cfg.faults.extrinsic.delta(),
+        intrinsics: cfg.faults.intrinsic.apply(&cal.intrinsics),
         cal,
         camera_clock: ClockSync::new(estimator, SyncPolicy::default()),
         timestamp_source,
@@ -1459,7 +1463,7 @@ impl State<'_> {
         self.stale.push((t, u64::from(stale), 1));
         let camera_from_radar = self.camera_from_radar;
         let rig_from_radar = self.cal.rig_from_radar();
-        let intr = self.cal.intrinsics;
+        let intr = self.intrinsics;
         let (kept, projected): (Vec<usize>, Vec<ProjectedObject>) =
             project_objects(&intr, &camera_from_radar, &objects, &self.radar_noise)
                 .into_iter()
@@ -1953,6 +1957,26 @@ mod tests {
             "{} vs {}",
             p95(&tilted),
             p95(&clean)
+        );
+        // a lens-model error moves the edge's residuals more than the centre's
+        let median = |o: &ReplayOutput, region: &str| {
+            o.metrics
+                .lookup("t", &format!("reprojection_residual_{region}_px.p50"))
+                .expect("metric")
+                .0
+                .expect("samples")
+        };
+        let long = replay(
+            &rec,
+            &with_faults("[intrinsic]\nfocal_error_pct = 5.0\n", 0),
+        )
+        .expect("focal");
+        let grown = |region| median(&long, region) - median(&clean, region);
+        assert!(
+            grown("edge") > 5.0 && grown("edge") > 1.5 * grown("center"),
+            "edge +{} px, centre +{} px",
+            grown("edge"),
+            grown("center")
         );
     }
 

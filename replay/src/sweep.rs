@@ -105,6 +105,16 @@ const PARAMS: &[Param] = &[
         apply: |p, v| p.extrinsic.yaw_deg = v,
     },
     Param {
+        name: "focal_error_pct",
+        help: "error of the calibration's focal lengths, %",
+        apply: |p, v| p.intrinsic.focal_error_pct = v,
+    },
+    Param {
+        name: "k1_error",
+        help: "error of the calibration's radial distortion k1",
+        apply: |p, v| p.intrinsic.k1_error = v,
+    },
+    Param {
         name: "drop_probability",
         help: "probability a camera drop burst starts at a frame",
         apply: |p, v| set_drop_probability(&mut p.camera, v),
