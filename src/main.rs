@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use radcam_recorder::{RecordControl, RecordRequest, record_scenario_controlled};
 use radcam_replay::faults::FaultPlan;
-use radcam_replay::{ReplayConfig, ReplayOutput, inspect, replay_into, sweep};
+use radcam_replay::{ReplayConfig, ReplayOutput, diagnose, inspect, replay_into, sweep};
 use radcam_reports::{GATES_FILE, gate_table, write_audit, write_gates};
 use radcam_scenarios::Scenario;
 use std::io::IsTerminal;
@@ -881,7 +881,7 @@ fn colour_verdicts(table: &str) -> String {
 /// The diagnosis as text: verdict, why, first fix, the evidence table and the snapshots.
 fn diagnosis_text(d: &radcam_replay::diagnose::Diagnosis) -> String {
     use std::fmt::Write as _;
-    let opt = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.3}"));
+    let opt = |v: Option<f64>| v.map_or("-".to_owned(), |v| diagnose::stated(Some(v)));
     let mut s = String::new();
     let _ = writeln!(s, "diagnosis: {}", d.domain);
     let _ = writeln!(s, "  why:       {}", d.discriminator);

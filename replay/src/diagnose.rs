@@ -590,10 +590,10 @@ fn left_out(n: u64) -> String {
     )
 }
 
-/// An evidence value as a discriminator states it: `n/a` when it could not be measured, a
+/// An evidence value as a diagnosis states it: `n/a` when it could not be measured, a
 /// whole number (a count) whole, any other to three decimals, and a magnitude from 1e15 up
 /// (hostile data) in exponent form.
-fn stated(value: Option<f64>) -> String {
+pub fn stated(value: Option<f64>) -> String {
     match value {
         None => "n/a".to_owned(),
         Some(v) if v.abs() >= 1e15 => Shown(v).to_string(),
