@@ -602,6 +602,27 @@ pub fn stated(value: Option<f64>) -> String {
     }
 }
 
+/// The PTP rule's discriminator: the signal that broke its limit first (the share of polls
+/// without a grandmaster when `lost_flagged`, else the offset P99 in µs), the other after it.
+fn ptp_discriminator(lost: Option<f64>, lost_flagged: bool, offset_p99_us: Option<f64>) -> String {
+    let lost = format!("{} of polls without a grandmaster", percent(lost));
+    let offset = format!(
+        "|master offset| P99 {} µs while synchronised",
+        stated(offset_p99_us)
+    );
+    if lost_flagged {
+        format!(
+            "PTP: {lost} (limit {} %), {offset}",
+            limits::PTP_LOST_FRACTION * 100.0
+        )
+    } else {
+        format!(
+            "PTP: {offset} (limit {} µs), {lost}",
+            limits::PTP_OFFSET_P99_US
+        )
+    }
+}
+
 /// A share (0–1) as a discriminator states it: a percentage to one decimal, `n/a` when it
 /// could not be measured.
 fn percent(share: Option<f64>) -> String {
@@ -1005,10 +1026,10 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
         } else if f("ptp_lost_fraction") || f("ptp_offset_p99_us") {
             (
                 "time_sync",
-                format!(
-                    "PTP: {} of polls without a grandmaster, |offset| P99 {} µs",
-                    pct("ptp_lost_fraction"),
-                    v("ptp_offset_p99_us")
+                ptp_discriminator(
+                    value(&evidence, "ptp_lost_fraction"),
+                    f("ptp_lost_fraction"),
+                    value(&evidence, "ptp_offset_p99_us"),
                 ),
                 "check the grandmaster and the path to it (ptp4l log, pmc TIME_STATUS_NP); bound \
                  the holdover time and alarm on it",
@@ -1352,6 +1373,20 @@ mod tests {
         assert_eq!(percent(Some(0.0427)), "4.3 %");
         assert_eq!(percent(Some(1.0)), "100.0 %");
         assert_eq!(percent(None), "n/a");
+    }
+
+    #[test]
+    fn the_ptp_rule_leads_with_the_signal_that_broke_its_limit() {
+        assert_eq!(
+            ptp_discriminator(Some(0.0), false, Some(1645.6771)),
+            "PTP: |master offset| P99 1645.677 µs while synchronised (limit 1000 µs), 0.0 % of \
+             polls without a grandmaster"
+        );
+        assert_eq!(
+            ptp_discriminator(Some(0.25), true, None),
+            "PTP: 25.0 % of polls without a grandmaster (limit 5 %), |master offset| P99 n/a µs \
+             while synchronised"
+        );
     }
 
     #[test]
