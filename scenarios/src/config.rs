@@ -552,38 +552,19 @@ impl Scenario {
         ] {
             v.int(field, px, 1, MAX_IMAGE_PX);
         }
-        v.rate("camera.fx_px", c.fx_px, 1e6);
-        v.rate("camera.fy_px", c.fy_px, 1e6);
-        v.within("camera.cx_px", c.cx_px, -1e6, 1e6);
-        v.within("camera.cy_px", c.cy_px, -1e6, 1e6);
-        for (i, k) in c.distortion.iter().enumerate() {
-            v.within(&format!("camera.distortion[{i}]"), *k, -1e3, 1e3);
-        }
+        // the real lens, every key given, then the calibration's where it differs
+        v.lens(
+            "camera",
+            &CalibratedLensConfig {
+                fx_px: Some(c.fx_px),
+                fy_px: Some(c.fy_px),
+                cx_px: Some(c.cx_px),
+                cy_px: Some(c.cy_px),
+                distortion: Some(c.distortion),
+            },
+        );
         if let Some(lens) = &c.calibrated_lens {
-            for (field, f) in [
-                ("camera.calibrated_lens.fx_px", lens.fx_px),
-                ("camera.calibrated_lens.fy_px", lens.fy_px),
-            ] {
-                if let Some(f) = f {
-                    v.rate(field, f, 1e6);
-                }
-            }
-            for (field, p) in [
-                ("camera.calibrated_lens.cx_px", lens.cx_px),
-                ("camera.calibrated_lens.cy_px", lens.cy_px),
-            ] {
-                if let Some(p) = p {
-                    v.within(field, p, -1e6, 1e6);
-                }
-            }
-            for (i, k) in lens.distortion.iter().flatten().enumerate() {
-                v.within(
-                    &format!("camera.calibrated_lens.distortion[{i}]"),
-                    *k,
-                    -1e3,
-                    1e3,
-                );
-            }
+            v.lens("camera.calibrated_lens", lens);
         }
         v.mount("camera.mount", &c.mount);
         v.clock("camera.clock", &c.clock);
@@ -767,6 +748,24 @@ impl Checks {
     fn int<T: PartialOrd + std::fmt::Display>(&mut self, field: &str, v: T, lo: T, hi: T) {
         if !(lo <= v && v <= hi) {
             self.fail(field, format!("must be within [{lo}, {hi}], got {v}"));
+        }
+    }
+
+    /// The keys of a lens model that are given: focal lengths positive, principal point and
+    /// distortion coefficients within generous bounds.
+    fn lens(&mut self, field: &str, l: &CalibratedLensConfig) {
+        for (name, f) in [("fx_px", l.fx_px), ("fy_px", l.fy_px)] {
+            if let Some(f) = f {
+                self.rate(&format!("{field}.{name}"), f, 1e6);
+            }
+        }
+        for (name, p) in [("cx_px", l.cx_px), ("cy_px", l.cy_px)] {
+            if let Some(p) = p {
+                self.within(&format!("{field}.{name}"), p, -1e6, 1e6);
+            }
+        }
+        for (i, k) in l.distortion.iter().flatten().enumerate() {
+            self.within(&format!("{field}.distortion[{i}]"), *k, -1e3, 1e3);
         }
     }
 
