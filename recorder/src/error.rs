@@ -36,6 +36,20 @@ pub enum Error {
     /// The build lacks what the request needs.
     #[error("{0}")]
     Unsupported(String),
+    /// A source of a live recording panicked (a bug in radcam): the recording stopped, and what
+    /// every source wrote until then was finalized.
+    #[error(
+        "the {source_name} source failed ({message}); the recording stopped, and what was \
+         recorded until then is complete in {out}"
+    )]
+    SourceFailed {
+        /// The source's name (`camera`, `radar`, `ptp`, `node`).
+        source_name: &'static str,
+        /// The panic's message.
+        message: String,
+        /// The finalized recording.
+        out: PathBuf,
+    },
     /// A live recording stopped on an error (a full disk); what it wrote is recoverable.
     #[error(
         "recording stopped; the complete chunks written so far are in {part} \

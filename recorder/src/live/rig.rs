@@ -305,6 +305,44 @@ const MAX_PACKET_BYTES: usize = 64 << 20;
 /// Largest recorder queue, messages (it is allocated up front).
 const MAX_QUEUE_CAPACITY: usize = 1 << 20;
 
+/// Lowest rate a rig file may set for a periodic source (latching, polling, node health), Hz:
+/// one event in 1000 s. A period is `1 / rate`; from a rate of 1e-300 Hz it would overflow
+/// the `Duration` it becomes and kill the source's thread.
+const MIN_RATE_HZ: f64 = 1e-3;
+/// Lowest clock frequency a rig file may set (a device tick, the radar's CPU), Hz.
+const MIN_CLOCK_HZ: f64 = 1.0;
+
+/// `hz` within `[lo, hi]` (or exactly 0 when `off` allows a source to be switched off), else
+/// the error `bad` makes for `key`, naming the range.
+fn rate(
+    bad: &impl Fn(&'static str, String) -> RigError,
+    key: &'static str,
+    hz: f64,
+    (lo, hi): (f64, f64),
+    off: bool,
+) -> Result<(), RigError> {
+    if (lo..=hi).contains(&hz) || (off && hz == 0.0) {
+        return Ok(());
+    }
+    // 1e-300 in plain decimals would be 300 zeros
+    let shown = |v: f64| {
+        if v != 0.0 && v.is_finite() && !(1e-3..1e6).contains(&v.abs()) {
+            format!("{v:e}")
+        } else {
+            v.to_string()
+        }
+    };
+    let (range, hz) = (format!("[{}, {}] Hz", shown(lo), shown(hi)), shown(hz));
+    Err(bad(
+        key,
+        if off {
+            format!("must be 0 (off) or in {range}, got {hz}")
+        } else {
+            format!("must be in {range}, got {hz}")
+        },
+    ))
+}
+
 /// `ms` within [`MAX_INTERVAL_MS`], else the error `bad` makes for `key`.
 fn interval(
     bad: &impl Fn(&'static str, String) -> RigError,
@@ -349,9 +387,13 @@ impl Rig {
             ));
         }
         if let Some(c) = &rig.camera {
-            if !(c.latch_rate_hz >= 0.0 && c.latch_rate_hz <= 100.0) {
-                return Err(bad("camera.latch_rate_hz", "must be in 0..=100 Hz".into()));
-            }
+            rate(
+                &bad,
+                "camera.latch_rate_hz",
+                c.latch_rate_hz,
+                (MIN_RATE_HZ, 100.0),
+                true,
+            )?;
             if c.latch_burst == 0 {
                 return Err(bad("camera.latch_burst", "must be at least 1".into()));
             }
@@ -364,14 +406,21 @@ impl Rig {
             if !(1..=100).contains(&c.jpeg_quality) {
                 return Err(bad("camera.jpeg_quality", "must be in 1..=100".into()));
             }
-            if !(c.tick_hz > 0.0 && c.tick_hz <= 1e12) {
-                return Err(bad("camera.tick_hz", "must be in (0, 1e12] Hz".into()));
-            }
-            if c.frame_rate_hz.is_some_and(|r| !(r > 0.0 && r <= 1000.0)) {
-                return Err(bad(
+            rate(
+                &bad,
+                "camera.tick_hz",
+                c.tick_hz,
+                (MIN_CLOCK_HZ, 1e12),
+                false,
+            )?;
+            if let Some(r) = c.frame_rate_hz {
+                rate(
+                    &bad,
                     "camera.frame_rate_hz",
-                    "must be in (0, 1000] Hz".into(),
-                ));
+                    r,
+                    (MIN_RATE_HZ, 1000.0),
+                    false,
+                )?;
             }
             if c.buffers > 256 {
                 return Err(bad("camera.buffers", "must be at most 256".into()));
@@ -396,9 +445,7 @@ impl Rig {
             if r.baud == 0 || r.cli_baud == 0 {
                 return Err(bad("radar.baud", "must be positive".into()));
             }
-            if !(r.cpu_hz > 0.0 && r.cpu_hz <= 1e12) {
-                return Err(bad("radar.cpu_hz", "must be in (0, 1e12] Hz".into()));
-            }
+            rate(&bad, "radar.cpu_hz", r.cpu_hz, (MIN_CLOCK_HZ, 1e12), false)?;
             interval(&bad, "radar.cli_timeout_ms", r.cli_timeout_ms)?;
             interval(&bad, "radar.reconnect_interval_ms", r.reconnect_interval_ms)?;
             if r.config.is_some() && r.cli_port.is_none() {
@@ -421,14 +468,16 @@ impl Rig {
             }
         }
         if let Some(p) = &rig.ptp {
-            if !(p.poll_hz > 0.0 && p.poll_hz <= 100.0) {
-                return Err(bad("ptp.poll_hz", "must be in (0, 100] Hz".into()));
-            }
+            rate(&bad, "ptp.poll_hz", p.poll_hz, (MIN_RATE_HZ, 100.0), false)?;
             interval(&bad, "ptp.timeout_ms", p.timeout_ms)?;
         }
-        if !(rig.node.stats_hz >= 0.0 && rig.node.stats_hz <= 100.0) {
-            return Err(bad("node.stats_hz", "must be in 0..=100 Hz".into()));
-        }
+        rate(
+            &bad,
+            "node.stats_hz",
+            rig.node.stats_hz,
+            (MIN_RATE_HZ, 100.0),
+            true,
+        )?;
         if !(1..=MAX_QUEUE_CAPACITY).contains(&rig.output.queue_capacity) {
             return Err(bad(
                 "output.queue_capacity",
@@ -577,5 +626,61 @@ mod tests {
         // the largest allowed values load
         let ok = format!("{ptp}timeout_ms = 86400000\n[output]\nqueue_capacity = 1048576\n");
         Rig::parse(&ok, Path::new("rig.toml")).expect("at the bounds");
+    }
+
+    #[test]
+    fn rates_too_small_for_their_period_are_named() {
+        // a period is 1 / rate: from 1e-300 Hz it overflowed a `Duration` and killed the
+        // source's thread after the recording had started
+        let ptp = "[ptp]\nuds = \"/var/run/ptp4l\"\n";
+        let radar = "[radar]\ndata_port = \"/dev/ttyACM1\"\n";
+        for (text, key, range) in [
+            (
+                "[ptp]\npoll_hz = 1e-300\n".to_owned(),
+                "ptp.poll_hz",
+                "must be in [0.001, 100] Hz, got 1e-300",
+            ),
+            (
+                format!("{ptp}[node]\nstats_hz = 1e-300\n"),
+                "node.stats_hz",
+                "must be 0 (off) or in [0.001, 100] Hz",
+            ),
+            (
+                "[camera]\nlatch_rate_hz = 1e-300\n".to_owned(),
+                "camera.latch_rate_hz",
+                "must be 0 (off) or in [0.001, 100] Hz",
+            ),
+            (
+                "[camera]\nframe_rate_hz = 1e-300\n".to_owned(),
+                "camera.frame_rate_hz",
+                "must be in [0.001, 1000] Hz",
+            ),
+            (
+                "[camera]\ntick_hz = 0.5\n".to_owned(),
+                "camera.tick_hz",
+                "must be in [1, 1e12] Hz, got 0.5",
+            ),
+            (
+                format!("{radar}cpu_hz = 1e-300\n"),
+                "radar.cpu_hz",
+                "must be in [1, 1e12] Hz",
+            ),
+            (
+                format!("{ptp}[node]\nstats_hz = nan\n"),
+                "node.stats_hz",
+                "must be 0 (off) or in [0.001, 100] Hz, got NaN",
+            ),
+        ] {
+            let e = Rig::parse(&text, Path::new("rig.toml"))
+                .expect_err(key)
+                .to_string();
+            assert!(e.contains(&format!("{key}: {range}")), "{key}: {e}");
+        }
+        // the lowest rates, and 0 where it switches a source off, load
+        let ok = "[ptp]\npoll_hz = 0.001\n[node]\nstats_hz = 0\n\
+                  [camera]\nlatch_rate_hz = 0\nframe_rate_hz = 0.001\ntick_hz = 1\n";
+        Rig::parse(ok, Path::new("rig.toml")).expect("at the lower bounds");
+        let ok = format!("{ptp}[node]\nstats_hz = 0.001\n");
+        Rig::parse(&ok, Path::new("rig.toml")).expect("the lowest stats rate");
     }
 }

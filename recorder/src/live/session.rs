@@ -5,7 +5,9 @@
 //! `output.flush_interval_ms`, so a killed recorder loses at most that much (the `.part` file is
 //! recoverable with `radcam recover`). A stop request (Ctrl-C, SIGTERM, `--duration`) stops the
 //! sources, drains the queue and finalizes the file with its summary and index. A write error
-//! (a full disk) stops recording cleanly and says how to recover what was written.
+//! (a full disk) stops recording cleanly and says how to recover what was written. A source
+//! whose thread panics (a bug) stops the recording too: the file is finalized with what every
+//! source wrote until then, and the error names the source and its panic.
 //!
 //! Images (any `image_policy` but `none`) go to an uncompressed companion, `REC.images.mcap`,
 //! named in the main file's `radcam.recording` metadata (`images_file`): the timing file that
@@ -21,9 +23,9 @@ use radcam_schema::topics::AUDIT;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Metadata record holding the rig file under key `toml`.
@@ -181,13 +183,52 @@ fn snapshot(rig: &Rig, s: &LiveStats, elapsed_s: f64, prev: &Progress, dt_s: f64
     }
 }
 
+/// The first source whose thread panicked: its name and the panic's message. `failed` is set
+/// with it, for the writer's loop to read without taking the lock.
+#[derive(Debug, Default)]
+struct SourceFailures {
+    failed: AtomicBool,
+    first: Mutex<Option<(&'static str, String)>>,
+}
+
+impl SourceFailures {
+    /// Runs source `name`'s body, keeping its panic (if any) instead of letting the thread end
+    /// unnoticed.
+    fn run(&self, name: &'static str, body: impl FnOnce()) {
+        let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) else {
+            return;
+        };
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|m| (*m).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned());
+        let mut first = self.first.lock().unwrap_or_else(|p| p.into_inner());
+        first.get_or_insert((name, message));
+        self.failed.store(true, Ordering::Relaxed);
+    }
+
+    /// The first failure, once a source has failed.
+    fn first(&self) -> Option<(&'static str, String)> {
+        if !self.failed.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.first.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
 /// Starts every source the rig names. The camera needs the `aravis` feature.
-fn spawn_sources(rig: &Rig, bus: &Bus) -> Result<Vec<std::thread::JoinHandle<()>>> {
+fn spawn_sources(
+    rig: &Rig,
+    bus: &Bus,
+    failures: &Arc<SourceFailures>,
+) -> Result<Vec<std::thread::JoinHandle<()>>> {
     let mut handles = Vec::new();
-    let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+    let spawn = |name: &'static str, f: Box<dyn FnOnce() + Send>| {
+        let failures = failures.clone();
         std::thread::Builder::new()
             .name(name.to_owned())
-            .spawn(f)
+            .spawn(move || failures.run(name, f))
             .map_err(|source| Error::Io {
                 path: PathBuf::from(name),
                 source,
@@ -344,7 +385,8 @@ pub fn record_rig(
     let stop = Arc::new(AtomicBool::new(false));
     let (bus, rx) = Bus::new(rig.output.queue_capacity, stop.clone());
     let stats = bus.stats.clone();
-    let handles = spawn_sources(rig, &bus)?;
+    let failures = Arc::new(SourceFailures::default());
+    let handles = spawn_sources(rig, &bus, &failures)?;
     drop(bus);
     let mut w = Writer {
         sink,
@@ -366,6 +408,10 @@ pub fn record_rig(
     let mut failure: Option<Error> = None;
     let reason = loop {
         if interrupt.load(Ordering::Relaxed) {
+            break StopReason::Interrupted;
+        }
+        if failures.failed.load(Ordering::Relaxed) {
+            // stopped as by a signal; the failure is the result once the file is finalized
             break StopReason::Interrupted;
         }
         let now = Instant::now();
@@ -433,6 +479,14 @@ pub fn record_rig(
         path: req.out.clone(),
         source,
     })?;
+    // a source may also have failed while the others were being stopped
+    if let Some((source, message)) = failures.first() {
+        return Err(Error::SourceFailed {
+            source_name: source,
+            message,
+            out: req.out.clone(),
+        });
+    }
     Ok(LiveSummary {
         counts,
         path: req.out.clone(),
@@ -449,4 +503,44 @@ pub fn load_rig(path: &Path) -> std::result::Result<(Rig, String), super::rig::R
         error,
     })?;
     Ok((Rig::parse(&text, path)?, text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_that_panics_is_kept_not_lost() {
+        let failures = Arc::new(SourceFailures::default());
+        failures.run("node", || {});
+        assert_eq!(
+            failures.first(),
+            None,
+            "a source that returns is no failure"
+        );
+        let f = failures.clone();
+        std::thread::spawn(move || f.run("ptp", || panic!("period of {} s", 1 << 20)))
+            .join()
+            .expect("the panic stays inside run");
+        assert_eq!(
+            failures.first(),
+            Some(("ptp", "period of 1048576 s".to_owned()))
+        );
+        // a later one does not replace the first; a `&str` payload is kept as well
+        failures.run("radar", || panic!("second"));
+        assert_eq!(failures.first().map(|f| f.0), Some("ptp"));
+        let other = SourceFailures::default();
+        other.run("camera", || std::panic::panic_any("plain"));
+        assert_eq!(other.first(), Some(("camera", "plain".to_owned())));
+        let e = Error::SourceFailed {
+            source_name: "ptp",
+            message: "boom".into(),
+            out: PathBuf::from("rec.mcap"),
+        };
+        assert_eq!(
+            e.to_string(),
+            "the ptp source failed (boom); the recording stopped, and what was recorded until \
+             then is complete in rec.mcap"
+        );
+    }
 }
