@@ -12,6 +12,7 @@ use crate::runner::{BandResult, ReplayConfig, ReplayOutput, replay_into};
 use crate::{Error, Result};
 use radcam_fusion::fused::{AssociationRecord, FrameRecord, FusedObject, FusionSink, TruthRecord};
 use radcam_fusion::gates::{self, GateResult};
+use radcam_fusion::shown::Shown;
 use radcam_reports::{SweepRow, ToleranceRow};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -264,10 +265,15 @@ fn parse_values(text: &str) -> std::result::Result<Vec<f64>, String> {
                     "range {text}: needs start ≤ stop and a positive step"
                 ));
             }
-            let n = ((stop - start) / step + 1e-9).floor() as usize + 1;
-            if n > MAX_RUNS {
-                return Err(format!("range {text}: {n} values; at most {MAX_RUNS}"));
+            // counted in f64: `0:1e12:1e-12` has 1e24 values, which no usize holds
+            let n = ((stop - start) / step + 1e-9).floor() + 1.0;
+            if !(n <= MAX_RUNS as f64) {
+                return Err(format!(
+                    "range {text}: {} values; at most {MAX_RUNS}",
+                    Shown(n)
+                ));
             }
+            let n = n as usize;
             // each value at the decimals its range was written with: `0:1:0.1` gives 0.3, not
             // the 0.30000000000000004 of `0 + 3 × 0.1`
             let decimals = decimals(parts[0])
@@ -595,7 +601,7 @@ pub fn tolerance(
     if !(req.max.is_finite() && req.max > 0.0) {
         return Err(Error::Config {
             path: PathBuf::from("--max"),
-            message: format!("{}: must be a positive number", req.max),
+            message: format!("{}: must be a positive number", Shown(req.max)),
         });
     }
     if req.speed_bands_mps.windows(2).any(|w| w[0] >= w[1])
@@ -817,7 +823,9 @@ mod tests {
             ("offset_ms=x", "'x' is not a finite number"),
             ("1,2", "a grid starts with name=values"),
             ("offset_ms=1,offset_ms=2", "given twice"),
-            ("offset_ms=0:1e9:1", "at most"),
+            ("offset_ms=0:1e9:1", "1000000001 values; at most"),
+            // more values than a usize holds: refused, not wrapped round to an empty grid
+            ("offset_ms=0:1e12:1e-12", "1e24 values; at most"),
         ] {
             let e = Grid::parse(bad).expect_err(bad);
             assert!(e.contains(says), "{bad}: {e}");
