@@ -3,6 +3,7 @@
 //! Every section is optional; a missing section means that source is not recorded. Unknown keys
 //! are errors (a typo must not silently drop a setting). `rigs/example.toml` documents every key.
 
+use radcam_fusion::shown::Shown;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -324,15 +325,7 @@ fn rate(
     if (lo..=hi).contains(&hz) || (off && hz == 0.0) {
         return Ok(());
     }
-    // 1e-300 in plain decimals would be 300 zeros
-    let shown = |v: f64| {
-        if v != 0.0 && v.is_finite() && !(1e-3..1e6).contains(&v.abs()) {
-            format!("{v:e}")
-        } else {
-            v.to_string()
-        }
-    };
-    let (range, hz) = (format!("[{}, {}] Hz", shown(lo), shown(hi)), shown(hz));
+    let (range, hz) = (format!("[{}, {}] Hz", Shown(lo), Shown(hi)), Shown(hz));
     Err(bad(
         key,
         if off {
@@ -658,12 +651,12 @@ mod tests {
             (
                 "[camera]\ntick_hz = 0.5\n".to_owned(),
                 "camera.tick_hz",
-                "must be in [1, 1e12] Hz, got 0.5",
+                "must be in [1, 1000000000000] Hz, got 0.5",
             ),
             (
                 format!("{radar}cpu_hz = 1e-300\n"),
                 "radar.cpu_hz",
-                "must be in [1, 1e12] Hz",
+                "must be in [1, 1000000000000] Hz",
             ),
             (
                 format!("{ptp}[node]\nstats_hz = nan\n"),
