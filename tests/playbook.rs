@@ -114,3 +114,58 @@ fn a_recording_too_thin_to_judge_is_inconclusive() {
         "{d}"
     );
 }
+
+#[test]
+fn a_windows_snapshots_are_in_the_recordings_seconds_and_stop_at_its_end() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // firmware_update: 40 s
+    let rec = record("firmware_update", dir.path());
+    let spans = |d: &serde_json::Value| -> Vec<(String, f64, f64)> {
+        d["snapshots"]
+            .as_array()
+            .expect("snapshots")
+            .iter()
+            .map(|s| {
+                let f = |k: &str| s[k].as_f64().unwrap_or_else(|| panic!("{k} in {s}"));
+                (
+                    s["label"].as_str().expect("label").to_owned(),
+                    f("start_s"),
+                    f("end_s"),
+                )
+            })
+            .collect()
+    };
+    let near = |a: f64, b: f64| (a - b).abs() < 0.05;
+    // the before span opens one window-length before the window, not at the first message
+    // the slice carries in from earlier (the audit history at 0 s)
+    let d = diagnose(&[&rec, "--window", "30..34"]);
+    let s = spans(&d);
+    let expected = [
+        ("before", 26.0, 30.0),
+        ("during", 30.0, 34.0),
+        ("after", 34.0, 38.0),
+    ];
+    assert_eq!(s.len(), 3);
+    for ((label, a, b), (l, x, y)) in s.iter().zip(expected) {
+        assert!(label == l && near(*a, x) && near(*b, y), "{s:?}");
+    }
+    // a window running past the end: its during span stops there, its after span is empty
+    let d = diagnose(&[&rec, "--window", "36..50"]);
+    let s = spans(&d);
+    assert!(near(s[0].1, 22.0) && near(s[1].1, 36.0), "{s:?}");
+    // (the recording's last message, a little after 40 s)
+    let end = s[1].2;
+    assert!(
+        (40.0..40.5).contains(&end) && s[2].1 == end && s[2].2 == end,
+        "{s:?}"
+    );
+    assert_eq!(d["window_s"], serde_json::json!([36.0, 50.0]));
+    // a window after the end is bad input, not an inconclusive diagnosis
+    let o = radcam(&["diagnose", &rec, "--window", "45..50"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains(&rec) && e.contains("starts after the recording ends"),
+        "{e}"
+    );
+}

@@ -47,7 +47,7 @@ pub struct Evidence {
 pub struct Snapshot {
     /// `before`, `during` or `after`.
     pub label: &'static str,
-    /// Span, s from the analysed file's first message.
+    /// Span, s from the recording's first message.
     pub start_s: f64,
     /// See `start_s`.
     pub end_s: f64,
@@ -656,26 +656,65 @@ pub fn diagnose(path: &Path, window: Option<Window>) -> Result<Diagnosis> {
             })?;
             let slice = dir.path().join("window.mcap");
             let s = extract(path, wide, crate::extract::DEFAULT_LEAD_IN_S, &slice)?;
-            // s.start_ns is where the wide window opens, in the recording's log time
-            let start =
-                (s.start_ns).saturating_add(((w.start_s - wide.start_s) * 1e9).round() as u64);
-            let end = (s.start_ns).saturating_add(((w.end_s - wide.start_s) * 1e9).round() as u64);
+            // [s.start_ns, s.end_ns] is the wide window in the recording's log time, its end
+            // cut at the recording's last message; the slice also holds messages from before
+            // it (lead-in, last states), which belong to no span
+            let origin_ns = s
+                .start_ns
+                .saturating_sub((wide.start_s * 1e9).round() as u64);
+            let ns = |t_s: f64| origin_ns.saturating_add((t_s * 1e9).round() as u64);
+            let (start, end) = (ns(w.start_s), ns(w.end_s).min(s.end_ns));
+            if start >= s.end_ns {
+                return Err(Error::Invalid {
+                    path: path.to_owned(),
+                    problem: format!(
+                        "--window {w}: starts after the recording ends ({:.3} s of messages)",
+                        s.end_ns.saturating_sub(origin_ns) as f64 / 1e9
+                    ),
+                });
+            }
+            let spans = Spans {
+                origin_ns,
+                before_ns: s.start_ns,
+                during_ns: (start, end),
+                after_ns: s.end_ns,
+            };
             // what is wrong in the slice is wrong in the recording: say so of it
-            let mut d =
-                analyse(&slice, Some((start, end))).map_err(|e| e.for_path(&slice, path))?;
+            let mut d = analyse(&slice, Some(spans)).map_err(|e| e.for_path(&slice, path))?;
+            // as asked; the snapshots show where the recording ends within it
             d.window_s = [w.start_s, w.end_s];
             Ok(d)
         }
     }
 }
 
-fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
+/// The spans of a windowed diagnosis, in the log time of the slice analysed (the recording's):
+/// before `[before_ns, during_ns.0]`, during, after `[during_ns.1, after_ns]`.
+#[derive(Debug, Clone, Copy)]
+struct Spans {
+    /// The recording's first message: what the seconds shown count from.
+    origin_ns: u64,
+    /// Where the before span opens (the slice's earlier messages are lead-in).
+    before_ns: u64,
+    /// The symptom window.
+    during_ns: (u64, u64),
+    /// Where the after span closes.
+    after_ns: u64,
+}
+
+fn analyse(path: &Path, windowed: Option<Spans>) -> Result<Diagnosis> {
     let (raw, first, last) = read_raw(path)?;
-    let (t0, t1) = during.unwrap_or((first, last));
+    let spans = windowed.unwrap_or(Spans {
+        origin_ns: first,
+        before_ns: first,
+        during_ns: (first, last),
+        after_ns: last,
+    });
+    let ((t0, t1), first) = (spans.during_ns, spans.origin_ns);
     // every span the evidence is taken over is known now: the replay counts each as it goes
     let mut rows = Rows::new(&raw.camera_arrival, (t0, t1));
     let whole = rows.count_span(t0, t1);
-    let snapshot_spans = snapshot_spans(first, last, t0, t1, during.is_some())
+    let snapshot_spans = snapshot_spans(&spans, windowed.is_some())
         .map(|(label, a, b)| (label, a, b, rows.count_span(a, b)));
     let mut rows = replay_rows(
         path,
@@ -1174,22 +1213,18 @@ fn analyse(path: &Path, during: Option<(u64, u64)>) -> Result<Diagnosis> {
     })
 }
 
-/// The before / during / after spans (log time ns) of a diagnosis of `[first, last]`: around
-/// the symptom window `[t0, t1]` when one was given, else the recording's thirds.
-fn snapshot_spans(
-    first: u64,
-    last: u64,
-    t0: u64,
-    t1: u64,
-    windowed: bool,
-) -> [(&'static str, u64, u64); 3] {
+/// The before / during / after spans (log time ns) of a diagnosis: around the symptom window
+/// when one was given, else the thirds of the recording (`spans.during_ns`).
+fn snapshot_spans(spans: &Spans, windowed: bool) -> [(&'static str, u64, u64); 3] {
+    let (t0, t1) = spans.during_ns;
     if windowed {
         [
-            ("before", first, t0),
+            ("before", spans.before_ns, t0),
             ("during", t0, t1),
-            ("after", t1, last),
+            ("after", t1, spans.after_ns),
         ]
     } else {
+        let (first, last) = (t0, t1);
         let third = (last - first) / 3;
         [
             ("before", first, first + third),
