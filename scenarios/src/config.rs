@@ -22,6 +22,28 @@ pub fn duration_problem(duration_s: f64) -> Option<String> {
     })
 }
 
+/// Lowest rate above 0 that a scenario or a rig file may set for a periodic source (frames,
+/// latches, PTP polls, node stats), Hz: one event in 1000 s. A period is `1 / rate`; from a
+/// rate of 1e-300 Hz it overflows the nanoseconds it is counted in (the simulator then never
+/// advanced its clock and filled memory; a live source's timer panicked).
+pub const MIN_RATE_HZ: f64 = 1e-3;
+/// Lowest clock frequency (a device tick, the radar's CPU) a scenario or rig file may set, Hz.
+pub const MIN_CLOCK_HZ: f64 = 1.0;
+
+/// Why `hz` is not a frequency within `[lo, hi]` Hz (or exactly 0 where `off` lets it switch a
+/// source off), if it is not.
+pub fn hz_problem(hz: f64, (lo, hi): (f64, f64), off: bool) -> Option<String> {
+    if (lo..=hi).contains(&hz) || (off && hz == 0.0) {
+        return None;
+    }
+    let range = format!("[{}, {}] Hz, got {}", Shown(lo), Shown(hi), Shown(hz));
+    Some(if off {
+        format!("must be 0 (off) or within {range}")
+    } else {
+        format!("must be within {range}")
+    })
+}
+
 /// A whole scenario.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -543,8 +565,8 @@ impl Scenario {
         }
 
         let c = &self.camera;
-        v.rate("camera.fps", c.fps, MAX_RATE_HZ);
-        v.rate("camera.tick_hz", c.tick_hz, 1e12);
+        v.hz("camera.fps", c.fps, (MIN_RATE_HZ, MAX_RATE_HZ), false);
+        v.hz("camera.tick_hz", c.tick_hz, (MIN_CLOCK_HZ, 1e12), false);
         v.within("camera.exposure_us", c.exposure_us, 0.0, 1e6);
         for (field, px) in [
             ("camera.width_px", c.width_px),
@@ -569,7 +591,8 @@ impl Scenario {
         v.mount("camera.mount", &c.mount);
         v.clock("camera.clock", &c.clock);
         v.delay("camera.arrival_delay", &c.arrival_delay);
-        v.within("camera.latch.rate_hz", c.latch.rate_hz, 0.0, MAX_RATE_HZ);
+        let latch = (MIN_RATE_HZ, MAX_RATE_HZ);
+        v.hz("camera.latch.rate_hz", c.latch.rate_hz, latch, true);
         if c.latch.rate_hz > 0.0 {
             v.int("camera.latch.burst", c.latch.burst, 1, 1000);
         }
@@ -593,8 +616,8 @@ impl Scenario {
         v.delay("camera.detector.latency", &d.latency);
 
         let r = &self.radar;
-        v.rate("radar.fps", r.fps, MAX_RATE_HZ);
-        v.rate("radar.cpu_hz", r.cpu_hz, 1e12);
+        v.hz("radar.fps", r.fps, (MIN_RATE_HZ, MAX_RATE_HZ), false);
+        v.hz("radar.cpu_hz", r.cpu_hz, (MIN_CLOCK_HZ, 1e12), false);
         v.rate("radar.fov_azimuth_deg", r.fov_azimuth_deg, 360.0);
         v.rate("radar.fov_elevation_deg", r.fov_elevation_deg, 180.0);
         v.rate("radar.max_range_m", r.max_range_m, 1e4);
@@ -639,7 +662,7 @@ impl Scenario {
         }
 
         let p = &self.ptp;
-        v.rate("ptp.rate_hz", p.rate_hz, MAX_RATE_HZ);
+        v.hz("ptp.rate_hz", p.rate_hz, (MIN_RATE_HZ, MAX_RATE_HZ), false);
         v.within("ptp.offset_sigma_ns", p.offset_sigma_ns, 0.0, 1e12);
         v.within(
             "ptp.random_walk_ns_per_sqrt_s",
@@ -650,7 +673,12 @@ impl Scenario {
         v.within("ptp.path_delay_ns", p.path_delay_ns, 0.0, 1e12);
 
         let n = &self.node;
-        v.rate("node.stats_rate_hz", n.stats_rate_hz, MAX_RATE_HZ);
+        v.hz(
+            "node.stats_rate_hz",
+            n.stats_rate_hz,
+            (MIN_RATE_HZ, MAX_RATE_HZ),
+            false,
+        );
         v.int("node.preview_scale", n.preview_scale, 1, MAX_IMAGE_PX);
         for (i, [t, pct]) in n.cpu_load_pct.iter().flatten().enumerate() {
             v.within(
@@ -705,6 +733,7 @@ impl Scenario {
 
 /// Highest rate a scenario may ask for, Hz (frames, latches, PTP, node stats).
 const MAX_RATE_HZ: f64 = 1e3;
+
 /// Largest image side, px.
 const MAX_IMAGE_PX: u32 = 16_384;
 /// Latest time a scenario may name, s (as [`MAX_DURATION_S`]).
@@ -741,6 +770,14 @@ impl Checks {
                 field,
                 format!("must be a positive number, at most {hi}, got {}", Shown(v)),
             );
+        }
+    }
+
+    /// `v` a frequency within `[lo, hi]` Hz, or exactly 0 where `off` lets it switch a source
+    /// off.
+    fn hz(&mut self, field: &str, v: f64, range: (f64, f64), off: bool) {
+        if let Some(problem) = hz_problem(v, range, off) {
+            self.fail(field, problem);
         }
     }
 
@@ -885,6 +922,68 @@ mod tests {
             .expect_err("neg")
             .to_string();
         assert!(msg.contains("camera.fps"), "{msg}");
+    }
+
+    #[test]
+    fn rates_too_small_for_their_period_are_named() {
+        // from 1e-300 Hz a period overflowed its nanoseconds: the simulator never advanced its
+        // clock and filled memory until the OOM killer stopped it
+        for (from, to, field, says) in [
+            (
+                "fps = 30.0",
+                "fps = 1e-300",
+                "camera.fps",
+                "within [0.001, 1000] Hz, got 1e-300",
+            ),
+            (
+                "fps = 20.0",
+                "fps = 1e-4",
+                "radar.fps",
+                "within [0.001, 1000] Hz, got 0.0001",
+            ),
+            (
+                "rate_hz = 2.0",
+                "rate_hz = 1e-300",
+                "camera.latch.rate_hz",
+                "0 (off) or within",
+            ),
+            (
+                "rate_hz = 1.0",
+                "rate_hz = 1e-300",
+                "ptp.rate_hz",
+                "within [0.001, 1000] Hz",
+            ),
+            (
+                "stats_rate_hz = 1.0",
+                "stats_rate_hz = 0",
+                "node.stats_rate_hz",
+                "got 0",
+            ),
+            (
+                "tick_hz = 1e9",
+                "tick_hz = 1e-300",
+                "camera.tick_hz",
+                "within [1, 1000000000000] Hz",
+            ),
+            (
+                "cpu_hz = 200e6",
+                "cpu_hz = 0.5",
+                "radar.cpu_hz",
+                "within [1, 1000000000000] Hz, got 0.5",
+            ),
+        ] {
+            assert!(crate::DEMO_TOML.contains(from), "{from}");
+            let text = crate::DEMO_TOML.replacen(from, to, 1);
+            let msg = Scenario::from_toml(&text, Path::new("s.toml"))
+                .expect_err(to)
+                .to_string();
+            assert!(msg.contains(field) && msg.contains(says), "{to}: {msg}");
+        }
+        // the lowest rates, and no latching at all, are fine
+        let text = crate::DEMO_TOML
+            .replacen("fps = 30.0", "fps = 0.001", 1)
+            .replacen("rate_hz = 2.0", "rate_hz = 0", 1);
+        Scenario::from_toml(&text, Path::new("s.toml")).expect("the lowest rates");
     }
 
     #[test]

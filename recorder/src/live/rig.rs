@@ -3,7 +3,7 @@
 //! Every section is optional; a missing section means that source is not recorded. Unknown keys
 //! are errors (a typo must not silently drop a setting). `rigs/example.toml` documents every key.
 
-use radcam_fusion::shown::Shown;
+use radcam_scenarios::config::{MIN_CLOCK_HZ, MIN_RATE_HZ, hz_problem};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -306,34 +306,19 @@ const MAX_PACKET_BYTES: usize = 64 << 20;
 /// Largest recorder queue, messages (it is allocated up front).
 const MAX_QUEUE_CAPACITY: usize = 1 << 20;
 
-/// Lowest rate a rig file may set for a periodic source (latching, polling, node health), Hz:
-/// one event in 1000 s. A period is `1 / rate`; from a rate of 1e-300 Hz it would overflow
-/// the `Duration` it becomes and kill the source's thread.
-const MIN_RATE_HZ: f64 = 1e-3;
-/// Lowest clock frequency a rig file may set (a device tick, the radar's CPU), Hz.
-const MIN_CLOCK_HZ: f64 = 1.0;
-
-/// `hz` within `[lo, hi]` (or exactly 0 when `off` allows a source to be switched off), else
-/// the error `bad` makes for `key`, naming the range.
+/// `hz` within `[lo, hi]` (or exactly 0 when `off` lets a source be switched off), else the
+/// error `bad` makes for `key`.
 fn rate(
     bad: &impl Fn(&'static str, String) -> RigError,
     key: &'static str,
     hz: f64,
-    (lo, hi): (f64, f64),
+    range: (f64, f64),
     off: bool,
 ) -> Result<(), RigError> {
-    if (lo..=hi).contains(&hz) || (off && hz == 0.0) {
-        return Ok(());
+    match hz_problem(hz, range, off) {
+        Some(problem) => Err(bad(key, problem)),
+        None => Ok(()),
     }
-    let (range, hz) = (format!("[{}, {}] Hz", Shown(lo), Shown(hi)), Shown(hz));
-    Err(bad(
-        key,
-        if off {
-            format!("must be 0 (off) or in {range}, got {hz}")
-        } else {
-            format!("must be in {range}, got {hz}")
-        },
-    ))
 }
 
 /// `ms` within [`MAX_INTERVAL_MS`], else the error `bad` makes for `key`.
@@ -631,37 +616,37 @@ mod tests {
             (
                 "[ptp]\npoll_hz = 1e-300\n".to_owned(),
                 "ptp.poll_hz",
-                "must be in [0.001, 100] Hz, got 1e-300",
+                "must be within [0.001, 100] Hz, got 1e-300",
             ),
             (
                 format!("{ptp}[node]\nstats_hz = 1e-300\n"),
                 "node.stats_hz",
-                "must be 0 (off) or in [0.001, 100] Hz",
+                "must be 0 (off) or within [0.001, 100] Hz",
             ),
             (
                 "[camera]\nlatch_rate_hz = 1e-300\n".to_owned(),
                 "camera.latch_rate_hz",
-                "must be 0 (off) or in [0.001, 100] Hz",
+                "must be 0 (off) or within [0.001, 100] Hz",
             ),
             (
                 "[camera]\nframe_rate_hz = 1e-300\n".to_owned(),
                 "camera.frame_rate_hz",
-                "must be in [0.001, 1000] Hz",
+                "must be within [0.001, 1000] Hz",
             ),
             (
                 "[camera]\ntick_hz = 0.5\n".to_owned(),
                 "camera.tick_hz",
-                "must be in [1, 1000000000000] Hz, got 0.5",
+                "must be within [1, 1000000000000] Hz, got 0.5",
             ),
             (
                 format!("{radar}cpu_hz = 1e-300\n"),
                 "radar.cpu_hz",
-                "must be in [1, 1000000000000] Hz",
+                "must be within [1, 1000000000000] Hz",
             ),
             (
                 format!("{ptp}[node]\nstats_hz = nan\n"),
                 "node.stats_hz",
-                "must be 0 (off) or in [0.001, 100] Hz, got NaN",
+                "must be 0 (off) or within [0.001, 100] Hz, got NaN",
             ),
         ] {
             let e = Rig::parse(&text, Path::new("rig.toml"))
