@@ -1174,12 +1174,14 @@ fn replay_and_report(rec: &Path, out: &Path, cfg: &ReplayConfig, show: Show) -> 
         );
     }
     print_gates(&result.gates, origin_ns, show)?;
-    // the worst window of the first gate that did not pass, as the playbook takes it; not
-    // under injected faults, which are in the replay and not in the recording diagnose reads
+    // the worst window of the first gate that failed, as the playbook takes it (an
+    // inconclusive gate had too few samples, and its window would be too thin to diagnose);
+    // not under injected faults, which are in the replay and not in the recording diagnose
+    // reads
     let worst = result
         .gates
         .iter()
-        .filter(|g| g.verdict != radcam_reports::Verdict::Pass)
+        .filter(|g| g.verdict == radcam_reports::Verdict::Fail)
         .find_map(|g| Some((&g.gate.name, g.evidence?)));
     if let (Some(t0), Some((gate, e)), true) = (origin_ns, worst, cfg.faults.is_none()) {
         say!(

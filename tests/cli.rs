@@ -1767,3 +1767,25 @@ fn a_cut_recording_is_refused_and_salvaged_naming_the_gap_in_seconds_from_the_st
     let (a, b): (f64, f64) = (a.parse().expect("start"), b.parse().expect("end"));
     assert!(0.0 < a && a < b && b <= 10.5, "{line}");
 }
+
+#[test]
+fn an_inconclusive_replay_points_at_no_window_to_diagnose() {
+    // half a second of rig: every gate is short of samples, and a 10 s window of it would be
+    // too thin for diagnose too, so the replay names none
+    let tmp = tempfile::tempdir().expect("tmp");
+    let rec = tmp.path().join("short.mcap");
+    let rec = rec.to_str().expect("utf8");
+    let args = ["-q", "record", "--scenario", "demo", "--duration", "0.5"];
+    let o = radcam(&[&args[..], &["--out", rec]].concat());
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let out = tmp.path().join("r");
+    let o = radcam(&["replay", rec, "--out", out.to_str().expect("utf8")]);
+    assert_eq!(code(&o), 1, "{}", text(&o.stderr));
+    let stdout = text(&o.stdout);
+    assert!(
+        stdout.contains("INCONCLUSIVE") && !stdout.contains(" FAIL"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("worst 10 s window"), "{stdout}");
+    assert!(!stdout.contains("look closer"), "{stdout}");
+}
