@@ -995,9 +995,9 @@ fn record_controlled(
         eprintln!("interrupted: the recording ends where it stopped");
     }
     eprintln!(
-        "recorded {} messages ({:.0} s of '{}', seed {}) to {}",
+        "recorded {} messages ({} s of '{}', seed {}) to {}",
         total,
-        duration_s,
+        radcam_fusion::shown::Shown(duration_s),
         req.scenario.name,
         req.seed,
         out.display()
