@@ -83,15 +83,24 @@ impl Inspection {
             self.start_ns,
             self.end_ns
         );
+        // columns as wide as their longest entry (`/camera/image/compressed`, a foreign
+        // channel's name), at least as wide as the contract's usual ones
+        let width = |f: fn(&ChannelInfo) -> usize, min: usize| {
+            self.channels.iter().map(f).fold(min, usize::max)
+        };
+        let (tw, sw) = (
+            width(|c| c.topic.chars().count(), 22),
+            width(|c| c.schema.chars().count(), 28),
+        );
         let _ = writeln!(
             s,
-            "\n{:<22} {:<28} {:>10} {:>9}",
+            "\n{:<tw$} {:<sw$} {:>10} {:>9}",
             "topic", "schema", "messages", "rate Hz"
         );
         for c in &self.channels {
             let _ = writeln!(
                 s,
-                "{:<22} {:<28} {:>10} {:>9.2}",
+                "{:<tw$} {:<sw$} {:>10} {:>9.2}",
                 c.topic, c.schema, c.messages, c.rate_hz
             );
         }
@@ -165,4 +174,48 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
         chunks: u64::from(stats.chunk_count),
         metadata,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_channel_table_is_as_wide_as_its_longest_topic() {
+        let channel = |topic: &str, schema: &str, messages| ChannelInfo {
+            topic: topic.into(),
+            schema: schema.into(),
+            encoding: "protobuf".into(),
+            messages,
+            rate_hz: 1.0,
+        };
+        let i = Inspection {
+            path: "rec.mcap".into(),
+            bytes: 1,
+            content_hash: "00".into(),
+            start_ns: 0,
+            end_ns: 1_000_000_000,
+            channels: vec![
+                channel("/camera/image", "foxglove.RawImage", 30),
+                channel("/camera/image/compressed", "foxglove.CompressedImage", 0),
+                channel(
+                    "/vendor/a/very/long/topic/name",
+                    "vendor.SchemaWithALongName",
+                    7,
+                ),
+            ],
+            chunks: 1,
+            metadata: BTreeMap::new(),
+        };
+        let text = i.to_text();
+        let rows: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("topic"))
+            .take(4)
+            .collect();
+        assert_eq!(rows.len(), 4, "{text}");
+        // fixed-width columns line up when every row, the header's too, is as long
+        assert!(rows.iter().all(|r| r.len() == rows[0].len()), "{text}");
+        assert!(rows[0].ends_with("messages   rate Hz"), "{text}");
+    }
 }
