@@ -267,7 +267,7 @@ fn parse_values(text: &str) -> std::result::Result<Vec<f64>, String> {
             }
             // counted in f64: `0:1e12:1e-12` has 1e24 values, which no usize holds
             let n = ((stop - start) / step + 1e-9).floor() + 1.0;
-            if !(n <= MAX_RUNS as f64) {
+            if n.is_nan() || n > MAX_RUNS as f64 {
                 return Err(format!(
                     "range {text}: {} values; at most {MAX_RUNS}",
                     Shown(n)
