@@ -591,8 +591,12 @@ impl Scenario {
         v.mount("camera.mount", &c.mount);
         v.clock("camera.clock", &c.clock);
         v.delay("camera.arrival_delay", &c.arrival_delay);
-        let latch = (MIN_RATE_HZ, MAX_RATE_HZ);
-        v.hz("camera.latch.rate_hz", c.latch.rate_hz, latch, true);
+        v.hz(
+            "camera.latch.rate_hz",
+            c.latch.rate_hz,
+            (MIN_RATE_HZ, MAX_RATE_HZ),
+            true,
+        );
         if c.latch.rate_hz > 0.0 {
             v.int("camera.latch.burst", c.latch.burst, 1, 1000);
         }

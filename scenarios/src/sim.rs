@@ -1125,7 +1125,10 @@ mod tests {
             {
                 continue;
             }
-            for value in ["1e300", "-1e300", "nan", "inf", "0", "-1", "1e9", "1000"] {
+            // 1e-300: a rate that small once made a period no clock reaches
+            for value in [
+                "1e300", "-1e300", "nan", "inf", "0", "-1", "1e9", "1000", "1e-300",
+            ] {
                 let text: String = demo
                     .lines()
                     .enumerate()
